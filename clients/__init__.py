@@ -1,0 +1,1 @@
+"""Clients: the Partner Center client (Microsoft's side) and, later, the storefront SDK."""

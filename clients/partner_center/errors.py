@@ -1,0 +1,143 @@
+"""The one exception every Partner Center call raises, and when a retry can help."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pydantic import ValidationError
+
+from clients.partner_center.models import ErrorBody
+
+# Conflicts that clear by themselves: another order or cart of the customer is being processed.
+RETRYABLE_CONFLICT_CODES = frozenset({"800060", "800064"})
+RETRYABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+
+# Codes the engine reacts to by name (Partner Center's own numbers).
+DOMAIN_TAKEN = "1002"
+TAX_ID_MISSING = "600049"
+TAX_ID_INVALID = "600050"
+PHONE_MISSING = "600051"
+AGREEMENT_ALREADY_CONFIRMED = "600061"
+ASSET_LIMIT = "800089"
+SEAT_LIMIT = "800088"
+OFFER_NOT_AVAILABLE = "2091"
+SEGMENT_NOT_ALLOWED = "800086"
+NO_CUSTOMER_AGREEMENT = "13605"
+QUANTITY_OUT_OF_RANGE = "2002"
+SEATS_PER_SUBSCRIPTION = "800067"
+MPA_NOT_SIGNED = "900123"
+APP_USER_REQUIRED = "900329"
+UNKNOWN_PRODUCT = "400013"
+UNKNOWN_SKU = "400018"
+UNKNOWN_AVAILABILITY = "400019"
+CART_ALREADY_CHECKED_OUT = "800065"
+UNKNOWN_MPN_ID = "2200"
+
+
+class PartnerCenterError(Exception):
+    """A Partner Center call that did not succeed.
+
+    `status` is the HTTP status (0 when no answer arrived: connection error or timeout),
+    `code` Partner Center's error code as a string, `retryable` whether sending the same request
+    again (same `MS-RequestId`) can succeed, `retry_after` the seconds Partner Center asked to
+    wait. The message never contains request bodies (personal data) or credentials.
+    """
+
+    def __init__(
+        self,
+        status: int,
+        code: str | None,
+        description: str,
+        *,
+        retryable: bool,
+        retry_after: float | None = None,
+        request_id: str | None = None,
+        correlation_id: str | None = None,
+        body: ErrorBody | None = None,
+    ) -> None:
+        self.status = status
+        self.code = code
+        self.description = description
+        self.retryable = retryable
+        self.retry_after = retry_after
+        self.request_id = request_id
+        self.correlation_id = correlation_id
+        self.body = body
+        super().__init__(self._summary())
+
+    def _summary(self) -> str:
+        where = f"HTTP {self.status}" if self.status else "no answer"
+        code = f" code {self.code}" if self.code else ""
+        return f"Partner Center {where}{code}: {self.description}"
+
+    @property
+    def is_business_refusal(self) -> bool:
+        """True when Partner Center refused on the merits (a retry will not change it)."""
+        return not self.retryable and 400 <= self.status < 500
+
+
+def is_retryable(status: int, code: str | None) -> bool:
+    if status == 409:
+        return code in RETRYABLE_CONFLICT_CODES
+    return status in RETRYABLE_STATUSES
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None
+
+
+def error_from_response(
+    status: int,
+    content: bytes,
+    headers: dict[str, str],
+    *,
+    request_id: str | None,
+    correlation_id: str | None,
+) -> PartnerCenterError:
+    """Build the typed error from any answer: JSON error body, HTML page or nothing at all."""
+    body: ErrorBody | None = None
+    raw: Any = None
+    try:
+        raw = json.loads(content) if content else None
+    except (ValueError, UnicodeDecodeError):
+        raw = None
+    if isinstance(raw, dict):
+        try:
+            body = ErrorBody.model_validate(raw)
+        except ValidationError:
+            body = None
+    code = str(body.code) if body is not None and body.code is not None else None
+    if code == str(status):
+        code = None  # throttling bodies carry the HTTP status as "statusCode", not a code
+    description = _describe(status, body)
+    retry_after = parse_retry_after(headers.get("retry-after"))
+    return PartnerCenterError(
+        status,
+        code,
+        description,
+        retryable=is_retryable(status, code),
+        retry_after=retry_after,
+        request_id=request_id,
+        correlation_id=correlation_id,
+        body=body,
+    )
+
+
+def _describe(status: int, body: ErrorBody | None) -> str:
+    if body is not None:
+        for text in (body.description, body.message):
+            if text:
+                return text[:500]
+    return {
+        401: "authentication failed",
+        403: "forbidden",
+        404: "not found",
+        408: "request timeout",
+        429: "rate limit is exceeded",
+    }.get(status, "unexpected answer" if status < 500 else "server error")

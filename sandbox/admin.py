@@ -1,0 +1,336 @@
+"""Admin and inspection paths (`/_sandbox/...`), separate from Partner Center's.
+
+They let tests and the demo arrange the world (seed customers, subscriptions, qualifications,
+resellers, existing tenants, address verdicts), play the customer's part (accept a reseller
+relationship, decide vetting), move time, set faults, and read what happened at Microsoft
+(call counts, a snapshot of everything held). No auth: the sandbox listens on loopback.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic.alias_generators import to_camel
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from sandbox import commerce
+from sandbox.compliance import address_key, qualification_json
+from sandbox.core import CUSTOMER_AGREEMENT_TEMPLATE_ID, Sandbox
+from sandbox.customers import accept_relationship, customer_json, get_customer
+from sandbox.errors import PartnerCenterRefusal
+from sandbox.faults import FaultSettings
+from sandbox.state import (
+    AddressVerdict,
+    AgreementRecord,
+    CustomerRecord,
+    QualificationRecord,
+    ResellerRecord,
+    SubscriptionRecord,
+    TenantRecord,
+)
+
+PREFIX = "/_sandbox"
+B = TypeVar("B", bound=BaseModel)
+
+
+class AdminModel(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+
+
+class SeedReseller(AdminModel):
+    mpn_id: str
+    tenant_id: str
+    name: str = "Reseller"
+    agreement_signed: bool = True
+
+
+class SeedTenant(AdminModel):
+    domain: str
+    company_name: str
+    country: str = "US"
+
+
+class SeedQualification(AdminModel):
+    qualification: str
+    vetting_status: str = "Approved"
+    vetting_reason: str | None = None
+
+
+class SeedCustomer(AdminModel):
+    company_name: str
+    domain: str
+    country: str = "US"
+    associated_partner_id: str | None = None
+    qualifications: list[SeedQualification] = Field(default_factory=list)
+    customer_agreement: bool = True
+
+
+class SeedSubscription(AdminModel):
+    catalog_item_id: str
+    quantity: int = Field(ge=1)
+    billing_cycle: str = "monthly"
+    term_duration: str = "P1M"
+    status: str = "active"
+    age_days: float = Field(0, ge=0)
+    deprovisioned: bool = False
+    friendly_name: str | None = None
+    partner_id: str | None = None
+
+
+class Verdict(AdminModel):
+    vetting_status: str
+    vetting_reason: str | None = None
+
+
+class SeedAddressVerdict(AdminModel):
+    address: dict[str, Any]
+    status: str
+    validation_message: str | None = None
+    suggested_addresses: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class ClockAdvance(AdminModel):
+    seconds: float = Field(gt=0)
+
+
+class LiveSettings(AdminModel):
+    provisioning_delay_seconds: float | None = Field(None, ge=0)
+    vetting_delay_seconds: float | None = Field(None, ge=0)
+    vetting_verdict: str | None = None
+    token_lifetime_seconds: int | None = Field(None, ge=1)
+
+
+Handler = Callable[[Sandbox, Request], Awaitable[Any]]
+
+
+async def _parse(request: Request, model: type[B]) -> B:
+    try:
+        return model.model_validate(json.loads(await request.body() or b"{}"))
+    except ValueError as exc:
+        detail = exc.errors()[0] if isinstance(exc, ValidationError) else {"msg": str(exc)}
+        where = ".".join(str(p) for p in detail.get("loc", ())) or "body"
+        raise PartnerCenterRefusal(400, 1, f"{where}: {detail['msg']}") from None
+
+
+def _route(sb: Sandbox, method: str, path: str, handler: Handler) -> Route:
+    async def endpoint(request: Request) -> Response:
+        sb.advance()
+        try:
+            result = await handler(sb, request)
+        except PartnerCenterRefusal as refusal:
+            return JSONResponse(refusal.body(), status_code=refusal.status)
+        if method != "GET":
+            sb.changed()
+            sb.persist()
+        return result if isinstance(result, Response) else JSONResponse(result)
+
+    return Route(PREFIX + path, endpoint, methods=[method])
+
+
+async def _health(sb: Sandbox, request: Request) -> Any:
+    return {"status": "ok", "partnerTenantId": sb.settings.partner_tenant_id}
+
+
+async def _get_faults(sb: Sandbox, request: Request) -> Any:
+    return sb.faults.settings.model_dump()
+
+
+async def _put_faults(sb: Sandbox, request: Request) -> Any:
+    try:
+        settings = FaultSettings.model_validate(json.loads(await request.body() or b"{}"))
+    except ValueError as exc:
+        raise PartnerCenterRefusal(400, 1, f"invalid fault settings: {exc}") from None
+    sb.faults.configure(settings)
+    return settings.model_dump()
+
+
+async def _settings(sb: Sandbox, request: Request) -> Any:
+    live = await _parse(request, LiveSettings)
+    for name, value in live.model_dump(exclude_unset=True).items():
+        setattr(sb.settings, name, value)
+    return sb.settings.model_dump(include=set(LiveSettings.model_fields))
+
+
+async def _reset(sb: Sandbox, request: Request) -> Any:
+    sb.store.reset()
+    return {"status": "reset"}
+
+
+async def _advance_clock(sb: Sandbox, request: Request) -> Any:
+    body = await _parse(request, ClockAdvance)
+    sb.state.clock.offset_seconds += body.seconds
+    sb.advance()
+    return {"now": sb.state.clock.now_dt().isoformat()}
+
+
+async def _reseller(sb: Sandbox, request: Request) -> Any:
+    body = await _parse(request, SeedReseller)
+    sb.state.resellers[body.mpn_id] = ResellerRecord(**body.model_dump())
+    return body.model_dump(by_alias=True)
+
+
+async def _tenant(sb: Sandbox, request: Request) -> Any:
+    body = await _parse(request, SeedTenant)
+    domain = body.domain.lower()
+    existing = sb.state.tenants.get(domain)
+    tenant = existing or TenantRecord(
+        tenant_id=sb.new_id(), domain=domain, company_name=body.company_name, country=body.country
+    )
+    sb.state.tenants[domain] = tenant
+    sb.state.taken_domains.add(domain)
+    return {"tenantId": tenant.tenant_id, "domain": domain}
+
+
+async def _accept(sb: Sandbox, request: Request) -> Any:
+    customer = accept_relationship(sb, request.path_params["domain"])
+    return {"customerId": customer.id}
+
+
+async def _customer(sb: Sandbox, request: Request) -> Any:
+    body = await _parse(request, SeedCustomer)
+    now = sb.now()
+    record = CustomerRecord(
+        id=sb.new_id(),
+        domain=body.domain.lower(),
+        company_name=body.company_name,
+        country=body.country.upper(),
+        billing_profile={"companyName": body.company_name},
+        associated_partner_id=body.associated_partner_id,
+        qualifications=[
+            QualificationRecord(
+                qualification=q.qualification,
+                vetting_status=q.vetting_status,
+                vetting_reason=q.vetting_reason,
+                created_at=now,
+            )
+            for q in body.qualifications
+        ],
+        agreements=[
+            AgreementRecord(
+                template_id=CUSTOMER_AGREEMENT_TEMPLATE_ID,
+                type="MicrosoftCustomerAgreement",
+                date_agreed=sb.state.clock.now_dt().date().isoformat(),
+                primary_contact={"firstName": "Seeded", "lastName": "Contact",
+                                 "email": "seeded@example.invalid"},
+            )
+        ]
+        if body.customer_agreement
+        else [],
+        created_at=now,
+    )
+    sb.state.customers[record.id] = record
+    sb.state.taken_domains.add(record.domain)
+    return customer_json(sb, record)
+
+
+async def _subscription(sb: Sandbox, request: Request) -> Any:
+    customer = get_customer(sb, request.path_params["customer_id"])
+    body = await _parse(request, SeedSubscription)
+    product, sku, _ = sb.catalog.resolve(body.catalog_item_id)
+    created = sb.now() - body.age_days * 86400
+    sub = SubscriptionRecord(
+        id=sb.new_id(),
+        customer_id=customer.id,
+        offer_id=body.catalog_item_id.upper(),
+        offer_name=sku.title,
+        friendly_name=body.friendly_name or sku.title,
+        quantity=body.quantity,
+        status=body.status,
+        billing_cycle=body.billing_cycle,
+        term_duration=body.term_duration,
+        order_id=None,
+        partner_id=body.partner_id,
+        created_at=created,
+        deprovisioned=body.deprovisioned,
+        etag=sb.new_id(),
+    )
+    sb.state.subscriptions[sub.id] = sub
+    return commerce.subscription_json(sub)
+
+
+async def _qualification(sb: Sandbox, request: Request) -> Any:
+    """Set a qualification's vetting verdict (the customer's vetting finishing at Microsoft)."""
+    customer = get_customer(sb, request.path_params["customer_id"])
+    kind = request.path_params["qualification"]
+    body = await _parse(request, Verdict)
+    record = next((q for q in customer.qualifications if q.qualification == kind), None)
+    if record is None:
+        record = QualificationRecord(qualification=kind, vetting_status="None",
+                                     created_at=sb.now())
+        customer.qualifications.append(record)
+    record.vetting_status = body.vetting_status
+    record.vetting_reason = body.vetting_reason
+    record.decide_at = None
+    return qualification_json(record)
+
+
+async def _address(sb: Sandbox, request: Request) -> Any:
+    body = await _parse(request, SeedAddressVerdict)
+    sb.state.address_verdicts[address_key(body.address)] = AddressVerdict(
+        status=body.status,
+        validation_message=body.validation_message,
+        suggested_addresses=body.suggested_addresses,
+    )
+    return {"status": body.status}
+
+
+async def _calls(sb: Sandbox, request: Request) -> Any:
+    return dict(sorted(sb.state.calls.items()))
+
+
+async def _clear_calls(sb: Sandbox, request: Request) -> Any:
+    sb.state.calls.clear()
+    return {}
+
+
+async def _snapshot(sb: Sandbox, request: Request) -> Any:
+    state = sb.state
+    return {
+        "now": state.clock.now_dt().isoformat(),
+        "customers": [
+            {
+                "id": c.id,
+                "domain": c.domain,
+                "companyName": c.company_name,
+                "country": c.country,
+                "associatedPartnerId": c.associated_partner_id,
+                "organizationRegistrationNumber": c.organization_registration_number,
+                "qualifications": [qualification_json(q) for q in c.qualifications],
+                "agreements": len(c.agreements),
+            }
+            for c in state.customers.values()
+        ],
+        "subscriptions": [
+            {**commerce.subscription_json(s), "customerId": s.customer_id}
+            for s in state.subscriptions.values()
+        ],
+        "orders": [commerce.order_json(o) for o in state.orders.values()],
+        "takenDomains": sorted(state.taken_domains),
+    }
+
+
+def admin_routes(sb: Sandbox) -> list[Route]:
+    table: list[tuple[str, str, Handler]] = [
+        ("GET", "/health", _health),
+        ("GET", "/faults", _get_faults),
+        ("PUT", "/faults", _put_faults),
+        ("PATCH", "/settings", _settings),
+        ("POST", "/reset", _reset),
+        ("POST", "/clock/advance", _advance_clock),
+        ("POST", "/resellers", _reseller),
+        ("POST", "/tenants", _tenant),
+        ("POST", "/tenants/{domain}/accept-relationship", _accept),
+        ("POST", "/customers", _customer),
+        ("POST", "/customers/{customer_id}/subscriptions", _subscription),
+        ("PUT", "/customers/{customer_id}/qualifications/{qualification}", _qualification),
+        ("POST", "/addresses", _address),
+        ("GET", "/calls", _calls),
+        ("DELETE", "/calls", _clear_calls),
+        ("GET", "/snapshot", _snapshot),
+    ]
+    return [_route(sb, method, path, handler) for method, path, handler in table]

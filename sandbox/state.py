@@ -1,0 +1,181 @@
+"""What the sandbox's Partner Center holds: customers, subscriptions, orders, carts, ...
+
+Kept in memory; with a state file it is written after every change (atomically) and read back
+at start, so a restarted sandbox remembers everything, including `MS-RequestId` answers.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class Clock(BaseModel):
+    """Wall time plus an offset that tests can advance (`POST /_sandbox/clock/advance`)."""
+
+    offset_seconds: float = 0.0
+
+    def now(self) -> float:
+        return time.time() + self.offset_seconds
+
+    def now_dt(self) -> datetime:
+        return datetime.fromtimestamp(self.now(), UTC)
+
+
+class QualificationRecord(BaseModel):
+    qualification: str
+    vetting_status: str
+    vetting_reason: str | None = None
+    created_at: float
+    decide_at: float | None = None  # automatic verdict time (None: only an admin decides)
+    verdict: str | None = None
+    education_segment: str | None = None
+    website: str | None = None
+
+
+class AgreementRecord(BaseModel):
+    template_id: str
+    type: str
+    date_agreed: str
+    primary_contact: dict[str, Any]
+
+
+class CustomerRecord(BaseModel):
+    id: str
+    domain: str
+    company_name: str
+    country: str
+    billing_profile: dict[str, Any] = Field(default_factory=dict)
+    organization_registration_number: str | None = None
+    associated_partner_id: str | None = None
+    relationship_to_partner: str = "reseller"
+    qualifications: list[QualificationRecord] = Field(default_factory=list)
+    agreements: list[AgreementRecord] = Field(default_factory=list)
+    created_at: float
+
+
+class SubscriptionRecord(BaseModel):
+    id: str
+    customer_id: str
+    offer_id: str  # product:sku:availability
+    offer_name: str
+    friendly_name: str
+    quantity: int
+    status: str
+    billing_cycle: str
+    term_duration: str
+    order_id: str | None
+    partner_id: str | None = None  # partner of record (reseller MPN id)
+    created_at: float
+    deprovisioned: bool = False
+    etag: str
+
+
+class OrderLineRecord(BaseModel):
+    line_item_number: int
+    offer_id: str
+    friendly_name: str
+    quantity: int
+    term_duration: str
+    subscription_id: str
+    partner_id_on_record: str | None = None
+
+
+class OrderRecord(BaseModel):
+    id: str
+    customer_id: str
+    billing_cycle: str
+    line_items: list[OrderLineRecord]
+    created_at: float
+    ready_at: float
+    status: str = "pending"
+
+
+class CartRecord(BaseModel):
+    id: str
+    customer_id: str
+    line_items: list[dict[str, Any]]
+    status: str = "Active"
+    created_at: float
+    order_ids: list[str] = Field(default_factory=list)
+
+
+class ResellerRecord(BaseModel):
+    mpn_id: str
+    tenant_id: str
+    name: str = "Reseller"
+    agreement_signed: bool = True
+
+
+class TenantRecord(BaseModel):
+    """An existing Office 365 tenant that is not (yet) a customer of this partner."""
+
+    tenant_id: str
+    domain: str
+    company_name: str
+    country: str = "US"
+    relationship_accepted: bool = False
+
+
+class AddressVerdict(BaseModel):
+    status: str
+    validation_message: str | None = None
+    suggested_addresses: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class StoredAnswer(BaseModel):
+    status: int
+    body: bytes
+    headers: dict[str, str] = Field(default_factory=dict)
+
+
+class TokenRecord(BaseModel):
+    mode: str
+    expires_at: float
+
+
+class SandboxState(BaseModel):
+    clock: Clock = Field(default_factory=Clock)
+    customers: dict[str, CustomerRecord] = Field(default_factory=dict)
+    taken_domains: set[str] = Field(default_factory=set)
+    tenants: dict[str, TenantRecord] = Field(default_factory=dict)  # by domain
+    subscriptions: dict[str, SubscriptionRecord] = Field(default_factory=dict)
+    orders: dict[str, OrderRecord] = Field(default_factory=dict)
+    carts: dict[str, CartRecord] = Field(default_factory=dict)
+    resellers: dict[str, ResellerRecord] = Field(default_factory=dict)  # by MPN id
+    address_verdicts: dict[str, AddressVerdict] = Field(default_factory=dict)
+    answers: dict[str, StoredAnswer] = Field(default_factory=dict)  # by request key
+    tokens: dict[str, TokenRecord] = Field(default_factory=dict)
+    calls: dict[str, int] = Field(default_factory=dict)
+
+    def customer_subscriptions(self, customer_id: str) -> list[SubscriptionRecord]:
+        return [s for s in self.subscriptions.values() if s.customer_id == customer_id]
+
+
+class StateStore:
+    """The state and, optionally, the file it is persisted to."""
+
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = path
+        self.state = SandboxState()
+        if path is not None and path.exists():
+            self.state = SandboxState.model_validate_json(path.read_bytes())
+
+    def save(self) -> None:
+        if self.path is None:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".sandbox-state-")
+        with os.fdopen(fd, "wb") as f:
+            f.write(self.state.model_dump_json().encode())
+        os.replace(tmp, self.path)
+
+    def reset(self) -> None:
+        self.state = SandboxState()
+        self.save()

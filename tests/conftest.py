@@ -1,0 +1,70 @@
+"""Shared fixtures: the Partner Center sandbox on a real loopback port, and clients for it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
+
+import pytest
+from pydantic import SecretStr
+
+from clients.partner_center import PartnerCenterClient, PartnerCenterConfig
+from sandbox.admin_client import SandboxAdmin
+from sandbox.core import SandboxSettings
+from sandbox.server import SandboxServer
+
+SandboxFactory = Callable[..., SandboxServer]
+
+
+@pytest.fixture
+def make_sandbox() -> Iterator[SandboxFactory]:
+    """Start sandboxes with given settings; all are stopped at the end of the test."""
+    started: list[SandboxServer] = []
+
+    def start(**settings: Any) -> SandboxServer:
+        server = SandboxServer(SandboxSettings(**settings)).start()
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture
+def sandbox(make_sandbox: SandboxFactory) -> SandboxServer:
+    return make_sandbox(provisioning_delay_seconds=3600)
+
+
+def client_config(server: SandboxServer, *, app_user: bool = True, **overrides: Any) -> PartnerCenterConfig:
+    s = server.settings
+    fields: dict[str, Any] = {
+        "base_url": server.base_url,
+        "authority": server.base_url,
+        "tenant": s.partner_tenant_id,
+        "client_id": s.client_id,
+        "client_secret": SecretStr(s.client_secret),
+        "refresh_token": SecretStr(s.refresh_token) if app_user else None,
+        "timeout_seconds": 10.0,
+        **overrides,
+    }
+    return PartnerCenterConfig(**fields)
+
+
+@pytest.fixture
+async def pc(sandbox: SandboxServer) -> AsyncIterator[PartnerCenterClient]:
+    async with PartnerCenterClient.from_config(client_config(sandbox)) as client:
+        yield client
+
+
+@pytest.fixture
+async def pc_app_only(sandbox: SandboxServer) -> AsyncIterator[PartnerCenterClient]:
+    async with PartnerCenterClient.from_config(client_config(sandbox, app_user=False)) as client:
+        yield client
+
+
+@pytest.fixture
+async def admin(sandbox: SandboxServer) -> AsyncIterator[SandboxAdmin]:
+    client = SandboxAdmin(sandbox.base_url)
+    yield client
+    await client.aclose()

@@ -1,0 +1,1 @@
+"""Processes: the worker, the sandbox and the `csp-orders` command line."""
