@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import secrets
 import uuid
 from collections.abc import Awaitable, Callable
@@ -30,7 +31,11 @@ from sandbox.errors import PartnerCenterRefusal
 from sandbox.faults import Fault
 from sandbox.state import StoredAnswer, TokenRecord
 
+log = logging.getLogger("sandbox")
+
 WRITE_METHODS = frozenset({"POST", "PATCH", "PUT", "DELETE"})
+# Answers that are not final: the same request may succeed later, so they are never replayed.
+TRANSIENT_STATUSES = frozenset({408, 409, 429})
 
 
 @dataclass
@@ -131,9 +136,13 @@ def partner_center_route(
             sb.persist()
             return _json(500, {"code": 3001, "description": "An internal error occurred while "
                                "creating the customer.", "source": "PartnerFD"}, echo)
+        except Exception:
+            log.exception("sandbox.handler_failed", call=call_name)
+            return _json(500, {"code": 3000, "description": "An internal error occurred.",
+                               "source": "PartnerFD"}, echo)
         if is_write:
             sb.changed()
-            if response.status_code < 500 and response.status_code != 429:
+            if response.status_code < 500 and response.status_code not in TRANSIENT_STATUSES:
                 state.answers[answer_key] = StoredAnswer(
                     status=response.status_code,
                     body=bytes(response.body),

@@ -27,8 +27,8 @@ class PartnerCenterRefusal(Exception):
         return body
 
 
-def bad_request(code: int, description: str) -> PartnerCenterRefusal:
-    return PartnerCenterRefusal(400, code, description)
+def bad_request(code: int, description: str, **extended: Any) -> PartnerCenterRefusal:
+    return PartnerCenterRefusal(400, code, description, **extended)
 
 
 def forbidden(code: int, description: str) -> PartnerCenterRefusal:
