@@ -215,8 +215,11 @@ async def _customer(sb: Sandbox, request: Request) -> Any:
                 template_id=CUSTOMER_AGREEMENT_TEMPLATE_ID,
                 type="MicrosoftCustomerAgreement",
                 date_agreed=sb.state.clock.now_dt().date().isoformat(),
-                primary_contact={"firstName": "Seeded", "lastName": "Contact",
-                                 "email": "seeded@example.invalid"},
+                primary_contact={
+                    "firstName": "Seeded",
+                    "lastName": "Contact",
+                    "email": "seeded@example.invalid",
+                },
             )
         ]
         if body.customer_agreement
@@ -231,7 +234,7 @@ async def _customer(sb: Sandbox, request: Request) -> Any:
 async def _subscription(sb: Sandbox, request: Request) -> Any:
     customer = get_customer(sb, request.path_params["customer_id"])
     body = await _parse(request, SeedSubscription)
-    product, sku, _ = sb.catalog.resolve(body.catalog_item_id)
+    _, sku, _ = sb.catalog.resolve(body.catalog_item_id)
     created = sb.now() - body.age_days * 86400
     sub = SubscriptionRecord(
         id=sb.new_id(),
@@ -260,8 +263,7 @@ async def _qualification(sb: Sandbox, request: Request) -> Any:
     body = await _parse(request, Verdict)
     record = next((q for q in customer.qualifications if q.qualification == kind), None)
     if record is None:
-        record = QualificationRecord(qualification=kind, vetting_status="None",
-                                     created_at=sb.now())
+        record = QualificationRecord(qualification=kind, vetting_status="None", created_at=sb.now())
         customer.qualifications.append(record)
     record.vetting_status = body.vetting_status
     record.vetting_reason = body.vetting_reason

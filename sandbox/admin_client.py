@@ -85,7 +85,9 @@ class SandboxAdmin:
             "PUT", f"/customers/{customer_id}/qualifications/{qualification}", body
         )
 
-    async def set_address_verdict(self, address: dict[str, Any], status: str, **fields: Any) -> None:
+    async def set_address_verdict(
+        self, address: dict[str, Any], status: str, **fields: Any
+    ) -> None:
         await self._call("POST", "/addresses", {"address": address, "status": status, **fields})
 
     async def calls(self) -> dict[str, int]:

@@ -20,7 +20,7 @@ from urllib.parse import parse_qs
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from sandbox import commerce, compliance, customers
@@ -89,8 +89,15 @@ def partner_center_route(
         state.calls[call_name] = state.calls.get(call_name, 0) + 1
         mode = _token_mode(sb, request)
         if mode is None:
-            return _json(401, {"code": 401, "description": "Unauthorized: invalid or expired "
-                                "bearer token.", "source": "PartnerFD"}, echo)
+            return _json(
+                401,
+                {
+                    "code": 401,
+                    "description": "Unauthorized: invalid or expired bearer token.",
+                    "source": "PartnerFD",
+                },
+                echo,
+            )
         delay = sb.faults.latency_seconds()
         if delay:
             await asyncio.sleep(delay)
@@ -101,21 +108,34 @@ def partner_center_route(
             seconds = wait if wait is not None else sb.faults.settings.retry_after_seconds
             return _json(
                 429,
-                {"statusCode": 429, "message": f"Rate limit is exceeded. Try again in {seconds} "
-                 "seconds."},
+                {
+                    "statusCode": 429,
+                    "message": f"Rate limit is exceeded. Try again in {seconds} seconds.",
+                },
                 {**echo, "Retry-After": str(seconds)},
             )
         if fault is Fault.SERVER_ERROR:
-            return _json(503, {"code": 3000, "description": "The service is temporarily "
-                               "unavailable.", "source": "PartnerFD"}, echo)
+            return _json(
+                503,
+                {
+                    "code": 3000,
+                    "description": "The service is temporarily unavailable.",
+                    "source": "PartnerFD",
+                },
+                echo,
+            )
         if fault is Fault.NONSENSE:
             return _nonsense(sb, echo)
 
         answer_key = f"{method} {request.url.path} {request_id}"
         if is_write and answer_key in state.answers:
             stored = state.answers[answer_key]
-            return Response(stored.body, status_code=stored.status, headers={**stored.headers,
-                            **echo}, media_type="application/json")
+            return Response(
+                stored.body,
+                status_code=stored.status,
+                headers={**stored.headers, **echo},
+                media_type="application/json",
+            )
 
         body: Any = None
         if is_write:
@@ -124,8 +144,13 @@ def partner_center_route(
                 try:
                     body = camelize(json.loads(raw))
                 except ValueError:
-                    return _json(400, PartnerCenterRefusal(400, 2000, "The request body is not "
-                                 "valid JSON.").body(), echo)
+                    return _json(
+                        400,
+                        PartnerCenterRefusal(
+                            400, 2000, "The request body is not valid JSON."
+                        ).body(),
+                        echo,
+                    )
         call = Call(request, dict(request.path_params), body, app_user=mode == "app+user")
         try:
             result = handler(sb, call)
@@ -134,12 +159,22 @@ def partner_center_route(
             response = _json(refusal.status, refusal.body())
         except HalfWayFailure:
             sb.persist()
-            return _json(500, {"code": 3001, "description": "An internal error occurred while "
-                               "creating the customer.", "source": "PartnerFD"}, echo)
+            return _json(
+                500,
+                {
+                    "code": 3001,
+                    "description": "An internal error occurred while creating the customer.",
+                    "source": "PartnerFD",
+                },
+                echo,
+            )
         except Exception:
-            log.exception("sandbox.handler_failed", call=call_name)
-            return _json(500, {"code": 3000, "description": "An internal error occurred.",
-                               "source": "PartnerFD"}, echo)
+            log.exception("sandbox handler failed: %s", call_name)
+            return _json(
+                500,
+                {"code": 3000, "description": "An internal error occurred.", "source": "PartnerFD"},
+                echo,
+            )
         if is_write:
             sb.changed()
             if response.status_code < 500 and response.status_code not in TRANSIENT_STATUSES:
@@ -147,7 +182,8 @@ def partner_center_route(
                     status=response.status_code,
                     body=bytes(response.body),
                     headers={"Location": response.headers["location"]}
-                    if "location" in response.headers else {},
+                    if "location" in response.headers
+                    else {},
                 )
         sb.persist()
         if is_write and response.status_code < 400 and sb.faults.lose_answer():
@@ -162,12 +198,20 @@ def partner_center_route(
 def _nonsense(sb: Sandbox, headers: dict[str, str]) -> Response:
     kind = sb.faults.pick(3)
     if kind == 0:
-        return Response(b"<html><body><h1>Service Unavailable</h1></body></html>",
-                        status_code=502, media_type="text/html", headers=headers)
+        return Response(
+            b"<html><body><h1>Service Unavailable</h1></body></html>",
+            status_code=502,
+            media_type="text/html",
+            headers=headers,
+        )
     if kind == 1:
         return Response(b"", status_code=200, headers=headers)
-    return Response(b'{"unexpected": ["shape"]}', status_code=200,
-                    media_type="application/json", headers=headers)
+    return Response(
+        b'{"unexpected": ["shape"]}',
+        status_code=200,
+        media_type="application/json",
+        headers=headers,
+    )
 
 
 def _token_mode(sb: Sandbox, request: Request) -> str | None:
@@ -188,19 +232,34 @@ def token_endpoint(sb: Sandbox) -> Callable[[Request], Awaitable[Response]]:
         form = {k: v[0] for k, v in parse_qs((await request.body()).decode()).items()}
         s = sb.settings
         if form.get("client_id") != s.client_id or form.get("client_secret") != s.client_secret:
-            return _json(401, {"error": "invalid_client", "error_description":
-                               "AADSTS7000215: Invalid client secret provided."})
+            return _json(
+                401,
+                {
+                    "error": "invalid_client",
+                    "error_description": "AADSTS7000215: Invalid client secret provided.",
+                },
+            )
         grant = form.get("grant_type")
         if grant == "client_credentials":
             mode = "app"
         elif grant == "refresh_token":
             if form.get("refresh_token") != s.refresh_token:
-                return _json(400, {"error": "invalid_grant", "error_description":
-                                   "AADSTS70000: The provided refresh token is invalid."})
+                return _json(
+                    400,
+                    {
+                        "error": "invalid_grant",
+                        "error_description": "AADSTS70000: The provided refresh token is invalid.",
+                    },
+                )
             mode = "app+user"
         else:
-            return _json(400, {"error": "unsupported_grant_type", "error_description":
-                               f"AADSTS70003: The grant type {grant} is not supported."})
+            return _json(
+                400,
+                {
+                    "error": "unsupported_grant_type",
+                    "error_description": f"AADSTS70003: The grant type {grant} is not supported.",
+                },
+            )
         token = secrets.token_urlsafe(32)
         now = sb.now()
         sb.state.tokens = {k: v for k, v in sb.state.tokens.items() if v.expires_at > now}
@@ -344,45 +403,90 @@ def partner_center_routes(sb: Sandbox) -> list[Route]:
     c = "/v1/customers/{customer_id}"
     table: list[tuple[str, str, Handler, int]] = [
         ("HEAD", "/v1/domains/{domain}", _domain, 200),
-        ("POST", "/v1/validations/address",
-         lambda sb, call: compliance.validate_address(sb, _body(call)), 200),
-        ("GET", "/v1/customers/relationshiprequests",
-         lambda sb, call: customers.relationship_request(sb) if call.app_user
-         else _raise(customers.app_user_required()), 200),
+        (
+            "POST",
+            "/v1/validations/address",
+            lambda sb, call: compliance.validate_address(sb, _body(call)),
+            200,
+        ),
+        (
+            "GET",
+            "/v1/customers/relationshiprequests",
+            lambda sb, call: (
+                customers.relationship_request(sb)
+                if call.app_user
+                else _raise(customers.app_user_required())
+            ),
+            200,
+        ),
         ("GET", "/v1/customers", _customers, 200),
-        ("POST", "/v1/customers",
-         lambda sb, call: customers.create_customer(sb, _body(call), app_user=call.app_user), 201),
+        (
+            "POST",
+            "/v1/customers",
+            lambda sb, call: customers.create_customer(sb, _body(call), app_user=call.app_user),
+            201,
+        ),
         ("GET", c, _customer, 200),
-        ("GET", "/v1/compliance/csp/agreementstatus",
-         lambda sb, call: compliance.reseller_agreement_status(
-             sb, call.query("mpnId"), app_user=call.app_user), 200),
+        (
+            "GET",
+            "/v1/compliance/csp/agreementstatus",
+            lambda sb, call: compliance.reseller_agreement_status(
+                sb, call.query("mpnId"), app_user=call.app_user
+            ),
+            200,
+        ),
         ("GET", f"{c}/qualifications", _qualifications, 200),
-        ("POST", f"{c}/qualifications",
-         lambda sb, call: compliance.request_qualification(
-             sb, call.path["customer_id"], _body(call), app_user=call.app_user), 201),
+        (
+            "POST",
+            f"{c}/qualifications",
+            lambda sb, call: compliance.request_qualification(
+                sb, call.path["customer_id"], _body(call), app_user=call.app_user
+            ),
+            201,
+        ),
         ("GET", "/v1/agreements", _agreement_metadata, 200),
         ("GET", f"{c}/agreements", _agreements, 200),
-        ("POST", f"{c}/agreements",
-         lambda sb, call: compliance.confirm_agreement(
-             sb, call.path["customer_id"], _body(call), app_user=call.app_user), 201),
+        (
+            "POST",
+            f"{c}/agreements",
+            lambda sb, call: compliance.confirm_agreement(
+                sb, call.path["customer_id"], _body(call), app_user=call.app_user
+            ),
+            201,
+        ),
         ("GET", "/v1/products", _products, 200),
         ("GET", "/v1/products/{product_id}", _product, 200),
         ("GET", "/v1/products/{product_id}/skus", _skus, 200),
         ("GET", "/v1/products/{product_id}/skus/{sku_id}", _sku, 200),
         ("GET", "/v1/products/{product_id}/skus/{sku_id}/availabilities", _availabilities, 200),
-        ("POST", f"{c}/carts",
-         lambda sb, call: commerce.create_cart(sb, call.path["customer_id"], _body(call)), 201),
-        ("POST", f"{c}/carts/{{cart_id}}/checkout",
-         lambda sb, call: commerce.checkout(sb, call.path["customer_id"], call.path["cart_id"]),
-         201),
+        (
+            "POST",
+            f"{c}/carts",
+            lambda sb, call: commerce.create_cart(sb, call.path["customer_id"], _body(call)),
+            201,
+        ),
+        (
+            "POST",
+            f"{c}/carts/{{cart_id}}/checkout",
+            lambda sb, call: commerce.checkout(sb, call.path["customer_id"], call.path["cart_id"]),
+            201,
+        ),
         ("GET", f"{c}/orders/{{order_id}}", _order, 200),
         ("GET", f"{c}/orders/{{order_id}}/provisioningstatus", _provisioning, 200),
         ("GET", f"{c}/subscriptions", _subscriptions, 200),
         ("GET", f"{c}/subscriptions/{{subscription_id}}", _subscription, 200),
-        ("PATCH", f"{c}/subscriptions/{{subscription_id}}",
-         lambda sb, call: commerce.change_subscription(
-             sb, call.path["customer_id"], call.path["subscription_id"], _body(call),
-             call.request.headers.get("if-match")), 200),
+        (
+            "PATCH",
+            f"{c}/subscriptions/{{subscription_id}}",
+            lambda sb, call: commerce.change_subscription(
+                sb,
+                call.path["customer_id"],
+                call.path["subscription_id"],
+                _body(call),
+                call.request.headers.get("if-match"),
+            ),
+            200,
+        ),
     ]
     return [partner_center_route(sb, m, path, h, status=s) for m, path, h, s in table]
 
@@ -391,7 +495,9 @@ def _raise(refusal: PartnerCenterRefusal) -> Any:
     raise refusal
 
 
-def create_app(settings: SandboxSettings | None = None, sandbox: Sandbox | None = None) -> Starlette:
+def create_app(
+    settings: SandboxSettings | None = None, sandbox: Sandbox | None = None
+) -> Starlette:
     sb = sandbox or Sandbox(settings)
     app = Starlette(
         routes=[

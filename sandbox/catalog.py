@@ -126,9 +126,7 @@ class Catalog:
             "productType": {"id": "OnlineServices", "displayName": "OnlineServices"},
             "isMicrosoftProduct": True,
             "publisherName": "Microsoft Corporation",
-            "links": {
-                "skus": {"uri": f"/products/{product.id}/skus?country=US", "method": "GET"}
-            },
+            "links": {"skus": {"uri": f"/products/{product.id}/skus?country=US", "method": "GET"}},
             "attributes": {"objectType": "Product"},
         }
 

@@ -67,7 +67,8 @@ def _check_line(sb: Sandbox, line: Any, n: int) -> dict[str, Any]:
     term = str(line.get("termDuration", "P1M"))
     if not sb.catalog.supports_term(billing_cycle, term):
         raise bad_request(
-            400039, f"Billing cycle '{billing_cycle}' with term {term} is not offered for {product.id}."
+            400039,
+            f"Billing cycle '{billing_cycle}' with term {term} is not offered for {product.id}.",
         )
     for p in line.get("participants") or []:
         if isinstance(p, dict) and p.get("key") == "transaction_reseller":
@@ -144,7 +145,11 @@ def checkout(sb: Sandbox, customer_id: str, cart_id: str) -> dict[str, Any]:
         for number, line in enumerate(lines):
             product, sku, _ = sb.catalog.resolve(line["catalogItemId"])
             reseller = next(
-                (p["value"] for p in line["participants"] if p.get("key") == "transaction_reseller"),
+                (
+                    p["value"]
+                    for p in line["participants"]
+                    if p.get("key") == "transaction_reseller"
+                ),
                 None,
             )
             sub = SubscriptionRecord(
@@ -380,7 +385,9 @@ def change_subscription(
             "Seat count can only be reduced within 7 days of purchase or renewal.",
         )
     if product.rules.seat_pool and quantity > sub.quantity:
-        held = _pool_seats(sb, sb.state.customer_subscriptions(customer_id), product.rules.seat_pool)
+        held = _pool_seats(
+            sb, sb.state.customer_subscriptions(customer_id), product.rules.seat_pool
+        )
         if held - sub.quantity + quantity > SEAT_POOL_LIMIT:
             raise forbidden(
                 800088,

@@ -1,4 +1,4 @@
-"""Compliance: reseller MPA, customer qualifications, the Microsoft Customer Agreement, addresses."""
+"""Compliance: reseller MPA, qualifications, the Microsoft Customer Agreement, addresses."""
 
 from __future__ import annotations
 
@@ -53,9 +53,7 @@ def request_qualification(
     customer = get_customer(sb, customer_id)
     kind = body.get("qualification")
     if kind not in QUALIFICATIONS:
-        raise bad_request(
-            600047, f"Qualification must be one of {', '.join(QUALIFICATIONS)}."
-        )
+        raise bad_request(600047, f"Qualification must be one of {', '.join(QUALIFICATIONS)}.")
     if kind == "Nonprofit":
         raise bad_request(
             600046,
@@ -109,13 +107,11 @@ def agreement_json(a: AgreementRecord) -> dict[str, Any]:
     }
 
 
-def list_agreements(sb: Sandbox, customer_id: str, agreement_type: str | None) -> list[dict[str, Any]]:
+def list_agreements(
+    sb: Sandbox, customer_id: str, agreement_type: str | None
+) -> list[dict[str, Any]]:
     customer = get_customer(sb, customer_id)
-    return [
-        agreement_json(a)
-        for a in customer.agreements
-        if agreement_type in (None, "", a.type)
-    ]
+    return [agreement_json(a) for a in customer.agreements if agreement_type in (None, "", a.type)]
 
 
 def confirm_agreement(

@@ -79,7 +79,11 @@ class Sandbox:
                 self.changed()
         for customer in self.state.customers.values():
             for q in customer.qualifications:
-                if q.vetting_status == "InReview" and q.decide_at is not None and q.decide_at <= now:
+                if (
+                    q.vetting_status == "InReview"
+                    and q.decide_at is not None
+                    and q.decide_at <= now
+                ):
                     q.vetting_status = q.verdict or self.settings.vetting_verdict
                     self.changed()
 

@@ -33,7 +33,9 @@ def is_domain_taken(sb: Sandbox, domain: str) -> bool:
     return domain.lower() in sb.state.taken_domains
 
 
-def customer_json(sb: Sandbox, c: CustomerRecord, *, credentials: str | None = None) -> dict[str, Any]:
+def customer_json(
+    sb: Sandbox, c: CustomerRecord, *, credentials: str | None = None
+) -> dict[str, Any]:
     body: dict[str, Any] = {
         "id": c.id,
         "commerceId": c.id,

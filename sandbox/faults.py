@@ -26,7 +26,10 @@ class FaultSettings(BaseModel):
         0.0, ge=0, le=1, description="share of answers that are HTML pages or empty bodies"
     )
     customer_partial_failure_rate: float = Field(
-        0.0, ge=0, le=1, description="share of customer creations that fail after the domain is taken"
+        0.0,
+        ge=0,
+        le=1,
+        description="share of customer creations that fail after the domain is taken",
     )
     rate_limit_per_minute: int | None = Field(
         None, ge=1, description="requests per minute before Partner Center-style throttling"

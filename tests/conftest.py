@@ -36,7 +36,9 @@ def sandbox(make_sandbox: SandboxFactory) -> SandboxServer:
     return make_sandbox(provisioning_delay_seconds=3600)
 
 
-def client_config(server: SandboxServer, *, app_user: bool = True, **overrides: Any) -> PartnerCenterConfig:
+def client_config(
+    server: SandboxServer, *, app_user: bool = True, **overrides: Any
+) -> PartnerCenterConfig:
     s = server.settings
     fields: dict[str, Any] = {
         "base_url": server.base_url,

@@ -35,6 +35,12 @@ def _sandbox(args: argparse.Namespace) -> int:
     return 0
 
 
+def _demo(args: argparse.Namespace) -> int:
+    from workers.walkthrough import main as walkthrough
+
+    return walkthrough()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="csp-orders", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -45,8 +51,13 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox.add_argument("--state", help="persist the sandbox's state to this JSON file")
     sandbox.add_argument("--provisioning-delay", type=float, default=1.0, metavar="SECONDS")
     sandbox.add_argument("--vetting-delay", type=float, default=None, metavar="SECONDS")
-    sandbox.add_argument("--faults", help='fault settings as JSON, e.g. \'{"throttle_rate": 0.05}\'')
+    sandbox.add_argument(
+        "--faults", help="fault settings as JSON, e.g. '{\"throttle_rate\": 0.05}'"
+    )
     sandbox.set_defaults(run=_sandbox)
+
+    demo = commands.add_parser("demo", help="run the demo on embedded defaults")
+    demo.set_defaults(run=_demo)
     return parser
 
 

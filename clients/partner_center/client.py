@@ -45,6 +45,7 @@ from clients.partner_center.models import (
 log = structlog.get_logger("partner_center")
 
 M = TypeVar("M", bound=BaseModel)
+T = TypeVar("T")
 
 
 class PartnerCenterConfig(BaseModel):
@@ -370,7 +371,8 @@ class PartnerCenterClient:
         data = await self._json("GET", path, params=params)
         if not isinstance(data, dict) or not isinstance(data.get("items"), list):
             raise _unexpected(200, "a collection without items")
-        return _parse(TypeAdapter(list[model]), data["items"])  # type: ignore[valid-type]
+        adapter = TypeAdapter(model)
+        return [_parse(adapter, item) for item in data["items"]]
 
     async def _json(
         self,
@@ -496,7 +498,7 @@ def _decode(response: httpx.Response) -> Any:
         raise _unexpected(response.status_code, "an answer that is not JSON") from None
 
 
-def _parse(adapter: TypeAdapter[Any], data: Any) -> Any:
+def _parse(adapter: TypeAdapter[T], data: Any) -> T:
     try:
         return adapter.validate_python(data)
     except ValidationError as exc:

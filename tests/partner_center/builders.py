@@ -84,7 +84,10 @@ def cart(
 def customer_agreement(template_id: str) -> Agreement:
     return Agreement(
         primary_contact=Contact(
-            first_name="Ada", last_name="Lovelace", email="ada@example.com", phone_number="+14255550100"
+            first_name="Ada",
+            last_name="Lovelace",
+            email="ada@example.com",
+            phone_number="+14255550100",
         ),
         template_id=template_id,
         date_agreed=datetime(2026, 11, 1, tzinfo=UTC),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 import httpx
 import pytest
 from pydantic import SecretStr
@@ -77,8 +79,13 @@ async def test_missing_bearer_token_gets_401(sandbox: SandboxServer) -> None:
 
 @pytest.mark.parametrize(
     "operation",
-    ["relationship_link", "reseller_mpa", "request_qualification", "confirm_agreement",
-     "indirect_customer"],
+    [
+        "relationship_link",
+        "reseller_mpa",
+        "request_qualification",
+        "confirm_agreement",
+        "indirect_customer",
+    ],
 )
 async def test_app_user_operations_refuse_app_only_tokens(
     pc_app_only: PartnerCenterClient, admin: SandboxAdmin, operation: str
@@ -88,13 +95,14 @@ async def test_app_user_operations_refuse_app_only_tokens(
 
     await admin.add_reseller("1234567", "aaaaaaaa-0000-0000-0000-000000000001")
     customer_id = await admin.add_customer("Fabrikam", "fabrikam.onmicrosoft.com")
-    calls = {
+    calls: dict[str, Callable[[], Awaitable[object]]] = {
         "relationship_link": lambda: pc_app_only.get_relationship_request(),
         "reseller_mpa": lambda: pc_app_only.get_reseller_agreement_status("1234567"),
         "request_qualification": lambda: pc_app_only.request_qualification(
             customer_id,
-            QualificationRequest(qualification="Education", education_segment="K12",
-                                 website="https://school.example"),
+            QualificationRequest(
+                qualification="Education", education_segment="K12", website="https://school.example"
+            ),
             request_id="r-1",
         ),
         "confirm_agreement": lambda: pc_app_only.confirm_agreement(

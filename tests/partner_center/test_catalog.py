@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 import pytest
 
 from clients.partner_center import PartnerCenterClient, PartnerCenterError
@@ -10,8 +12,13 @@ from clients.partner_center import PartnerCenterClient, PartnerCenterError
 async def test_products_skus_and_availabilities(pc: PartnerCenterClient) -> None:
     products = await pc.list_products("US")
     titles = {p.title for p in products}
-    assert {"Microsoft 365 Business Basic", "Office 365 E3", "Dynamics 365 Sales Enterprise",
-            "Office 365 A1 for faculty", "Office 365 G3 GCC"} <= titles
+    assert {
+        "Microsoft 365 Business Basic",
+        "Office 365 E3",
+        "Dynamics 365 Sales Enterprise",
+        "Office 365 A1 for faculty",
+        "Office 365 G3 GCC",
+    } <= titles
 
     [sku] = await pc.list_skus("CFQ7TTC0LH18", "US")
     assert (sku.minimum_quantity, sku.maximum_quantity) == (1, 300)
@@ -24,15 +31,19 @@ async def test_products_skus_and_availabilities(pc: PartnerCenterClient) -> None
     assert commercial.catalog_item_id == "CFQ7TTC0LH18:0001:CFQ7TTC0K971"
     assert commercial.is_purchasable
     assert {(t.duration, t.billing_cycle) for t in commercial.terms} == {
-        ("P1M", "monthly"), ("P1Y", "monthly"), ("P1Y", "annual")
+        ("P1M", "monthly"),
+        ("P1Y", "monthly"),
+        ("P1Y", "annual"),
     }
     assert "NonProfit" in by_segment
 
 
 async def test_segment_filter_and_end_of_sale(pc: PartnerCenterClient) -> None:
     education = await pc.list_products("US", target_segment="Education")
-    assert {p.title for p in education} == {"Office 365 A1 for faculty",
-                                            "Microsoft 365 A3 for faculty"}
+    assert {p.title for p in education} == {
+        "Office 365 A1 for faculty",
+        "Microsoft 365 A3 for faculty",
+    }
     [voice] = await pc.list_availabilities("CFQ7TTC0LGZT", "0001", "US")
     assert not voice.is_purchasable
 
@@ -45,7 +56,9 @@ async def test_segment_filter_and_end_of_sale(pc: PartnerCenterClient) -> None:
         (lambda pc: pc.list_skus("NOPE", "US"), "400013"),
     ],
 )
-async def test_unknown_catalog_ids(pc: PartnerCenterClient, call, code: str) -> None:  # type: ignore[no-untyped-def]
+async def test_unknown_catalog_ids(
+    pc: PartnerCenterClient, call: Callable[[PartnerCenterClient], Awaitable[object]], code: str
+) -> None:
     with pytest.raises(PartnerCenterError) as caught:
         await call(pc)
     assert (caught.value.status, caught.value.code) == (404, code)

@@ -110,8 +110,9 @@ async def test_cancelled_business_subscriptions_count_until_deprovisioned(
 ) -> None:
     customer_id = await admin.add_customer("Contoso", "contoso.onmicrosoft.com")
     await admin.add_subscription(customer_id, BUSINESS_BASIC, quantity=1, status="deleted")
-    await admin.add_subscription(customer_id, BUSINESS_BASIC, quantity=1, status="deleted",
-                                 deprovisioned=True)
+    await admin.add_subscription(
+        customer_id, BUSINESS_BASIC, quantity=1, status="deleted", deprovisioned=True
+    )
     await buy(pc, customer_id, cart((BUSINESS_BASIC, 1, "monthly")), "one")
     error = await refusal(pc, customer_id, cart((BUSINESS_BASIC, 1, "annual")))
     assert error.code == "800089"
@@ -184,7 +185,8 @@ async def test_education_in_review_is_not_yet_eligible(
     pc: PartnerCenterClient, admin: SandboxAdmin
 ) -> None:
     customer_id = await admin.add_customer(
-        "School", "school.onmicrosoft.com",
+        "School",
+        "school.onmicrosoft.com",
         qualifications=[{"qualification": "Education", "vettingStatus": "InReview"}],
     )
     error = await refusal(pc, customer_id, cart((EDUCATION_A1, 1, "monthly")))
@@ -221,13 +223,16 @@ async def test_indirect_purchase_carries_the_reseller_and_needs_its_mpa(
 ) -> None:
     await admin.add_reseller("7777777", RESELLER_TENANT, signed=True)
     await admin.add_reseller("8888888", "dddddddd-0000-4000-8000-000000000004", signed=False)
-    customer_id = await admin.add_customer("Contoso", "contoso.onmicrosoft.com",
-                                           associated_partner_id=RESELLER_TENANT)
-    error = await refusal(pc, customer_id,
-                          cart((OFFICE_E3, 1, "monthly"), reseller_mpn_id="8888888"))
+    customer_id = await admin.add_customer(
+        "Contoso", "contoso.onmicrosoft.com", associated_partner_id=RESELLER_TENANT
+    )
+    error = await refusal(
+        pc, customer_id, cart((OFFICE_E3, 1, "monthly"), reseller_mpn_id="8888888")
+    )
     assert (error.status, error.code) == (403, "900123")
-    [order_id] = await buy(pc, customer_id,
-                           cart((OFFICE_E3, 1, "monthly"), reseller_mpn_id="7777777"), "ok")
+    [order_id] = await buy(
+        pc, customer_id, cart((OFFICE_E3, 1, "monthly"), reseller_mpn_id="7777777"), "ok"
+    )
     order = await pc.get_order(customer_id, order_id)
     assert order.line_items[0].partner_id_on_record == "7777777"
     [sub] = await pc.list_subscriptions(customer_id)

@@ -54,8 +54,14 @@ async def test_vetting_decides_itself_after_the_configured_delay(
     [
         (QualificationRequest(qualification="Education", education_segment="K12"), "website"),
         (QualificationRequest(qualification="GovernmentCommunityCloud"), "validationCode"),
-        (QualificationRequest(qualification="Education", website="https://x.example",
-                              education_segment="Kindergarten"), "educationSegment"),
+        (
+            QualificationRequest(
+                qualification="Education",
+                website="https://x.example",
+                education_segment="Kindergarten",
+            ),
+            "educationSegment",
+        ),
     ],
 )
 async def test_incomplete_qualification_requests_name_the_field(
@@ -106,9 +112,11 @@ async def test_customer_agreement_is_confirmed_once(
 async def test_confirmation_with_an_unknown_template_is_refused(
     pc: PartnerCenterClient, admin: SandboxAdmin, sandbox: SandboxServer
 ) -> None:
-    customer_id = await admin.add_customer("Contoso", "contoso.onmicrosoft.com",
-                                           customer_agreement=False)
+    customer_id = await admin.add_customer(
+        "Contoso", "contoso.onmicrosoft.com", customer_agreement=False
+    )
     with pytest.raises(PartnerCenterError) as caught:
-        await pc.confirm_agreement(customer_id, customer_agreement("not-a-template"),
-                                   request_id="mca")
+        await pc.confirm_agreement(
+            customer_id, customer_agreement("not-a-template"), request_id="mca"
+        )
     assert caught.value.status == 400 and "templateId" in caught.value.description
