@@ -1,0 +1,1 @@
+"""Activities: thin, typed steps; every Partner Center call goes through the client."""

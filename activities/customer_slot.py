@@ -1,0 +1,36 @@
+"""Asking a customer's slot workflow for the slot (signal-with-start needs a client)."""
+
+from __future__ import annotations
+
+from temporalio import activity
+from temporalio.client import Client
+from temporalio.common import WorkflowIDConflictPolicy
+
+from activities import messages as m
+from workflows.customer_slot import (
+    CustomerSlotState,
+    CustomerSlotWorkflow,
+    SlotRequest,
+    slot_workflow_id,
+)
+
+
+class CustomerSlotActivities:
+    def __init__(self, client: Client, task_queue: str) -> None:
+        self._client = client
+        self._task_queue = task_queue
+
+    @activity.defn(name=m.REQUEST_CUSTOMER_SLOT)
+    async def request_customer_slot(self, request: m.CustomerSlotRequest) -> None:
+        await self._client.start_workflow(
+            CustomerSlotWorkflow.run,
+            CustomerSlotState(customer_id=request.customer_id),
+            id=slot_workflow_id(request.customer_id),
+            task_queue=self._task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            start_signal="request_slot",
+            start_signal_args=[
+                SlotRequest(workflow_id=request.workflow_id, purpose=request.purpose)
+            ],
+            static_summary="Serializes orders of one customer",
+        )

@@ -1,0 +1,218 @@
+"""Activity names and their one-model inputs and outputs.
+
+Workflows import this module (never the activity implementations, which import httpx) and call
+activities by these names.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+from ordering.document import (
+    AgreementAcceptance,
+    BillingAddress,
+    EducationDetails,
+    NewCustomer,
+    Segment,
+)
+from ordering.planning import ExistingSubscription
+
+LOAD_ENGINE_CONFIG = "load_engine_config"
+CHECK_RESELLER = "check_reseller"
+CHECK_DOMAIN = "check_domain"
+VALIDATE_ADDRESS = "validate_address"
+CREATE_CUSTOMER = "create_customer"
+GET_RELATIONSHIP_LINK = "get_relationship_link"
+FIND_CUSTOMER = "find_customer"
+GET_QUALIFICATIONS = "get_qualifications"
+REQUEST_EDUCATION_VETTING = "request_education_vetting"
+CONFIRM_CUSTOMER_AGREEMENT = "confirm_customer_agreement"
+DESCRIBE_OFFERS = "describe_offers"
+READ_SUBSCRIPTIONS = "read_subscriptions"
+PURCHASE = "purchase"
+GET_SUBSCRIPTION = "get_subscription"
+CHANGE_QUANTITY = "change_quantity"
+AWAIT_PROVISIONING = "await_provisioning"
+AWAIT_QUANTITY = "await_quantity"
+REQUEST_CUSTOMER_SLOT = "request_customer_slot"
+
+# The ApplicationError type of a Partner Center business refusal (details[0]: PartnerCenterRefusal)
+PARTNER_CENTER_REFUSAL = "PartnerCenterRefusal"
+NOT_YET = "NotYet"
+
+
+class NoInput(BaseModel):
+    pass
+
+
+class PartnerCenterRefusal(BaseModel):
+    status: int
+    code: str | None
+    description: str
+
+
+class ResellerCheck(BaseModel):
+    mpn_id: str
+
+
+class ResellerAgreement(BaseModel):
+    known: bool
+    signed: bool
+
+
+class DomainCheck(BaseModel):
+    domain: str
+
+
+class DomainAvailability(BaseModel):
+    available: bool
+
+
+class AddressCheck(BaseModel):
+    address: BillingAddress
+
+
+class AddressVerdict(BaseModel):
+    verified: bool
+    status: str
+    message: str | None = None
+    suggestions: list[BillingAddress] = Field(default_factory=list)
+
+
+class CreateCustomer(BaseModel):
+    request_id: str
+    customer: NewCustomer
+    tax_id: str | None = None
+    reseller_tenant_id: str | None = None
+
+
+class CustomerRef(BaseModel):
+    customer_id: str
+
+
+class CustomerLookup(BaseModel):
+    customer_id: str | None = None
+
+
+class FindCustomer(BaseModel):
+    domain: str | None = None
+    customer_id: str | None = None
+
+
+class RelationshipLink(BaseModel):
+    url: str
+
+
+class Qualifications(BaseModel):
+    approved: list[str] = Field(default_factory=list)
+    in_review: list[str] = Field(default_factory=list)
+    denied: list[str] = Field(default_factory=list)
+
+
+class RequestEducationVetting(BaseModel):
+    request_id: str
+    customer_id: str
+    education: EducationDetails
+
+
+class ConfirmAgreement(BaseModel):
+    request_id: str
+    customer_id: str
+    acceptance: AgreementAcceptance
+
+
+class AgreementConfirmed(BaseModel):
+    newly_confirmed: bool
+
+
+class OfferQuery(BaseModel):
+    offer: str
+    segment: Segment
+
+
+class DescribeOffers(BaseModel):
+    country: str
+    offers: list[OfferQuery]
+
+
+class OfferDetails(BaseModel):
+    offer: str
+    segment: Segment
+    found: bool
+    title: str = ""
+    purchasable: bool = False
+    catalog_item_id: str | None = None  # for the requested segment, when offered in it
+    segments: list[Segment] = Field(default_factory=list)
+    minimum_quantity: int = 1
+    maximum_quantity: int = 10_000
+
+
+class OfferCatalog(BaseModel):
+    offers: list[OfferDetails]
+
+
+class SubscriptionList(BaseModel):
+    items: list[ExistingSubscription]
+
+
+class PurchaseLine(BaseModel):
+    line: int
+    catalog_item_id: str
+    quantity: int
+    billing_cycle: str
+    term_duration: str
+    friendly_name: str
+
+
+class Purchase(BaseModel):
+    request_id: str
+    customer_id: str
+    reseller_mpn_id: str | None = None
+    lines: list[PurchaseLine]
+
+
+class PurchasedOrder(BaseModel):
+    order_id: str
+    lines: list[int]  # our line numbers in this Partner Center order, by its line item number
+
+
+class PurchaseResult(BaseModel):
+    orders: list[PurchasedOrder]
+
+
+class ProvisioningCheck(BaseModel):
+    customer_id: str
+    order_id: str
+
+
+class ProvisionedOrder(BaseModel):
+    order_id: str
+    subscription_ids: list[str]  # by line item number
+
+
+class ChangeQuantity(BaseModel):
+    request_id: str
+    customer_id: str
+    subscription_id: str
+    quantity: int  # the new total, never a delta: a repeated request changes nothing
+
+
+class SubscriptionState(BaseModel):
+    subscription_id: str
+    offer: str
+    status: str
+    quantity: int
+    billing_cycle: str
+    term_duration: str | None = None
+
+
+class SubscriptionQuery(BaseModel):
+    customer_id: str
+    subscription_id: str
+    quantity: int | None = None  # for await_quantity: the total to wait for
+
+
+class CustomerSlotRequest(BaseModel):
+    customer_id: str
+    workflow_id: str  # the requesting workflow, which the slot is granted to by signal
+    purpose: str  # order id or licence request id (no personal data)

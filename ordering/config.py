@@ -1,0 +1,80 @@
+"""The engine's configuration, as data (`data/engine.json`, or a file named by CSP_ORDERS_CONFIG).
+
+The worker reads it once; each order records the configuration it ran with in its history (the
+first step), so a change never alters an order already under way.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import timedelta
+from enum import StrEnum
+from importlib import resources
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+from ordering.tax_id import TaxIdRequirement, default_requirements
+
+
+class ConfigModel(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True)
+
+
+class SubscriptionPolicy(StrEnum):
+    ONE_PER_BILLING_CYCLE = "one_per_billing_cycle"  # Business: one monthly and one annual
+    NEW_PER_ORDER = "new_per_order"  # Dynamics: every order a new instance
+    ONE_ACTIVE = "one_active"  # default: maintain one active subscription per product
+
+
+class ProductPolicy(ConfigModel):
+    policy: SubscriptionPolicy
+    products: tuple[str, ...]
+    note: str = ""
+
+
+class Waits(ConfigModel):
+    tax_id_reminder_every: timedelta = timedelta(days=1)
+    tax_id_expires_after: timedelta = timedelta(days=14)
+    relationship_poll_every: timedelta = timedelta(hours=1)
+    relationship_reminder_every: timedelta = timedelta(days=2)
+    relationship_expires_after: timedelta = timedelta(days=30)
+    wait_for_education_vetting: bool = True
+    vetting_poll_every: timedelta = timedelta(hours=6)
+    vetting_expires_after: timedelta = timedelta(days=14)
+    provisioning_poll_every: timedelta = timedelta(seconds=5)
+    provisioning_expires_after: timedelta = timedelta(hours=2)
+    customer_slot_lease: timedelta = timedelta(hours=3)
+
+
+class EngineConfig(ConfigModel):
+    product_policies: tuple[ProductPolicy, ...] = ()
+    default_policy: SubscriptionPolicy = SubscriptionPolicy.ONE_ACTIVE
+    discontinued_products: tuple[str, ...] = Field(
+        (), description="end-of-sale products, in addition to what the catalog says"
+    )
+    billing_address_required: bool = False
+    tax_id_requirements: tuple[TaxIdRequirement, ...] = Field(default_factory=default_requirements)
+    waits: Waits = Field(default_factory=Waits)
+
+    def policy_for(self, product_id: str) -> SubscriptionPolicy:
+        for rule in self.product_policies:
+            if product_id.upper() in rule.products:
+                return rule.policy
+        return self.default_policy
+
+    def is_discontinued(self, product_id: str) -> bool:
+        return product_id.upper() in self.discontinued_products
+
+
+def load_config(path: str | Path | None = None) -> EngineConfig:
+    """The configuration file at `path`, `$CSP_ORDERS_CONFIG`, or the built-in one."""
+    chosen = path or os.environ.get("CSP_ORDERS_CONFIG")
+    if chosen:
+        text = Path(chosen).read_text("utf-8")
+    else:
+        text = resources.files("ordering").joinpath("data/engine.json").read_text("utf-8")
+    data = {k: v for k, v in json.loads(text).items() if not k.startswith("_")}
+    return EngineConfig.model_validate(data)

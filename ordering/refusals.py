@@ -1,0 +1,95 @@
+"""Refusals: a stable machine code and a sentence a customer can read.
+
+Messages never contain personal data (no tax IDs, addresses, e-mails or phone numbers); they may
+name the plan, the domain the customer chose, or Partner Center's code.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class RefusalCode(StrEnum):
+    INVALID_ORDER = "INVALID_ORDER"
+    RESELLER_UNKNOWN = "RESELLER_UNKNOWN"
+    RESELLER_AGREEMENT_NOT_SIGNED = "RESELLER_AGREEMENT_NOT_SIGNED"
+    DOMAIN_TAKEN = "DOMAIN_TAKEN"
+    BILLING_ADDRESS_INCOMPLETE = "BILLING_ADDRESS_INCOMPLETE"
+    BILLING_ADDRESS_NOT_VERIFIED = "BILLING_ADDRESS_NOT_VERIFIED"
+    TAX_ID_NOT_PROVIDED = "TAX_ID_NOT_PROVIDED"
+    RELATIONSHIP_NOT_ACCEPTED = "RELATIONSHIP_NOT_ACCEPTED"
+    CUSTOMER_NOT_FOUND = "CUSTOMER_NOT_FOUND"
+    CUSTOMER_REJECTED = "CUSTOMER_REJECTED"
+    NOT_ELIGIBLE = "NOT_ELIGIBLE"
+    VETTING_DENIED = "VETTING_DENIED"
+    VETTING_NOT_FINISHED = "VETTING_NOT_FINISHED"
+    OFFER_NOT_FOUND = "OFFER_NOT_FOUND"
+    OFFER_DISCONTINUED = "OFFER_DISCONTINUED"
+    QUANTITY_OUT_OF_RANGE = "QUANTITY_OUT_OF_RANGE"
+    SUBSCRIPTION_LIMIT = "SUBSCRIPTION_LIMIT"
+    SEAT_LIMIT = "SEAT_LIMIT"
+    SUBSCRIPTION_NOT_FOUND = "SUBSCRIPTION_NOT_FOUND"
+    SUBSCRIPTION_NOT_ACTIVE = "SUBSCRIPTION_NOT_ACTIVE"
+    CUSTOMER_AGREEMENT_REJECTED = "CUSTOMER_AGREEMENT_REJECTED"
+    PARTNER_CENTER_REFUSED = "PARTNER_CENTER_REFUSED"
+    PROVISIONING_FAILED = "PROVISIONING_FAILED"
+    CANCELLED = "CANCELLED"
+
+
+class Refusal(BaseModel):
+    code: RefusalCode
+    message: str
+    details: dict[str, Any] = Field(default_factory=dict)
+    partner_center_code: str | None = None
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.message}"
+
+
+# Partner Center business codes, and what they mean for the customer.
+PARTNER_CENTER_CODES: dict[str, tuple[RefusalCode, str]] = {
+    "900123": (
+        RefusalCode.RESELLER_AGREEMENT_NOT_SIGNED,
+        "The reseller has not accepted the Microsoft Partner Agreement.",
+    ),
+    "1002": (RefusalCode.DOMAIN_TAKEN, "The domain is already in use."),
+    "600049": (RefusalCode.CUSTOMER_REJECTED, "Microsoft requires the customer's tax ID."),
+    "600050": (RefusalCode.CUSTOMER_REJECTED, "Microsoft did not accept the tax ID's format."),
+    "600051": (RefusalCode.CUSTOMER_REJECTED, "Microsoft requires a phone number."),
+    "800089": (
+        RefusalCode.SUBSCRIPTION_LIMIT,
+        "Microsoft allows no more subscriptions of this plan for the customer.",
+    ),
+    "800088": (
+        RefusalCode.SEAT_LIMIT,
+        "Microsoft allows at most 300 licences across Business plans per customer.",
+    ),
+    "10015": (
+        RefusalCode.SEAT_LIMIT,
+        "Microsoft allows at most 300 licences across Business plans per customer.",
+    ),
+    "2091": (RefusalCode.OFFER_DISCONTINUED, "This plan is no longer sold by Microsoft."),
+    "800086": (RefusalCode.NOT_ELIGIBLE, "The customer is not qualified for this plan."),
+    "2002": (RefusalCode.QUANTITY_OUT_OF_RANGE, "The quantity is outside what the plan allows."),
+    "800067": (RefusalCode.QUANTITY_OUT_OF_RANGE, "The quantity exceeds the plan's maximum."),
+    "400013": (RefusalCode.OFFER_NOT_FOUND, "The plan is not in Microsoft's catalog."),
+    "400018": (RefusalCode.OFFER_NOT_FOUND, "The plan is not in Microsoft's catalog."),
+    "400019": (RefusalCode.OFFER_NOT_FOUND, "The plan is not available in Microsoft's catalog."),
+    "13605": (
+        RefusalCode.CUSTOMER_AGREEMENT_REJECTED,
+        "Microsoft has no record of the customer accepting the Microsoft Customer Agreement.",
+    ),
+}
+
+
+def from_partner_center(code: str | None, description: str) -> Refusal:
+    """A Partner Center business refusal, in the engine's terms."""
+    known = PARTNER_CENTER_CODES.get(code or "")
+    if known is not None:
+        refusal_code, message = known
+    else:
+        refusal_code, message = RefusalCode.PARTNER_CENTER_REFUSED, "Microsoft refused the request."
+    return Refusal(code=refusal_code, message=message, partner_center_code=code)

@@ -1,0 +1,100 @@
+"""What a storefront sees of an order: its status while it runs, and its outcome."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, Field
+
+from ordering.planning import LineAction
+from ordering.refusals import Refusal
+
+
+class Phase(StrEnum):
+    RECEIVED = "received"
+    CHECKING_RESELLER = "checking_reseller"
+    RESOLVING_CUSTOMER = "resolving_customer"
+    CHECKING_ADDRESS = "checking_address"
+    WAITING_FOR_TAX_ID = "waiting_for_tax_id"
+    WAITING_FOR_RELATIONSHIP = "waiting_for_relationship"
+    CHECKING_ELIGIBILITY = "checking_eligibility"
+    CREATING_CUSTOMER = "creating_customer"
+    WAITING_FOR_VETTING = "waiting_for_vetting"
+    CONFIRMING_AGREEMENT = "confirming_agreement"
+    WAITING_FOR_CUSTOMER_SLOT = "waiting_for_customer_slot"
+    PLANNING = "planning"
+    PURCHASING = "purchasing"
+    PROVISIONING = "provisioning"
+    COMPLETED = "completed"
+    REFUSED = "refused"
+    CANCELLED = "cancelled"
+    FAILED = "failed"
+
+    @property
+    def final(self) -> bool:
+        return self in (Phase.COMPLETED, Phase.REFUSED, Phase.CANCELLED, Phase.FAILED)
+
+
+class WaitingFor(StrEnum):
+    TAX_ID = "tax_id"
+    RELATIONSHIP = "relationship"
+    VETTING = "vetting"
+    CUSTOMER_SLOT = "customer_slot"
+    PROVISIONING = "provisioning"
+
+
+class Waiting(BaseModel):
+    what: WaitingFor
+    since: datetime
+    expires_at: datetime | None = None
+    reminders_sent: int = 0
+    relationship_link: str | None = Field(
+        None, description="The invitation the customer's global admin must accept."
+    )
+    last_problem: str | None = Field(
+        None, description="Why the last input was not accepted (e.g. an invalid tax ID)."
+    )
+
+
+class LineState(StrEnum):
+    PENDING = "pending"
+    PLANNED = "planned"
+    ORDERED = "ordered"
+    FULFILLED = "fulfilled"
+    FAILED = "failed"
+
+
+class LineStatus(BaseModel):
+    line: int
+    offer: str
+    title: str | None = None
+    quantity: int
+    state: LineState = LineState.PENDING
+    action: LineAction | None = None
+    subscription_id: str | None = None
+    quantity_before: int | None = None
+    quantity_after: int | None = None
+    partner_center_order_id: str | None = None
+    problem: str | None = None
+
+
+class OrderStatus(BaseModel):
+    order_id: str
+    phase: Phase
+    customer_id: str | None = None
+    waiting: Waiting | None = None
+    refusal: Refusal | None = None
+    lines: list[LineStatus] = Field(default_factory=list)
+    cancellable: bool = True
+    updated_at: datetime | None = None
+
+
+class OrderOutcome(BaseModel):
+    """The result of an order: completed (every line fulfilled), refused, or cancelled."""
+
+    order_id: str
+    phase: Phase
+    customer_id: str | None = None
+    lines: list[LineStatus] = Field(default_factory=list)
+    refusal: Refusal | None = None

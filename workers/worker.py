@@ -1,0 +1,114 @@
+"""The worker: runs the order, licence and customer-slot workflows and their activities."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import structlog
+from temporalio import activity
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import (
+    ActivityInboundInterceptor,
+    ExecuteActivityInput,
+    Interceptor,
+    Worker,
+)
+
+from activities.customer_slot import CustomerSlotActivities
+from activities.partner_center import PartnerCenterActivities
+from clients.partner_center import PartnerCenterClient
+from ordering.config import EngineConfig
+from workflows.customer_slot import CustomerSlotWorkflow
+from workflows.licences import LicencesWorkflow
+from workflows.order import OrderWorkflow
+
+WORKFLOWS = [OrderWorkflow, LicencesWorkflow, CustomerSlotWorkflow]
+
+
+async def connect(address: str, namespace: str = "default") -> Client:
+    return await Client.connect(
+        address, namespace=namespace, data_converter=pydantic_data_converter
+    )
+
+
+class _LogContext(Interceptor):
+    """Every log line of an activity carries the workflow id, run id and activity type."""
+
+    def intercept_activity(self, next: ActivityInboundInterceptor) -> ActivityInboundInterceptor:
+        return _LogContextInbound(next)
+
+
+class _LogContextInbound(ActivityInboundInterceptor):
+    async def execute_activity(self, input: ExecuteActivityInput) -> Any:
+        info = activity.info()
+        with structlog.contextvars.bound_contextvars(
+            workflow_id=info.workflow_id, run_id=info.workflow_run_id, activity=info.activity_type
+        ):
+            return await super().execute_activity(input)
+
+
+def tracing_interceptors(exporter: str | None) -> list[Interceptor]:
+    """OpenTelemetry tracing through workflows and activities; off unless an exporter is named
+    ("console", or "otlp" when opentelemetry-exporter-otlp is installed)."""
+    if not exporter:
+        return []
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter
+    from temporalio.contrib.opentelemetry import TracingInterceptor
+
+    provider = TracerProvider()
+    if exporter == "console":
+        provider.add_span_processor(BatchSpanProcessor(ConsoleSpanExporter()))
+    elif exporter == "otlp":
+        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import (  # type: ignore[import-not-found]
+            OTLPSpanExporter,
+        )
+
+        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+    else:
+        raise ValueError(f"unknown trace exporter {exporter!r} (console or otlp)")
+    trace.set_tracer_provider(provider)
+    return [TracingInterceptor()]
+
+
+def build_worker(
+    client: Client,
+    partner_center: PartnerCenterClient,
+    config: EngineConfig,
+    *,
+    task_queue: str,
+    interceptors: Sequence[Interceptor] = (),
+    max_concurrent_activities: int = 200,
+) -> Worker:
+    pc = PartnerCenterActivities(partner_center, config)
+    slots = CustomerSlotActivities(client, task_queue)
+    return Worker(
+        client,
+        task_queue=task_queue,
+        workflows=WORKFLOWS,
+        activities=[
+            pc.load_engine_config,
+            pc.check_reseller,
+            pc.check_domain,
+            pc.validate_address,
+            pc.create_customer,
+            pc.get_relationship_link,
+            pc.find_customer,
+            pc.get_qualifications,
+            pc.request_education_vetting,
+            pc.confirm_customer_agreement,
+            pc.describe_offers,
+            pc.read_subscriptions,
+            pc.purchase,
+            pc.await_provisioning,
+            pc.get_subscription,
+            pc.change_quantity,
+            pc.await_quantity,
+            slots.request_customer_slot,
+        ],
+        interceptors=[_LogContext(), *interceptors],
+        max_concurrent_activities=max_concurrent_activities,
+    )

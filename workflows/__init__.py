@@ -1,0 +1,1 @@
+"""Temporal workflows: an order, extra licences, and the per-customer slot that serializes them."""

@@ -1,0 +1,127 @@
+"""LicencesWorkflow: extra licences for one existing subscription (the subscription details
+page). How Dynamics instances and discontinued offers grow. Serialized with the customer's
+orders through the customer's slot."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import NoReturn
+
+from temporalio import workflow
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from pydantic import BaseModel, Field
+
+    from activities import messages as m
+    from ordering.document import OrderId, TenantId
+    from ordering.refusals import Refusal, RefusalCode
+    from workflows import steps
+    from workflows.customer_slot import SLOT_GRANTED_SIGNAL, SlotGrant, SlotHolder
+    from workflows.order import partner_center_refusal
+
+
+class LicenceRequest(BaseModel):
+    request_id: OrderId = Field(description="The storefront's id for this request.")
+    customer_id: TenantId
+    subscription_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9-]+$")
+    quantity: int = Field(ge=1, le=10_000, description="Licences to add.")
+
+
+class LicenceOutcome(BaseModel):
+    request_id: str
+    subscription_id: str
+    offer: str
+    quantity_before: int
+    quantity_after: int
+
+
+@workflow.defn
+class LicencesWorkflow:
+    def __init__(self) -> None:
+        self._slot = SlotHolder()
+
+    @workflow.run
+    async def run(self, request: LicenceRequest) -> LicenceOutcome:
+        workflow.upsert_search_attributes(
+            [steps.CUSTOMER_ID.value_set(request.customer_id), steps.PHASE.value_set("running")]
+        )
+        await self._slot.acquire(request.customer_id, request.request_id)
+        try:
+            outcome = await self._add(request)
+        except ApplicationError:
+            workflow.upsert_search_attributes([steps.PHASE.value_set("refused")])
+            raise
+        finally:
+            await self._slot.release()
+        workflow.upsert_search_attributes([steps.PHASE.value_set("completed")])
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return outcome
+
+    async def _add(self, request: LicenceRequest) -> LicenceOutcome:
+        query = m.SubscriptionQuery(
+            customer_id=request.customer_id, subscription_id=request.subscription_id
+        )
+        try:
+            before = await steps.read(m.GET_SUBSCRIPTION, query, m.SubscriptionState)
+        except ActivityError as error:
+            self._refuse_from(
+                error, RefusalCode.SUBSCRIPTION_NOT_FOUND, "The customer has no such subscription."
+            )
+        if before.status != "active":
+            self._refuse(
+                Refusal(
+                    code=RefusalCode.SUBSCRIPTION_NOT_ACTIVE,
+                    message=f"Licences can only be added to an active subscription; this one is "
+                    f"{before.status}.",
+                )
+            )
+        target = before.quantity + request.quantity
+        try:
+            await steps.write(
+                m.CHANGE_QUANTITY,
+                m.ChangeQuantity(
+                    request_id=f"{request.request_id}:quantity",
+                    customer_id=request.customer_id,
+                    subscription_id=request.subscription_id,
+                    quantity=target,
+                ),
+                m.SubscriptionState,
+            )
+        except ActivityError as error:
+            self._refuse_from(
+                error, RefusalCode.PARTNER_CENTER_REFUSED, "Microsoft refused the change."
+            )
+        after = await steps.poll(
+            m.AWAIT_QUANTITY,
+            query.model_copy(update={"quantity": target}),
+            m.SubscriptionState,
+            every=timedelta(seconds=2),
+            expires_after=timedelta(hours=2),
+        )
+        return LicenceOutcome(
+            request_id=request.request_id,
+            subscription_id=request.subscription_id,
+            offer=before.offer,
+            quantity_before=before.quantity,
+            quantity_after=after.quantity,
+        )
+
+    def _refuse_from(self, error: ActivityError, code: RefusalCode, message: str) -> NoReturn:
+        refusal = partner_center_refusal(error)
+        if refusal is None:
+            raise error
+        if refusal.code is RefusalCode.PARTNER_CENTER_REFUSED and code is not refusal.code:
+            refusal = Refusal(
+                code=code, message=message, partner_center_code=refusal.partner_center_code
+            )
+        self._refuse(refusal)
+
+    def _refuse(self, refusal: Refusal) -> NoReturn:
+        raise ApplicationError(
+            refusal.message, refusal, type=refusal.code.value, non_retryable=True
+        )
+
+    @workflow.signal(name=SLOT_GRANTED_SIGNAL)
+    def customer_slot_granted(self, grant: SlotGrant) -> None:
+        self._slot.granted(grant)

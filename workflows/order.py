@@ -1,0 +1,811 @@
+"""OrderWorkflow: one storefront order, from checks to provisioned subscriptions.
+
+The run reads like the ordering rules (../shared/docs/ordering-rules.md):
+reseller's partner agreement -> the customer (new: domain, billing address, tax ID, then
+create; existing tenant: invitation link and wait; known: look up) -> segment eligibility per
+line (education vetting may be waited for) -> customer agreement confirmed once -> the
+customer's slot -> plan every line (lookup-or-create) -> nothing is bought unless every line
+passed -> purchase -> follow provisioning -> result per line.
+
+Everything that can refuse an order is checked before anything irreversible: a new customer is
+created only when every line is known to be purchasable for it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from datetime import timedelta
+from typing import NoReturn
+
+from temporalio import workflow
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from activities import messages as m
+    from ordering.config import EngineConfig
+    from ordering.document import NewCustomer, OrderDocument, Segment
+    from ordering.planning import LineAction, OfferFacts, Plan, PlannedLine, plan_order
+    from ordering.refusals import Refusal, RefusalCode, from_partner_center
+    from ordering.segments import QUALIFICATION_FOR_SEGMENT, may_buy
+    from ordering.status import (
+        LineState,
+        LineStatus,
+        OrderOutcome,
+        OrderStatus,
+        Phase,
+        Waiting,
+        WaitingFor,
+    )
+    from ordering.tax_id import tax_id_required, validate_tax_id
+    from workflows import steps
+    from workflows.customer_slot import SLOT_GRANTED_SIGNAL, SlotGrant, SlotHolder
+    from workflows.messages import (
+        CANCEL,
+        PROVIDE_TAX_ID,
+        RELATIONSHIP_ACCEPTED,
+        STATUS,
+        CancelAccepted,
+        CancelRequest,
+        RelationshipNudge,
+        TaxIdAccepted,
+        TaxIdSubmission,
+    )
+
+
+class OrderRefused(Exception):
+    def __init__(self, refusal: Refusal) -> None:
+        super().__init__(refusal.message)
+        self.refusal = refusal
+
+
+class OrderCancelled(Exception):
+    pass
+
+
+def refuse(code: RefusalCode, message: str, **details: object) -> NoReturn:
+    raise OrderRefused(Refusal(code=code, message=message, details=dict(details)))
+
+
+def partner_center_refusal(error: ActivityError) -> Refusal | None:
+    """The Partner Center business refusal behind a failed activity, if that is what it was."""
+    cause = error.cause
+    if isinstance(cause, ApplicationError) and cause.type == m.PARTNER_CENTER_REFUSAL:
+        detail = m.PartnerCenterRefusal.model_validate(cause.details[0]) if cause.details else None
+        return from_partner_center(detail.code if detail else None, cause.message)
+    return None
+
+
+@workflow.defn
+class OrderWorkflow:
+    def __init__(self) -> None:
+        self._status = OrderStatus(order_id="", phase=Phase.RECEIVED)
+        self._order: OrderDocument | None = None
+        self._tax_id: str | None = None
+        self._tax_id_allowed = False
+        self._relationship_nudged = False
+        self._slot = SlotHolder()
+        self._catalog_items: dict[str, str | None] = {}
+        self._cancel_requested = False
+        self._purchase_started = False
+        self._config = EngineConfig()
+
+    # ------------------------------------------------------------------ the order
+
+    @workflow.run
+    async def run(self, order: OrderDocument) -> OrderOutcome:
+        self._order = order
+        self._status = OrderStatus(
+            order_id=order.order_id,
+            phase=Phase.RECEIVED,
+            lines=[
+                LineStatus(line=n, offer=line.offer, quantity=line.quantity)
+                for n, line in enumerate(order.lines)
+            ],
+        )
+        if isinstance(order.customer, NewCustomer):
+            self._tax_id_allowed = True
+        self._config = await steps.read(m.LOAD_ENGINE_CONFIG, m.NoInput(), EngineConfig)
+        try:
+            plan = await self._before_purchase(order)
+        except (OrderCancelled, asyncio.CancelledError):
+            await self._slot.release()
+            return await self._finish(
+                Phase.CANCELLED,
+                Refusal(
+                    code=RefusalCode.CANCELLED,
+                    message="The order was cancelled before anything was bought.",
+                ),
+            )
+        except OrderRefused as refused:
+            await self._slot.release()
+            await self._finish(Phase.REFUSED, refused.refusal)
+            raise ApplicationError(
+                refused.refusal.message,
+                refused.refusal,
+                type=refused.refusal.code.value,
+                non_retryable=True,
+            ) from None
+
+        # From here on the order is carried through: a cancellation no longer stops it.
+        self._purchase_started = True
+        self._status.cancellable = False
+        buying = asyncio.ensure_future(self._purchase_and_follow(order, plan))
+        while True:
+            try:
+                await asyncio.shield(buying)
+                break
+            except asyncio.CancelledError:
+                if buying.done():
+                    break
+                workflow.logger.info("cancellation ignored: the purchase has started")
+        await self._slot.release()
+        failed = [line for line in self._status.lines if line.state is LineState.FAILED]
+        if failed:
+            return await self._finish(
+                Phase.FAILED,
+                Refusal(
+                    code=RefusalCode.PROVISIONING_FAILED,
+                    message=f"{len(failed)} of {len(self._status.lines)} lines could not be "
+                    "fulfilled; the other lines were bought. See each line.",
+                    details={"failed_lines": [line.line for line in failed]},
+                ),
+            )
+        return await self._finish(Phase.COMPLETED, None)
+
+    async def _before_purchase(self, order: OrderDocument) -> Plan:
+        if order.reseller is not None:
+            await self._check_reseller(order.reseller.mpn_id)
+        offers = await self._describe_offers(order)
+        self._check_lines_against_catalog(order, offers)
+        customer_id = await self._resolve_customer(order, offers)
+        await self._check_eligibility(order, customer_id, offers)
+        await self._confirm_customer_agreement(order, customer_id)
+        await self._take_customer_slot(customer_id)
+        return await self._plan(order, customer_id)
+
+    # ------------------------------------------------------------------ reseller
+
+    async def _check_reseller(self, mpn_id: str) -> None:
+        self._enter(Phase.CHECKING_RESELLER)
+        status = await steps.read(
+            m.CHECK_RESELLER, m.ResellerCheck(mpn_id=mpn_id), m.ResellerAgreement
+        )
+        if not status.known:
+            refuse(RefusalCode.RESELLER_UNKNOWN, f"Partner Center knows no reseller {mpn_id}.")
+        if not status.signed:
+            refuse(
+                RefusalCode.RESELLER_AGREEMENT_NOT_SIGNED,
+                "The reseller has not accepted the Microsoft Partner Agreement. The reseller "
+                "must accept it in Partner Center (it cannot be signed through the API); then "
+                "place the order again.",
+            )
+
+    # ------------------------------------------------------------------ catalog
+
+    async def _describe_offers(self, order: OrderDocument) -> dict[str, m.OfferDetails]:
+        catalog = await steps.read(
+            m.DESCRIBE_OFFERS,
+            m.DescribeOffers(
+                country=order.country,
+                offers=[
+                    m.OfferQuery(offer=line.offer, segment=line.segment) for line in order.lines
+                ],
+            ),
+            m.OfferCatalog,
+        )
+        details = {d.offer: d for d in catalog.offers}
+        for line in self._status.lines:
+            line.title = details[line.offer].title or None
+        return details
+
+    def _check_lines_against_catalog(
+        self, order: OrderDocument, offers: dict[str, m.OfferDetails]
+    ) -> None:
+        for n, line in enumerate(order.lines):
+            offer = offers[line.offer]
+            if not offer.found:
+                refuse(
+                    RefusalCode.OFFER_NOT_FOUND,
+                    f"The plan {line.offer} is not in Microsoft's catalog.",
+                    line=n,
+                )
+            if offer.catalog_item_id is None:
+                refuse(
+                    RefusalCode.NOT_ELIGIBLE,
+                    f"{offer.title} is not sold for {line.segment.value} customers.",
+                    line=n,
+                )
+            if not offer.minimum_quantity <= line.quantity <= offer.maximum_quantity:
+                refuse(
+                    RefusalCode.QUANTITY_OUT_OF_RANGE,
+                    f"{offer.title} is sold in quantities of {offer.minimum_quantity} to "
+                    f"{offer.maximum_quantity}.",
+                    line=n,
+                )
+
+    # ------------------------------------------------------------------ the customer
+
+    async def _resolve_customer(
+        self, order: OrderDocument, offers: dict[str, m.OfferDetails]
+    ) -> str:
+        self._enter(Phase.RESOLVING_CUSTOMER)
+        customer = order.customer
+        if customer.kind == "known":
+            found = await steps.read(
+                m.FIND_CUSTOMER,
+                m.FindCustomer(customer_id=customer.customer_id),
+                m.CustomerLookup,
+            )
+            if found.customer_id is None:
+                refuse(
+                    RefusalCode.CUSTOMER_NOT_FOUND,
+                    "Partner Center has no customer with this id for this partner.",
+                )
+            return self._customer_known(found.customer_id)
+        if customer.kind == "existing_tenant":
+            return self._customer_known(await self._wait_for_relationship(customer.domain))
+        return self._customer_known(await self._create_customer(order, customer, offers))
+
+    def _customer_known(self, customer_id: str) -> str:
+        self._status.customer_id = customer_id
+        workflow.upsert_search_attributes([steps.CUSTOMER_ID.value_set(customer_id)])
+        return customer_id
+
+    async def _create_customer(
+        self, order: OrderDocument, customer: NewCustomer, offers: dict[str, m.OfferDetails]
+    ) -> str:
+        available = await steps.read(
+            m.CHECK_DOMAIN, m.DomainCheck(domain=customer.domain), m.DomainAvailability
+        )
+        if not available.available:
+            refuse(
+                RefusalCode.DOMAIN_TAKEN,
+                f"The domain {customer.domain} is already in use. Choose another domain "
+                "prefix for the new customer.",
+                domain=customer.domain,
+            )
+        if self._config.billing_address_required:
+            await self._check_billing_address(customer)
+        # A new customer has no qualification: what it may buy is known before it exists.
+        for n, line in enumerate(order.lines):
+            if line.segment is Segment.COMMERCIAL:
+                continue
+            if line.segment is Segment.EDUCATION and customer.education is not None:
+                continue  # education vetting is requested once the customer exists
+            self._refuse_not_eligible(n, offers[line.offer].title, line.segment)
+        tax_id = await self._collect_tax_id(customer)
+
+        self._enter(Phase.CREATING_CUSTOMER)
+        self._tax_id_allowed = False
+        try:
+            created = await steps.write(
+                m.CREATE_CUSTOMER,
+                m.CreateCustomer(
+                    request_id=f"{order.order_id}:create-customer",
+                    customer=customer,
+                    tax_id=tax_id,
+                    reseller_tenant_id=order.reseller.tenant_id if order.reseller else None,
+                ),
+                m.CustomerRef,
+            )
+        except ActivityError as error:
+            self._raise_partner_center_refusal(error)
+        return str(created.customer_id)
+
+    async def _check_billing_address(self, customer: NewCustomer) -> None:
+        self._enter(Phase.CHECKING_ADDRESS)
+        missing = customer.billing_address.missing_fields()
+        if not customer.phone and tax_id_required(
+            customer.country, workflow.now().date(), self._config.tax_id_requirements
+        ):
+            missing.append("phone")
+        if missing:
+            refuse(
+                RefusalCode.BILLING_ADDRESS_INCOMPLETE,
+                "The billing address is incomplete: " + ", ".join(missing) + ".",
+                missing_fields=missing,
+            )
+        verdict = await steps.read(
+            m.VALIDATE_ADDRESS, m.AddressCheck(address=customer.billing_address), m.AddressVerdict
+        )
+        if not verdict.verified:
+            refuse(
+                RefusalCode.BILLING_ADDRESS_NOT_VERIFIED,
+                "Microsoft could not verify the billing address. Ask the customer to confirm "
+                "one of the suggested addresses, or to correct it.",
+                validation_status=verdict.status,
+                suggested_addresses=[s.model_dump() for s in verdict.suggestions],
+            )
+
+    async def _collect_tax_id(self, customer: NewCustomer) -> str | None:
+        """The tax ID for a new tenant: the order's, or one supplied later while the order waits
+        (reminding, and expiring after the configured time), when Microsoft requires it."""
+        required = tax_id_required(
+            customer.country, workflow.now().date(), self._config.tax_id_requirements
+        )
+        if required and not customer.phone:
+            refuse(
+                RefusalCode.BILLING_ADDRESS_INCOMPLETE,
+                f"Microsoft requires a phone number for customers in {customer.country}.",
+                missing_fields=["phone"],
+            )
+        problem: str | None = None
+        if customer.tax_id:
+            verdict = validate_tax_id(customer.country, customer.tax_id)
+            if verdict.valid:
+                return verdict.value
+            problem = verdict.reason
+        if self._tax_id is not None:
+            return self._tax_id
+        if not required:
+            if problem is not None:
+                refuse(RefusalCode.CUSTOMER_REJECTED, problem)
+            return None
+
+        waits = self._config.waits
+        self._enter(Phase.WAITING_FOR_TAX_ID)
+        started = workflow.now()
+        deadline = started + waits.tax_id_expires_after
+        self._status.waiting = Waiting(
+            what=WaitingFor.TAX_ID, since=started, expires_at=deadline, last_problem=problem
+        )
+        while self._tax_id is None:
+            remaining = deadline - workflow.now()
+            if remaining <= timedelta(0):
+                refuse(
+                    RefusalCode.TAX_ID_NOT_PROVIDED,
+                    f"Microsoft requires the customer's tax ID for {customer.country} and "
+                    "none was provided in time.",
+                )
+            try:
+                await workflow.wait_condition(
+                    lambda: self._tax_id is not None or self._cancel_requested,
+                    timeout=min(waits.tax_id_reminder_every, remaining),
+                )
+            except TimeoutError:
+                if workflow.now() < deadline:
+                    self._status.waiting.reminders_sent += 1
+                    workflow.logger.info("tax ID reminder sent")
+                continue
+            self._checkpoint()
+        self._status.waiting = None
+        return self._tax_id
+
+    async def _wait_for_relationship(self, domain: str) -> str:
+        """An existing tenant becomes the partner's customer when its global admin accepts the
+        reseller invitation; until then the order shows the link and waits."""
+        found = await steps.read(m.FIND_CUSTOMER, m.FindCustomer(domain=domain), m.CustomerLookup)
+        if found.customer_id:
+            return found.customer_id
+        exists = await steps.read(
+            m.CHECK_DOMAIN, m.DomainCheck(domain=domain), m.DomainAvailability
+        )
+        if exists.available:
+            refuse(
+                RefusalCode.CUSTOMER_NOT_FOUND,
+                f"No Microsoft tenant uses the domain {domain}; order for a new customer instead.",
+                domain=domain,
+            )
+        link = await steps.read(m.GET_RELATIONSHIP_LINK, m.NoInput(), m.RelationshipLink)
+        waits = self._config.waits
+        self._enter(Phase.WAITING_FOR_RELATIONSHIP)
+        started = workflow.now()
+        deadline = started + waits.relationship_expires_after
+        next_reminder = started + waits.relationship_reminder_every
+        waiting = Waiting(
+            what=WaitingFor.RELATIONSHIP,
+            since=started,
+            expires_at=deadline,
+            relationship_link=link.url,
+        )
+        self._status.waiting = waiting
+        while True:
+            remaining = deadline - workflow.now()
+            if remaining <= timedelta(0):
+                refuse(
+                    RefusalCode.RELATIONSHIP_NOT_ACCEPTED,
+                    "The customer's administrator did not accept the reseller invitation in "
+                    "time. Send the invitation link again and place a new order.",
+                )
+            with contextlib.suppress(TimeoutError):
+                await workflow.wait_condition(
+                    lambda: self._relationship_nudged or self._cancel_requested,
+                    timeout=min(waits.relationship_poll_every, remaining),
+                )
+            self._checkpoint()
+            self._relationship_nudged = False
+            if workflow.now() >= next_reminder:
+                waiting.reminders_sent += 1
+                next_reminder += waits.relationship_reminder_every
+            found = await steps.read(
+                m.FIND_CUSTOMER, m.FindCustomer(domain=domain), m.CustomerLookup
+            )
+            if found.customer_id:
+                self._status.waiting = None
+                return found.customer_id
+
+    # ------------------------------------------------------------------ eligibility
+
+    async def _check_eligibility(
+        self, order: OrderDocument, customer_id: str, offers: dict[str, m.OfferDetails]
+    ) -> None:
+        needed = {
+            QUALIFICATION_FOR_SEGMENT[line.segment]
+            for line in order.lines
+            if line.segment is not Segment.COMMERCIAL
+        }
+        self._enter(Phase.CHECKING_ELIGIBILITY)
+        qualifications = await steps.read(
+            m.GET_QUALIFICATIONS, m.CustomerRef(customer_id=customer_id), m.Qualifications
+        )
+        government_only = "GovernmentCommunityCloud" in qualifications.approved
+        if not needed and not government_only:
+            return
+        customer = order.customer
+        if (
+            "Education" in needed
+            and "Education" not in qualifications.approved
+            and "Education" not in qualifications.in_review
+            and "Education" not in qualifications.denied
+            and isinstance(customer, NewCustomer)
+            and customer.education is not None
+        ):
+            qualifications = await steps.write(
+                m.REQUEST_EDUCATION_VETTING,
+                m.RequestEducationVetting(
+                    request_id=f"{order.order_id}:education-vetting",
+                    customer_id=customer_id,
+                    education=customer.education,
+                ),
+                m.Qualifications,
+            )
+        if "Education" in needed and "Education" in qualifications.in_review:
+            qualifications = await self._wait_for_vetting(customer_id, qualifications)
+        for n, line in enumerate(order.lines):
+            if not may_buy(line.segment, set(qualifications.approved)):
+                qualification = QUALIFICATION_FOR_SEGMENT.get(line.segment)
+                if qualification and qualification in qualifications.denied:
+                    refuse(
+                        RefusalCode.VETTING_DENIED,
+                        f"Microsoft did not approve the customer as {qualification}; it "
+                        f"cannot buy {offers[line.offer].title}.",
+                        line=n,
+                    )
+                self._refuse_not_eligible(n, offers[line.offer].title, line.segment)
+
+    def _refuse_not_eligible(self, line: int, title: str, segment: Segment) -> NoReturn:
+        who = {
+            Segment.COMMERCIAL: "commercial customers",
+            Segment.EDUCATION: "qualified education customers",
+            Segment.NONPROFIT: "qualified non-profit customers",
+            Segment.GOVERNMENT: "qualified government customers",
+        }[segment]
+        refuse(
+            RefusalCode.NOT_ELIGIBLE,
+            f"This customer cannot buy {title}: it is only for {who}.",
+            line=line,
+        )
+
+    async def _wait_for_vetting(
+        self, customer_id: str, qualifications: m.Qualifications
+    ) -> m.Qualifications:
+        waits = self._config.waits
+        if not waits.wait_for_education_vetting:
+            refuse(
+                RefusalCode.VETTING_NOT_FINISHED,
+                "Microsoft is still vetting the customer for education plans; place the "
+                "order again once it is approved.",
+            )
+        self._enter(Phase.WAITING_FOR_VETTING)
+        started = workflow.now()
+        deadline = started + waits.vetting_expires_after
+        self._status.waiting = Waiting(what=WaitingFor.VETTING, since=started, expires_at=deadline)
+        while "Education" in qualifications.in_review:
+            remaining = deadline - workflow.now()
+            if remaining <= timedelta(0):
+                refuse(
+                    RefusalCode.VETTING_NOT_FINISHED,
+                    "Microsoft did not finish vetting the customer for education plans in "
+                    "time; place the order again once it is approved.",
+                )
+            with contextlib.suppress(TimeoutError):
+                await workflow.wait_condition(
+                    lambda: self._cancel_requested,
+                    timeout=min(waits.vetting_poll_every, remaining),
+                )
+            self._checkpoint()
+            qualifications = await steps.read(
+                m.GET_QUALIFICATIONS, m.CustomerRef(customer_id=customer_id), m.Qualifications
+            )
+        self._status.waiting = None
+        return qualifications
+
+    # ------------------------------------------------------------------ agreement
+
+    async def _confirm_customer_agreement(self, order: OrderDocument, customer_id: str) -> None:
+        self._enter(Phase.CONFIRMING_AGREEMENT)
+        try:
+            await steps.write(
+                m.CONFIRM_CUSTOMER_AGREEMENT,
+                m.ConfirmAgreement(
+                    request_id=f"{order.order_id}:customer-agreement",
+                    customer_id=customer_id,
+                    acceptance=order.customer_agreement,
+                ),
+                m.AgreementConfirmed,
+            )
+        except ActivityError as error:
+            self._raise_partner_center_refusal(error)
+
+    # ------------------------------------------------------------------ the customer's slot
+
+    async def _take_customer_slot(self, customer_id: str) -> None:
+        self._enter(Phase.WAITING_FOR_CUSTOMER_SLOT)
+        self._status.waiting = Waiting(what=WaitingFor.CUSTOMER_SLOT, since=workflow.now())
+        await self._slot.acquire(
+            customer_id, self._status.order_id, give_up=lambda: self._cancel_requested
+        )
+        self._checkpoint()
+        self._status.waiting = None
+
+    # ------------------------------------------------------------------ plan and buy
+
+    async def _plan(self, order: OrderDocument, customer_id: str) -> Plan:
+        self._enter(Phase.PLANNING)
+        subscriptions = await steps.read(
+            m.READ_SUBSCRIPTIONS, m.CustomerRef(customer_id=customer_id), m.SubscriptionList
+        )
+        # Fresh catalog facts: availability ids change over time, and days may have passed.
+        offers = await self._describe_offers(order)
+        self._check_lines_against_catalog(order, offers)
+        facts = {
+            offer: OfferFacts(offer=offer, title=d.title, purchasable=d.purchasable)
+            for offer, d in offers.items()
+        }
+        plan = plan_order(order.lines, self._config, facts, subscriptions.items)
+        if plan.refusals:
+            _, first = plan.refusals[0]
+            raise OrderRefused(first)
+        self._catalog_items = {offer: d.catalog_item_id for offer, d in offers.items()}
+        for planned in plan.lines:
+            line = self._status.lines[planned.line]
+            line.state = LineState.PLANNED
+            line.action = planned.action
+            line.subscription_id = planned.subscription_id
+            line.quantity_before = planned.quantity_before
+            line.quantity_after = planned.quantity_after
+        return plan
+
+    async def _purchase_and_follow(self, order: OrderDocument, plan: Plan) -> None:
+        customer_id = str(self._status.customer_id)
+        self._enter(Phase.PURCHASING)
+        creates = [p for p in plan.lines if p.action is LineAction.CREATE]
+        adds = [p for p in plan.lines if p.action is LineAction.ADD_LICENCES]
+        purchased: m.PurchaseResult | None = None
+        if creates:
+            purchased = await self._buy_new_subscriptions(order, customer_id, creates)
+        for planned in adds:
+            await self._add_licences(order, customer_id, planned)
+
+        self._enter(Phase.PROVISIONING)
+        waits = self._config.waits
+        if purchased is not None:
+            for pc_order in purchased.orders:
+                try:
+                    provisioned = await steps.poll(
+                        m.AWAIT_PROVISIONING,
+                        m.ProvisioningCheck(customer_id=customer_id, order_id=pc_order.order_id),
+                        m.ProvisionedOrder,
+                        every=waits.provisioning_poll_every,
+                        expires_after=waits.provisioning_expires_after,
+                    )
+                except ActivityError as error:
+                    for n in pc_order.lines:
+                        self._line_failed(
+                            n,
+                            "Microsoft did not provision the order in time: "
+                            f"{error.cause or error}",
+                        )
+                    continue
+                for n, subscription_id in zip(
+                    pc_order.lines, provisioned.subscription_ids, strict=True
+                ):
+                    line = self._status.lines[n]
+                    line.subscription_id = subscription_id
+                    line.state = LineState.FULFILLED
+        for planned in adds:
+            line = self._status.lines[planned.line]
+            if line.state is LineState.FAILED:
+                continue
+            try:
+                await steps.poll(
+                    m.AWAIT_QUANTITY,
+                    m.SubscriptionQuery(
+                        customer_id=customer_id,
+                        subscription_id=str(planned.subscription_id),
+                        quantity=planned.quantity_after,
+                    ),
+                    m.SubscriptionState,
+                    every=waits.provisioning_poll_every,
+                    expires_after=waits.provisioning_expires_after,
+                )
+                line.state = LineState.FULFILLED
+            except ActivityError as error:
+                self._line_failed(planned.line, f"the new quantity did not show: {error.cause}")
+
+    async def _buy_new_subscriptions(
+        self, order: OrderDocument, customer_id: str, creates: list[PlannedLine]
+    ) -> m.PurchaseResult | None:
+        try:
+            purchased: m.PurchaseResult = await steps.write(
+                m.PURCHASE,
+                m.Purchase(
+                    request_id=f"{order.order_id}:purchase",
+                    customer_id=customer_id,
+                    reseller_mpn_id=order.reseller.mpn_id if order.reseller else None,
+                    lines=[
+                        m.PurchaseLine(
+                            line=p.line,
+                            catalog_item_id=str(self._catalog_items[p.offer]),
+                            quantity=p.quantity,
+                            billing_cycle=p.billing_cycle,
+                            term_duration=p.term_duration,
+                            friendly_name=p.title,
+                        )
+                        for p in creates
+                    ],
+                ),
+                m.PurchaseResult,
+            )
+        except ActivityError as error:
+            refusal = partner_center_refusal(error)
+            reason = refusal.message if refusal else f"the purchase failed: {error.cause}"
+            for p in creates:
+                self._line_failed(p.line, reason)
+            return None
+        for pc_order in purchased.orders:
+            for n in pc_order.lines:
+                self._status.lines[n].state = LineState.ORDERED
+                self._status.lines[n].partner_center_order_id = pc_order.order_id
+        return purchased
+
+    async def _add_licences(
+        self, order: OrderDocument, customer_id: str, planned: PlannedLine
+    ) -> None:
+        try:
+            await steps.write(
+                m.CHANGE_QUANTITY,
+                m.ChangeQuantity(
+                    request_id=f"{order.order_id}:line-{planned.line}:quantity",
+                    customer_id=customer_id,
+                    subscription_id=str(planned.subscription_id),
+                    quantity=planned.quantity_after,
+                ),
+                m.SubscriptionState,
+            )
+        except ActivityError as error:
+            refusal = partner_center_refusal(error)
+            self._line_failed(
+                planned.line, refusal.message if refusal else f"failed: {error.cause}"
+            )
+            return
+        self._status.lines[planned.line].state = LineState.ORDERED
+
+    def _line_failed(self, n: int, problem: str) -> None:
+        line = self._status.lines[n]
+        line.state = LineState.FAILED
+        line.problem = problem
+
+    # ------------------------------------------------------------------ bookkeeping
+
+    def _enter(self, phase: Phase) -> None:
+        self._checkpoint()
+        self._status.phase = phase
+        self._status.updated_at = workflow.now()
+        workflow.upsert_search_attributes([steps.PHASE.value_set(phase.value)])
+        workflow.set_current_details(self._details())
+
+    def _checkpoint(self) -> None:
+        if self._cancel_requested and not self._purchase_started:
+            raise OrderCancelled()
+
+    def _details(self) -> str:
+        s = self._status
+        text = f"**Phase:** {s.phase.value}"
+        if s.customer_id:
+            text += f"  \n**Customer:** {s.customer_id}"
+        if s.waiting:
+            text += f"  \n**Waiting for:** {s.waiting.what.value}"
+        if s.refusal:
+            text += f"  \n**Refused:** {s.refusal.code.value}: {s.refusal.message}"
+        return text
+
+    def _raise_partner_center_refusal(self, error: ActivityError) -> NoReturn:
+        refusal = partner_center_refusal(error)
+        if refusal is None:
+            raise error
+        raise OrderRefused(refusal)
+
+    async def _finish(self, phase: Phase, refusal: Refusal | None) -> OrderOutcome:
+        self._status.waiting = None
+        self._status.refusal = refusal
+        self._status.cancellable = False
+        self._status.phase = phase
+        self._status.updated_at = workflow.now()
+        workflow.upsert_search_attributes([steps.PHASE.value_set(phase.value)])
+        workflow.set_current_details(self._details())
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return OrderOutcome(
+            order_id=self._status.order_id,
+            phase=phase,
+            customer_id=self._status.customer_id,
+            lines=self._status.lines,
+            refusal=refusal,
+        )
+
+    # ------------------------------------------------------------------ handlers
+
+    @workflow.query(name=STATUS)
+    def status(self) -> OrderStatus:
+        return self._status
+
+    @workflow.signal(name=PROVIDE_TAX_ID)
+    def provide_tax_id_signal(self, submission: TaxIdSubmission) -> None:
+        """Plain signal (e.g. from the `temporal` CLI): an invalid tax ID is noted on the
+        status and the order keeps waiting."""
+        problem = self._tax_id_problem(submission.tax_id)
+        if problem is not None:
+            if self._status.waiting is not None:
+                self._status.waiting.last_problem = problem
+            workflow.logger.info("tax ID not accepted")
+            return
+        self._accept_tax_id(submission.tax_id)
+
+    @workflow.update(name=PROVIDE_TAX_ID)
+    def provide_tax_id(self, submission: TaxIdSubmission) -> TaxIdAccepted:
+        self._accept_tax_id(submission.tax_id)
+        return TaxIdAccepted()
+
+    @provide_tax_id.validator
+    def _validate_tax_id(self, submission: TaxIdSubmission) -> None:
+        problem = self._tax_id_problem(submission.tax_id)
+        if problem is not None:
+            raise ValueError(problem)
+
+    def _tax_id_problem(self, tax_id: str) -> str | None:
+        if self._order is None or not isinstance(self._order.customer, NewCustomer):
+            return (
+                "A tax ID is only taken for a new customer; it is never sent for an existing one."
+            )
+        if not self._tax_id_allowed:
+            return "The customer has already been created; its tax ID can no longer change here."
+        return validate_tax_id(self._order.customer.country, tax_id).reason
+
+    def _accept_tax_id(self, tax_id: str) -> None:
+        assert self._order is not None and isinstance(self._order.customer, NewCustomer)
+        verdict = validate_tax_id(self._order.customer.country, tax_id)
+        self._tax_id = verdict.value
+        if self._status.waiting is not None:
+            self._status.waiting.last_problem = None
+
+    @workflow.signal(name=RELATIONSHIP_ACCEPTED)
+    def relationship_accepted(self, _: RelationshipNudge) -> None:
+        self._relationship_nudged = True
+
+    @workflow.signal(name=SLOT_GRANTED_SIGNAL)
+    def customer_slot_granted(self, grant: SlotGrant) -> None:
+        self._slot.granted(grant)
+
+    @workflow.update(name=CANCEL)
+    def cancel(self, request: CancelRequest) -> CancelAccepted:
+        self._cancel_requested = True
+        return CancelAccepted()
+
+    @cancel.validator
+    def _validate_cancel(self, request: CancelRequest) -> None:
+        if self._purchase_started or self._status.phase.final:
+            raise ValueError(
+                "The order can no longer be cancelled: the purchase has started "
+                "or the order has ended."
+            )
