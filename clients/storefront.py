@@ -27,9 +27,10 @@ from temporalio.common import (
     SearchAttributePair,
     TypedSearchAttributes,
     WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
 )
 from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
 from ordering.document import OrderDocument
@@ -131,19 +132,27 @@ class Storefront:
         if document.reseller is not None:
             attributes.append(SearchAttributePair(RESELLER, document.reseller.mpn_id))
         lines = ", ".join(f"{line.quantity} x {line.offer}" for line in document.lines[:3])
-        handle = await self.client.start_workflow(
-            OrderWorkflow.run,
-            document,
-            id=order_workflow_id(document.order_id),
-            task_queue=self.task_queue,
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-            search_attributes=TypedSearchAttributes(attributes),
-            static_summary=f"Order {document.order_id}: {lines}",
-            static_details=(
-                f"Customer: {document.customer.kind}; {len(document.lines)} line(s); "
-                f"{'indirect via ' + document.reseller.mpn_id if document.reseller else 'direct'}"
-            ),
-        )
+        try:
+            handle = await self.client.start_workflow(
+                OrderWorkflow.run,
+                document,
+                id=order_workflow_id(document.order_id),
+                task_queue=self.task_queue,
+                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                search_attributes=TypedSearchAttributes(attributes),
+                static_summary=f"Order {document.order_id}: {lines}",
+                static_details=(
+                    f"Customer: {document.customer.kind}; {len(document.lines)} line(s); "
+                    + (
+                        f"indirect via {document.reseller.mpn_id}"
+                        if document.reseller
+                        else "direct"
+                    )
+                ),
+            )
+        except WorkflowAlreadyStartedError:
+            return order_workflow_id(document.order_id)  # placed before, and already ended
         return handle.id
 
     def _order(self, order_id: str) -> WorkflowHandle[Any, Any]:
@@ -209,16 +218,22 @@ class Storefront:
     async def add_licences(self, request: LicenceRequest) -> LicenceOutcome:
         """Add licences to an existing subscription (Dynamics instance, discontinued offer).
         The same request id twice is one change. `LicencesRefused` on a refusal."""
+        workflow_id = licences_workflow_id(request.request_id)
         try:
-            return await self.client.execute_workflow(
-                LicencesWorkflow.run,
-                request,
-                id=licences_workflow_id(request.request_id),
-                task_queue=self.task_queue,
-                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-                static_summary=f"{request.quantity} licence(s) for subscription "
-                f"{request.subscription_id}",
-            )
+            try:
+                handle = await self.client.start_workflow(
+                    LicencesWorkflow.run,
+                    request,
+                    id=workflow_id,
+                    task_queue=self.task_queue,
+                    id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+                    id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                    static_summary=f"{request.quantity} licence(s) for subscription "
+                    f"{request.subscription_id}",
+                )
+            except WorkflowAlreadyStartedError:
+                handle = self.client.get_workflow_handle_for(LicencesWorkflow.run, workflow_id)
+            return await handle.result()
         except WorkflowFailureError as error:
             refusal = _refusal_of(error)
             if refusal is None:

@@ -64,7 +64,7 @@ class LicencesWorkflow:
         )
         try:
             before = await steps.read(m.GET_SUBSCRIPTION, query, m.SubscriptionState)
-        except ActivityError as error:
+        except steps.ACTIVITY_FAILURES as error:
             self._refuse_from(
                 error, RefusalCode.SUBSCRIPTION_NOT_FOUND, "The customer has no such subscription."
             )
@@ -88,7 +88,7 @@ class LicencesWorkflow:
                 ),
                 m.SubscriptionState,
             )
-        except ActivityError as error:
+        except steps.ACTIVITY_FAILURES as error:
             self._refuse_from(
                 error, RefusalCode.PARTNER_CENTER_REFUSED, "Microsoft refused the change."
             )
@@ -107,7 +107,9 @@ class LicencesWorkflow:
             quantity_after=after.quantity,
         )
 
-    def _refuse_from(self, error: ActivityError, code: RefusalCode, message: str) -> NoReturn:
+    def _refuse_from(
+        self, error: ActivityError | ApplicationError, code: RefusalCode, message: str
+    ) -> NoReturn:
         refusal = partner_center_refusal(error)
         if refusal is None:
             raise error

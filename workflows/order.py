@@ -67,9 +67,11 @@ def refuse(code: RefusalCode, message: str, **details: object) -> NoReturn:
     raise OrderRefused(Refusal(code=code, message=message, details=dict(details)))
 
 
-def partner_center_refusal(error: ActivityError) -> Refusal | None:
-    """The Partner Center business refusal behind a failed activity, if that is what it was."""
-    cause = error.cause
+def partner_center_refusal(error: ActivityError | ApplicationError) -> Refusal | None:
+    """The Partner Center business refusal behind a failed activity, if that is what it was.
+    (A regular activity's failure arrives as ActivityError with the cause inside; a local
+    activity's non-retryable failure arrives as the ApplicationError itself.)"""
+    cause = error.cause if isinstance(error, ActivityError) else error
     if isinstance(cause, ApplicationError) and cause.type == m.PARTNER_CENTER_REFUSAL:
         detail = m.PartnerCenterRefusal.model_validate(cause.details[0]) if cause.details else None
         return from_partner_center(detail.code if detail else None, cause.message)
@@ -289,7 +291,7 @@ class OrderWorkflow:
                 ),
                 m.CustomerRef,
             )
-        except ActivityError as error:
+        except steps.ACTIVITY_FAILURES as error:
             self._raise_partner_center_refusal(error)
         return str(created.customer_id)
 
@@ -535,7 +537,7 @@ class OrderWorkflow:
                 ),
                 m.AgreementConfirmed,
             )
-        except ActivityError as error:
+        except steps.ACTIVITY_FAILURES as error:
             self._raise_partner_center_refusal(error)
 
     # ------------------------------------------------------------------ the customer's slot
@@ -600,7 +602,7 @@ class OrderWorkflow:
                         every=waits.provisioning_poll_every,
                         expires_after=waits.provisioning_expires_after,
                     )
-                except ActivityError as error:
+                except steps.ACTIVITY_FAILURES as error:
                     for n in pc_order.lines:
                         self._line_failed(
                             n,
@@ -631,7 +633,7 @@ class OrderWorkflow:
                     expires_after=waits.provisioning_expires_after,
                 )
                 line.state = LineState.FULFILLED
-            except ActivityError as error:
+            except steps.ACTIVITY_FAILURES as error:
                 self._line_failed(planned.line, f"the new quantity did not show: {error.cause}")
 
     async def _buy_new_subscriptions(
@@ -658,7 +660,7 @@ class OrderWorkflow:
                 ),
                 m.PurchaseResult,
             )
-        except ActivityError as error:
+        except steps.ACTIVITY_FAILURES as error:
             refusal = partner_center_refusal(error)
             reason = refusal.message if refusal else f"the purchase failed: {error.cause}"
             for p in creates:
@@ -684,7 +686,7 @@ class OrderWorkflow:
                 ),
                 m.SubscriptionState,
             )
-        except ActivityError as error:
+        except steps.ACTIVITY_FAILURES as error:
             refusal = partner_center_refusal(error)
             self._line_failed(
                 planned.line, refusal.message if refusal else f"failed: {error.cause}"
@@ -721,7 +723,7 @@ class OrderWorkflow:
             text += f"  \n**Refused:** {s.refusal.code.value}: {s.refusal.message}"
         return text
 
-    def _raise_partner_center_refusal(self, error: ActivityError) -> NoReturn:
+    def _raise_partner_center_refusal(self, error: ActivityError | ApplicationError) -> NoReturn:
         refusal = partner_center_refusal(error)
         if refusal is None:
             raise error

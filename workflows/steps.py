@@ -7,6 +7,7 @@ from typing import Any, TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributeKey
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from pydantic import BaseModel
@@ -14,6 +15,10 @@ with workflow.unsafe.imports_passed_through():
     from activities.messages import NOT_YET, PARTNER_CENTER_REFUSAL
 
 R = TypeVar("R")
+
+# What a failed activity raises in a workflow: ActivityError (regular activities), or the
+# ApplicationError itself (a local activity's non-retryable failure).
+ACTIVITY_FAILURES = (ActivityError, ApplicationError)
 
 # Search attributes (Keyword); never personal data.
 ORDER_ID = SearchAttributeKey.for_keyword("CspOrderId")

@@ -3,8 +3,9 @@ over HTTP, and a worker, shared by the engine tests of one session."""
 
 from __future__ import annotations
 
+import contextlib
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import timedelta
 
 import pytest
@@ -83,3 +84,21 @@ async def admin(engine_sandbox: SandboxServer) -> AsyncIterator[SandboxAdmin]:
 def unique() -> str:
     """A short unique token for order ids and domain prefixes (the sandbox is shared)."""
     return uuid.uuid4().hex[:10]
+
+
+@pytest.fixture
+async def shop_with(
+    temporal: WorkflowEnvironment, engine_sandbox: SandboxServer
+) -> AsyncIterator[Callable[[EngineConfig], Awaitable[Storefront]]]:
+    """A storefront served by a worker with another engine configuration (own task queue)."""
+    stack = contextlib.AsyncExitStack()
+
+    async def start(config: EngineConfig) -> Storefront:
+        queue = f"{TASK_QUEUE}-{uuid.uuid4().hex[:8]}"
+        pc = PartnerCenterClient.from_config(client_config(engine_sandbox))
+        stack.push_async_callback(pc.aclose)
+        await stack.enter_async_context(build_worker(temporal.client, pc, config, task_queue=queue))
+        return Storefront(temporal.client, task_queue=queue)
+
+    async with stack:
+        yield start

@@ -1,0 +1,356 @@
+"""Every ordering rule, end to end through the storefront SDK on a real Temporal server."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from clients.storefront import LicencesRefused, Storefront
+from ordering.planning import LineAction
+from ordering.refusals import RefusalCode
+from ordering.status import LineState, Phase, WaitingFor
+from sandbox.admin_client import SandboxAdmin
+from tests.engine.orders import (
+    BUSINESS_BASIC,
+    DYNAMICS_SALES,
+    EDUCATION_A1,
+    GOVERNMENT_G3,
+    OFFICE_E3,
+    VOICE_END_OF_SALE,
+    existing_tenant,
+    known_customer,
+    line,
+    new_customer,
+    order,
+)
+from workflows.licences import LicenceRequest
+
+
+async def customer_subscriptions(admin: SandboxAdmin, customer_id: str) -> list[dict[str, object]]:
+    snapshot = await admin.snapshot()
+    return [s for s in snapshot["subscriptions"] if s["customerId"] == customer_id]
+
+
+async def wait_for(shop: Storefront, order_id: str, what: WaitingFor) -> None:
+    for _ in range(200):
+        status = await shop.status(order_id)
+        if status.waiting is not None and status.waiting.what is what:
+            return
+        assert not status.phase.final, status
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"order {order_id} never waited for {what}")
+
+
+async def test_placing_the_same_order_twice_runs_it_once(
+    shop: Storefront, admin: SandboxAdmin, unique: str
+) -> None:
+    document = order(f"twice-{unique}", new_customer(f"twice{unique}"))
+    first = await shop.place_order(document)
+    second = await shop.place_order(document)
+    assert first == second == f"order-twice-{unique}"
+    outcome = await shop.wait_for_outcome(document.order_id)
+    assert outcome.phase is Phase.COMPLETED
+    again = await shop.place_order(document)  # even after it finished
+    assert again == first
+    runs = [w async for w in shop.client.list_workflows(f"WorkflowId = '{first}'")]
+    assert len(runs) == 1
+    snapshot = await admin.snapshot()
+    assert [c["domain"] for c in snapshot["customers"]].count(f"twice{unique}.onmicrosoft.com") == 1
+
+
+async def test_a_taken_domain_is_refused_before_anything_is_created(
+    shop: Storefront, admin: SandboxAdmin, unique: str
+) -> None:
+    await admin.add_tenant(f"taken{unique}.onmicrosoft.com", "Taken Inc")
+    document = order(f"taken-{unique}", new_customer(f"taken{unique}"))
+    await shop.place_order(document)
+    outcome = await shop.wait_for_outcome(document.order_id)
+    assert outcome.phase is Phase.REFUSED
+    assert outcome.refusal is not None and outcome.refusal.code is RefusalCode.DOMAIN_TAKEN
+    assert f"taken{unique}.onmicrosoft.com" in outcome.refusal.message
+    assert outcome.customer_id is None
+
+
+async def test_reseller_without_partner_agreement_is_told_to_accept_it(
+    shop: Storefront, admin: SandboxAdmin, unique: str
+) -> None:
+    mpn = str(int(unique[:8], 16) % 10_000_000).zfill(7)
+    await admin.add_reseller(mpn, "aaaaaaaa-0000-4000-8000-" + unique[:10] + "00", signed=False)
+    document = order(
+        f"mpa-{unique}",
+        new_customer(f"mpa{unique}"),
+        reseller={"mpn_id": mpn, "tenant_id": "aaaaaaaa-0000-4000-8000-" + unique[:10] + "00"},
+    )
+    await shop.place_order(document)
+    outcome = await shop.wait_for_outcome(document.order_id)
+    assert outcome.refusal is not None
+    assert outcome.refusal.code is RefusalCode.RESELLER_AGREEMENT_NOT_SIGNED
+    assert "accept it in Partner Center" in outcome.refusal.message
+    assert not any(
+        c["domain"].startswith(f"mpa{unique}") for c in (await admin.snapshot())["customers"]
+    )
+
+
+async def test_indirect_order_carries_the_reseller(
+    shop: Storefront, admin: SandboxAdmin, unique: str
+) -> None:
+    mpn = str(int(unique[:8], 16) % 10_000_000).zfill(7)
+    tenant = "bbbbbbbb-0000-4000-8000-" + unique[:10] + "00"
+    await admin.add_reseller(mpn, tenant, signed=True)
+    document = order(
+        f"ind-{unique}",
+        new_customer(f"ind{unique}"),
+        line(OFFICE_E3, 2),
+        reseller={"mpn_id": mpn, "tenant_id": tenant},
+    )
+    await shop.place_order(document)
+    outcome = await shop.wait_for_outcome(document.order_id)
+    assert outcome.phase is Phase.COMPLETED, outcome.refusal
+    snapshot = await admin.snapshot()
+    customer = next(c for c in snapshot["customers"] if c["id"] == outcome.customer_id)
+    assert customer["associatedPartnerId"] == tenant
+    [sub] = await customer_subscriptions(admin, str(outcome.customer_id))
+    assert sub["partnerId"] == mpn
+
+
+async def test_existing_tenant_waits_for_the_relationship_then_continues(
+    shop: Storefront, admin: SandboxAdmin, unique: str
+) -> None:
+    domain = f"legacy{unique}.onmicrosoft.com"
+    tenant_id = await admin.add_tenant(domain, "Legacy Corp")
+    document = order(f"rel-{unique}", existing_tenant(domain), line(OFFICE_E3, 4))
+    await shop.place_order(document)
+    await wait_for(shop, document.order_id, WaitingFor.RELATIONSHIP)
+    status = await shop.status(document.order_id)
+    assert status.phase is Phase.WAITING_FOR_RELATIONSHIP
+    assert status.waiting is not None and status.waiting.relationship_link
+    assert status.waiting.relationship_link.startswith("https://admin.microsoft.com/")
+
+    await admin.accept_relationship(domain)
+    await shop.relationship_accepted(document.order_id)
+    outcome = await shop.wait_for_outcome(document.order_id)
+    assert outcome.phase is Phase.COMPLETED, outcome.refusal
+    assert outcome.customer_id == tenant_id
+    snapshot = await admin.snapshot()
+    customer = next(c for c in snapshot["customers"] if c["id"] == tenant_id)
+    assert customer["organizationRegistrationNumber"] is None  # never sent for an existing tenant
+
+
+async def test_unknown_known_customer_is_refused(shop: Storefront, unique: str) -> None:
+    document = order(f"unk-{unique}", known_customer("00000000-0000-4000-8000-000000000000"))
+    await shop.place_order(document)
+    outcome = await shop.wait_for_outcome(document.order_id)
+    assert outcome.refusal is not None
+    assert outcome.refusal.code is RefusalCode.CUSTOMER_NOT_FOUND
+
+
+async def test_business_plan_one_monthly_one_annual_then_licences_added(
+    shop: Storefront, admin: SandboxAdmin, unique: str
+) -> None:
+    customer_id = await admin.add_customer("Biz", f"biz{unique}.onmicrosoft.com")
+    results = []
+    for n, (cycle, quantity) in enumerate([("monthly", 5), ("annual", 10), ("monthly", 3)]):
+        document = order(
+            f"biz-{unique}-{n}", known_customer(customer_id), line(BUSINESS_BASIC, quantity, cycle)
+        )
+        await shop.place_order(document)
+        results.append(await shop.wait_for_outcome(document.order_id))
+    assert [r.phase for r in results] == [Phase.COMPLETED] * 3
+    actions = [
+        (r.lines[0].action, r.lines[0].quantity_before, r.lines[0].quantity_after) for r in results
+    ]
+    assert actions == [
+        (LineAction.CREATE, 0, 5),
+        (LineAction.CREATE, 0, 10),
+        (LineAction.ADD_LICENCES, 5, 8),
+    ]
+    assert results[2].lines[0].subscription_id == results[0].lines[0].subscription_id
+    subs = await customer_subscriptions(admin, customer_id)
+    assert sorted((s["billingCycle"], s["quantity"]) for s in subs) == [
+        ("annual", 10),
+        ("monthly", 8),
+    ]
+
+
+async def test_dynamics_every_order_a_new_instance_and_extra_licences_by_name(
+    shop: Storefront, admin: SandboxAdmin, unique: str
+) -> None:
+    customer_id = await admin.add_customer("Dyn", f"dyn{unique}.onmicrosoft.com")
+    instances = []
+    for n in range(2):
+        document = order(f"dyn-{unique}-{n}", known_customer(customer_id), line(DYNAMICS_SALES, 10))
+        await shop.place_order(document)
+        outcome = await shop.wait_for_outcome(document.order_id)
+        assert outcome.lines[0].action is LineAction.CREATE
+        instances.append(str(outcome.lines[0].subscription_id))
+    assert len(set(instances)) == 2
+
+    added = await shop.add_licences(
+        LicenceRequest(
+            request_id=f"lic-{unique}",
+            customer_id=customer_id,
+            subscription_id=instances[0],
+            quantity=5,
+        )
+    )
+    assert (added.quantity_before, added.quantity_after) == (10, 15)
+    again = await shop.add_licences(
+        LicenceRequest(  # the same request: one change
+            request_id=f"lic-{unique}",
+            customer_id=customer_id,
+            subscription_id=instances[0],
+            quantity=5,
+        )
+    )
+    assert again.quantity_after == 15
+    subs = {s["id"]: s["quantity"] for s in await customer_subscriptions(admin, customer_id)}
+    assert subs == {instances[0]: 15, instances[1]: 10}
+
+
+async def test_a_customer_not_qualified_is_refused_naming_the_plan(
+    shop: Storefront, admin: SandboxAdmin, unique: str
+) -> None:
+    customer_id = await admin.add_customer("Plain", f"plain{unique}.onmicrosoft.com")
+    document = order(
+        f"edu-no-{unique}",
+        known_customer(customer_id),
+        line(OFFICE_E3, 1),
+        line(EDUCATION_A1, 20, segment="Education"),
+    )
+    await shop.place_order(document)
+    outcome = await shop.wait_for_outcome(document.order_id)
+    assert outcome.refusal is not None
+    assert outcome.refusal.code is RefusalCode.NOT_ELIGIBLE
+    assert "cannot buy Office 365 A1 for faculty" in outcome.refusal.message
+    assert await customer_subscriptions(admin, customer_id) == []  # nothing bought
+
+
+async def test_a_government_customer_cannot_buy_commercial(
+    shop: Storefront, admin: SandboxAdmin, unique: str
+) -> None:
+    customer_id = await admin.add_customer(
+        "Gov",
+        f"gov{unique}.onmicrosoft.com",
+        qualifications=[{"qualification": "GovernmentCommunityCloud"}],
+    )
+    ok = order(
+        f"gov-ok-{unique}",
+        known_customer(customer_id),
+        line(GOVERNMENT_G3, 5, segment="Government"),
+    )
+    await shop.place_order(ok)
+    assert (await shop.wait_for_outcome(ok.order_id)).phase is Phase.COMPLETED
+    refused = order(f"gov-no-{unique}", known_customer(customer_id), line(OFFICE_E3, 1))
+    await shop.place_order(refused)
+    outcome = await shop.wait_for_outcome(refused.order_id)
+    assert outcome.refusal is not None and outcome.refusal.code is RefusalCode.NOT_ELIGIBLE
+
+
+async def test_an_education_customer_buys_education_plans(
+    shop: Storefront, admin: SandboxAdmin, unique: str
+) -> None:
+    customer_id = await admin.add_customer(
+        "Uni", f"uni{unique}.onmicrosoft.com", qualifications=[{"qualification": "Education"}]
+    )
+    document = order(
+        f"edu-{unique}", known_customer(customer_id), line(EDUCATION_A1, 100, segment="Education")
+    )
+    await shop.place_order(document)
+    outcome = await shop.wait_for_outcome(document.order_id)
+    assert outcome.phase is Phase.COMPLETED, outcome.refusal
+    assert outcome.lines[0].state is LineState.FULFILLED
+
+
+async def test_a_new_school_waits_for_education_vetting(
+    shop: Storefront, admin: SandboxAdmin, unique: str
+) -> None:
+    document = order(
+        f"school-{unique}",
+        new_customer(
+            f"school{unique}", education={"segment": "K12", "website": "https://school.example"}
+        ),
+        line(EDUCATION_A1, 30, segment="Education"),
+    )
+    await shop.place_order(document)
+    await wait_for(shop, document.order_id, WaitingFor.VETTING)
+    status = await shop.status(document.order_id)
+    assert status.customer_id
+    await admin.set_vetting(status.customer_id, "Education", "Approved")
+    outcome = await shop.wait_for_outcome(document.order_id)
+    assert outcome.phase is Phase.COMPLETED, outcome.refusal
+
+
+async def test_discontinued_offer_refused_when_new_extended_when_held(
+    shop: Storefront, admin: SandboxAdmin, unique: str
+) -> None:
+    fresh = order(f"eos-new-{unique}", new_customer(f"eos{unique}"), line(VOICE_END_OF_SALE, 2))
+    await shop.place_order(fresh)
+    outcome = await shop.wait_for_outcome(fresh.order_id)
+    assert outcome.refusal is not None
+    assert outcome.refusal.code is RefusalCode.OFFER_DISCONTINUED
+    assert "no longer sold" in outcome.refusal.message
+    assert (
+        outcome.customer_id is None
+        or await customer_subscriptions(admin, outcome.customer_id) == []
+    )
+
+    holder = await admin.add_customer("Voice", f"voice{unique}.onmicrosoft.com")
+    await admin.add_subscription(holder, "CFQ7TTC0LGZT:0001:CFQ7TTC0KGZT", quantity=4)
+    extend = order(f"eos-old-{unique}", known_customer(holder), line(VOICE_END_OF_SALE, 2))
+    await shop.place_order(extend)
+    extended = await shop.wait_for_outcome(extend.order_id)
+    assert extended.phase is Phase.COMPLETED, extended.refusal
+    assert (
+        extended.lines[0].action,
+        extended.lines[0].quantity_before,
+        extended.lines[0].quantity_after,
+    ) == (LineAction.ADD_LICENCES, 4, 6)
+
+
+async def test_licences_for_a_missing_subscription_are_refused(
+    shop: Storefront, admin: SandboxAdmin, unique: str
+) -> None:
+    customer_id = await admin.add_customer("Lic", f"lic{unique}.onmicrosoft.com")
+    with pytest.raises(LicencesRefused) as caught:
+        await shop.add_licences(
+            LicenceRequest(
+                request_id=f"nolic-{unique}",
+                customer_id=customer_id,
+                subscription_id="00000000-0000-0000-0000-000000000000",
+                quantity=1,
+            )
+        )
+    assert caught.value.refusal.code is RefusalCode.SUBSCRIPTION_NOT_FOUND
+
+
+async def test_customer_agreement_is_confirmed_once(
+    shop: Storefront, admin: SandboxAdmin, unique: str
+) -> None:
+    customer_id = await admin.add_customer(
+        "Mca", f"mca{unique}.onmicrosoft.com", customer_agreement=False
+    )
+    for n in range(2):
+        document = order(f"mca-{unique}-{n}", known_customer(customer_id), line(OFFICE_E3, 1))
+        await shop.place_order(document)
+        assert (await shop.wait_for_outcome(document.order_id)).phase is Phase.COMPLETED
+    snapshot = await admin.snapshot()
+    assert next(c for c in snapshot["customers"] if c["id"] == customer_id)["agreements"] == 1
+
+
+async def test_racing_orders_for_one_customer_never_duplicate(
+    shop: Storefront, admin: SandboxAdmin, unique: str
+) -> None:
+    customer_id = await admin.add_customer("Race", f"race{unique}.onmicrosoft.com")
+    documents = [
+        order(f"race-{unique}-{n}", known_customer(customer_id), line(BUSINESS_BASIC, 1))
+        for n in range(8)
+    ]
+    await asyncio.gather(*(shop.place_order(d) for d in documents))
+    outcomes = await asyncio.gather(*(shop.wait_for_outcome(d.order_id) for d in documents))
+    assert [o.phase for o in outcomes] == [Phase.COMPLETED] * 8
+    actions = [o.lines[0].action for o in outcomes]
+    assert actions.count(LineAction.CREATE) == 1
+    assert actions.count(LineAction.ADD_LICENCES) == 7
+    subs = await customer_subscriptions(admin, customer_id)
+    assert [(s["billingCycle"], s["quantity"]) for s in subs] == [("monthly", 8)]
