@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 from typing import TypeGuard, TypeVar
 
 from temporalio import activity
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
 from activities import messages as m
 from activities.errors import activity_error
@@ -23,6 +23,11 @@ from ordering.planning import ExistingSubscription
 T = TypeVar("T")
 
 VERIFIED_ADDRESS_STATUSES = ("VerifiedShippable", "Verified")
+
+
+def not_yet(what: str) -> ApplicationError:
+    """Not done yet: the retry policy asks again. Benign, so it is logged at debug level."""
+    return ApplicationError(what, type=m.NOT_YET, category=ApplicationErrorCategory.BENIGN)
 
 
 async def _call(step: Callable[[], Awaitable[T]]) -> T:
@@ -299,7 +304,7 @@ class PartnerCenterActivities:
             )
         lines = sorted(order.line_items, key=lambda line: line.line_item_number)
         if status != "completed" or any(not line.subscription_id for line in lines):
-            raise ApplicationError(f"order is {status or 'unknown'}", type=m.NOT_YET)
+            raise not_yet(f"order is {status or 'unknown'}")
         return m.ProvisionedOrder(
             order_id=order.id, subscription_ids=[str(line.subscription_id) for line in lines]
         )
@@ -329,7 +334,7 @@ class PartnerCenterActivities:
             lambda: self._pc.get_subscription(query.customer_id, query.subscription_id)
         )
         if sub.quantity != query.quantity or sub.status.lower() != "active":
-            raise ApplicationError("quantity change not yet visible", type=m.NOT_YET)
+            raise not_yet("quantity change not yet visible")
         return _state(sub)
 
 

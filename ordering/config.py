@@ -38,7 +38,7 @@ class ProductPolicy(ConfigModel):
 class Waits(ConfigModel):
     tax_id_reminder_every: timedelta = timedelta(days=1)
     tax_id_expires_after: timedelta = timedelta(days=14)
-    relationship_poll_every: timedelta = timedelta(hours=1)
+    relationship_poll_every: timedelta = timedelta(hours=4)
     relationship_reminder_every: timedelta = timedelta(days=2)
     relationship_expires_after: timedelta = timedelta(days=30)
     wait_for_education_vetting: bool = True

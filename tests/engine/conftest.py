@@ -27,7 +27,7 @@ from workflows.steps import SEARCH_ATTRIBUTES
 TASK_QUEUE = "csp-orders-test"
 
 
-def test_engine_config() -> EngineConfig:
+def engine_config_for_tests() -> EngineConfig:
     waits = Waits(
         provisioning_poll_every=timedelta(milliseconds=200),
         relationship_poll_every=timedelta(seconds=1),
@@ -58,7 +58,7 @@ async def worker(
     temporal: WorkflowEnvironment, engine_sandbox: SandboxServer
 ) -> AsyncIterator[None]:
     pc = PartnerCenterClient.from_config(client_config(engine_sandbox))
-    async with build_worker(temporal.client, pc, test_engine_config(), task_queue=TASK_QUEUE):
+    async with build_worker(temporal.client, pc, engine_config_for_tests(), task_queue=TASK_QUEUE):
         yield
     await pc.aclose()
 
