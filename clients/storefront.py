@@ -177,7 +177,8 @@ class Storefront:
         except WorkflowUpdateFailedError as error:
             raise TaxIdRejected(_update_refusal(error)) from None
         except RPCError as error:
-            raise OrderNotFound(f"Order {order_id} is not running.") from error
+            await self._raise_if_missing(order_id, error)
+            raise TaxIdRejected("The order has ended; it no longer takes a tax ID.") from None
 
     async def relationship_accepted(self, order_id: str) -> None:
         """Tell the order the customer accepted the invitation (it checks Partner Center now)."""
@@ -192,7 +193,14 @@ class Storefront:
         except WorkflowUpdateFailedError as error:
             raise CancelRejected(_update_refusal(error)) from None
         except RPCError as error:
-            raise OrderNotFound(f"Order {order_id} is not running.") from error
+            await self._raise_if_missing(order_id, error)
+            raise CancelRejected("The order has ended; it can no longer be cancelled.") from None
+
+    async def _raise_if_missing(self, order_id: str, error: RPCError) -> None:
+        try:
+            await self._order(order_id).describe()
+        except RPCError:
+            raise OrderNotFound(f"There is no order {order_id}.") from error
 
     async def wait_for_outcome(self, order_id: str) -> OrderOutcome:
         """The order's outcome: completed, refused (with code and message) or cancelled."""

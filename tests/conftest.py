@@ -12,8 +12,13 @@ from clients.partner_center import PartnerCenterClient, PartnerCenterConfig
 from sandbox.admin_client import SandboxAdmin
 from sandbox.core import SandboxSettings
 from sandbox.server import SandboxServer
+from workers.logs import configure_logging
 
 SandboxFactory = Callable[..., SandboxServer]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    configure_logging(json=True, level="INFO")
 
 
 @pytest.fixture

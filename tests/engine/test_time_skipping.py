@@ -11,12 +11,12 @@ from temporalio.testing import WorkflowEnvironment
 
 from clients.partner_center import PartnerCenterClient
 from clients.storefront import Storefront
+from ordering.config import Waits, load_config
 from ordering.refusals import RefusalCode
 from ordering.status import Phase
 from sandbox.admin_client import SandboxAdmin
 from sandbox.server import SandboxServer
 from tests.conftest import client_config
-from ordering.config import Waits, load_config
 from tests.engine.orders import OFFICE_E3, existing_tenant, line, new_customer, order
 from workers.temporal_cli import temporal_binary
 from workers.worker import build_worker
