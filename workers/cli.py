@@ -1,13 +1,33 @@
-"""The `csp-orders` command line."""
+"""The `csp-orders` command line.
+
+csp-orders dev                      Temporal dev server + sandbox + worker, UI URL printed
+csp-orders worker                   the worker (CSP_TEMPORAL_ADDRESS, CSP_PC_* settings)
+csp-orders sandbox                  the Partner Center sandbox
+csp-orders order place FILE [--wait]
+csp-orders order status ORDER_ID
+csp-orders order tax-id ORDER_ID VALUE
+csp-orders order cancel ORDER_ID
+csp-orders licenses add --request-id ID --customer ID --subscription ID --quantity N
+csp-orders schema                   the order document's JSON Schema
+csp-orders demo                     one order per ordering rule, on embedded defaults
+"""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
 import json
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
+
+
+def _print(model: BaseModel) -> None:
+    print(model.model_dump_json(indent=2))
 
 
 def _sandbox(args: argparse.Namespace) -> int:
@@ -35,15 +55,178 @@ def _sandbox(args: argparse.Namespace) -> int:
     return 0
 
 
-def _demo(args: argparse.Namespace) -> int:
-    from workers.walkthrough import main as walkthrough
+def _worker(args: argparse.Namespace) -> int:
+    from clients.partner_center import PartnerCenterClient
+    from ordering.config import load_config
+    from workers.logs import configure_logging
+    from workers.settings import TemporalSettings, partner_center_from_env
+    from workers.worker import build_worker, connect, tracing_interceptors
 
-    return walkthrough()
+    configure_logging(json=True, level=args.log_level)
+    temporal = TemporalSettings.from_env()
+
+    async def run() -> None:
+        client = await connect(temporal.address, temporal.namespace)
+        async with PartnerCenterClient.from_config(partner_center_from_env()) as pc:
+            worker = build_worker(
+                client,
+                pc,
+                load_config(args.config),
+                task_queue=temporal.task_queue,
+                interceptors=tracing_interceptors(args.trace_exporter),
+            )
+            print(f"worker on task queue {temporal.task_queue} at {temporal.address}", flush=True)
+            await worker.run()
+
+    asyncio.run(run())
+    return 0
+
+
+def _dev(args: argparse.Namespace) -> int:
+    from workers.dev import dev_stack
+    from workers.logs import configure_logging
+
+    configure_logging(json=False, level=args.log_level)
+
+    async def run() -> None:
+        async with dev_stack(
+            state_dir=Path(args.state_dir),
+            temporal_port=args.port,
+            ui_port=args.ui_port,
+            sandbox_port=args.sandbox_port,
+        ) as stack:
+            print(f"Temporal:  {stack.temporal_address}  (task queue {stack.task_queue})")
+            print(f"Web UI:    {stack.ui_url}")
+            print(f"Sandbox:   {stack.sandbox.base_url}")
+            print("Ctrl-C stops everything; state is kept in", args.state_dir, flush=True)
+            await asyncio.Event().wait()
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(run())
+    return 0
+
+
+def _with_shop(args: argparse.Namespace, action: Callable[[Any], Awaitable[int]]) -> int:
+    from clients.storefront import Storefront, StorefrontError
+    from ordering.validation import InvalidOrder
+    from workers.settings import TemporalSettings
+
+    temporal = TemporalSettings.from_env()
+
+    async def run() -> int:
+        shop = await Storefront.connect(
+            args.address or temporal.address, task_queue=temporal.task_queue
+        )
+        return await action(shop)
+
+    try:
+        return asyncio.run(run())
+    except InvalidOrder as invalid:
+        print("The order is not valid:", file=sys.stderr)
+        for problem in invalid.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return 2
+    except StorefrontError as error:
+        print(str(error), file=sys.stderr)
+        return 1
+
+
+def _order_place(args: argparse.Namespace) -> int:
+    async def place(shop: Any) -> int:
+        from ordering.validation import parse_order
+
+        document = parse_order(Path(args.file).read_text("utf-8"))
+        workflow_id = await shop.place_order(document)
+        print(f"placed order {document.order_id} (workflow {workflow_id})", flush=True)
+        if args.wait:
+            _print(await shop.wait_for_outcome(document.order_id))
+        return 0
+
+    return _with_shop(args, place)
+
+
+def _order_status(args: argparse.Namespace) -> int:
+    async def status(shop: Any) -> int:
+        _print(await shop.status(args.order_id))
+        return 0
+
+    return _with_shop(args, status)
+
+
+def _order_tax_id(args: argparse.Namespace) -> int:
+    async def tax_id(shop: Any) -> int:
+        await shop.provide_tax_id(args.order_id, args.value)
+        print("tax ID accepted")
+        return 0
+
+    return _with_shop(args, tax_id)
+
+
+def _order_cancel(args: argparse.Namespace) -> int:
+    async def cancel(shop: Any) -> int:
+        await shop.cancel(args.order_id, args.reason)
+        print("cancellation accepted")
+        return 0
+
+    return _with_shop(args, cancel)
+
+
+def _licenses_add(args: argparse.Namespace) -> int:
+    from workflows.licences import LicenceRequest
+
+    try:
+        request = LicenceRequest(
+            request_id=args.request_id,
+            customer_id=args.customer,
+            subscription_id=args.subscription,
+            quantity=args.quantity,
+        )
+    except ValidationError as exc:
+        from ordering.validation import problems
+
+        for problem in problems(exc):
+            print(f"  {problem}", file=sys.stderr)
+        return 2
+
+    async def add(shop: Any) -> int:
+        _print(await shop.add_licences(request))
+        return 0
+
+    return _with_shop(args, add)
+
+
+def _schema(args: argparse.Namespace) -> int:
+    from ordering.document import OrderDocument
+
+    print(json.dumps(OrderDocument.model_json_schema(), indent=2))
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from workers.demo import main as demo
+
+    return demo()
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="csp-orders", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="csp-orders", description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
     commands = parser.add_subparsers(dest="command", required=True)
+
+    dev = commands.add_parser("dev", help="dev server + sandbox + worker")
+    dev.add_argument("--state-dir", default=".state/dev")
+    dev.add_argument("--port", type=int, default=7233)
+    dev.add_argument("--ui-port", type=int, default=8233)
+    dev.add_argument("--sandbox-port", type=int, default=8088)
+    dev.add_argument("--log-level", default="INFO")
+    dev.set_defaults(run=_dev)
+
+    worker = commands.add_parser("worker", help="run a worker")
+    worker.add_argument("--config", help="engine configuration JSON (default: built in)")
+    worker.add_argument("--trace-exporter", choices=["console", "otlp"], default=None)
+    worker.add_argument("--log-level", default="INFO")
+    worker.set_defaults(run=_worker)
 
     sandbox = commands.add_parser("sandbox", help="run the local Partner Center sandbox")
     sandbox.add_argument("--host", default="127.0.0.1")
@@ -51,13 +234,43 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox.add_argument("--state", help="persist the sandbox's state to this JSON file")
     sandbox.add_argument("--provisioning-delay", type=float, default=1.0, metavar="SECONDS")
     sandbox.add_argument("--vetting-delay", type=float, default=None, metavar="SECONDS")
-    sandbox.add_argument(
-        "--faults", help="fault settings as JSON, e.g. '{\"throttle_rate\": 0.05}'"
-    )
+    sandbox.add_argument("--faults", help="fault settings as JSON, e.g. '{\"throttle_rate\": 0.1}'")
     sandbox.set_defaults(run=_sandbox)
 
-    demo = commands.add_parser("demo", help="run the demo on embedded defaults")
-    demo.set_defaults(run=_demo)
+    order = commands.add_parser("order", help="place and follow orders").add_subparsers(
+        dest="order_command", required=True
+    )
+    place = order.add_parser("place", help="place the order in FILE (JSON)")
+    place.add_argument("file")
+    place.add_argument("--wait", action="store_true", help="wait for the outcome")
+    place.set_defaults(run=_order_place)
+    status = order.add_parser("status", help="what the order is doing or waiting for")
+    status.add_argument("order_id")
+    status.set_defaults(run=_order_status)
+    tax = order.add_parser("tax-id", help="supply the customer's tax ID")
+    tax.add_argument("order_id")
+    tax.add_argument("value")
+    tax.set_defaults(run=_order_tax_id)
+    cancel = order.add_parser("cancel", help="cancel before the purchase starts")
+    cancel.add_argument("order_id")
+    cancel.add_argument("--reason", default="")
+    cancel.set_defaults(run=_order_cancel)
+    for sub in (place, status, tax, cancel):
+        sub.add_argument("--address", help="Temporal address (default $CSP_TEMPORAL_ADDRESS)")
+
+    licenses = commands.add_parser("licenses", help="extra licences").add_subparsers(
+        dest="licenses_command", required=True
+    )
+    add = licenses.add_parser("add", help="add licences to an existing subscription")
+    add.add_argument("--request-id", required=True)
+    add.add_argument("--customer", required=True)
+    add.add_argument("--subscription", required=True)
+    add.add_argument("--quantity", type=int, required=True)
+    add.add_argument("--address")
+    add.set_defaults(run=_licenses_add)
+
+    commands.add_parser("schema", help="print the order JSON Schema").set_defaults(run=_schema)
+    commands.add_parser("demo", help="run the demo").set_defaults(run=_demo)
     return parser
 
 

