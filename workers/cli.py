@@ -18,10 +18,11 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from pydantic import BaseModel, ValidationError
 
@@ -120,15 +121,25 @@ def _with_shop(args: argparse.Namespace, action: Callable[[Any], Awaitable[int]]
         return await action(shop)
 
     try:
-        return asyncio.run(run())
+        code = asyncio.run(run())
     except InvalidOrder as invalid:
         print("The order is not valid:", file=sys.stderr)
         for problem in invalid.problems:
             print(f"  {problem}", file=sys.stderr)
-        return 2
+        code = 2
     except StorefrontError as error:
         print(str(error), file=sys.stderr)
-        return 1
+        code = 1
+    return _exit_now(code)
+
+
+def _exit_now(code: int) -> NoReturn:
+    """Leave without interpreter finalization: the Temporal client's native runtime threads
+    can abort a finalizing interpreter ("PyGILState_Release ... must be current"), turning a
+    finished command into a crash. Everything the command says is flushed first."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def _order_place(args: argparse.Namespace) -> int:
