@@ -467,7 +467,7 @@ class PartnerCenterClient:
                     request_id=request_id,
                     correlation_id=correlation_id,
                 ) from None
-            log.debug(
+            log.info(
                 "partner_center.call",
                 method=method,
                 path=path,
