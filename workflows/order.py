@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import NoReturn
 
@@ -347,31 +348,27 @@ class OrderWorkflow:
 
         waits = self._config.waits
         self._enter(Phase.WAITING_FOR_TAX_ID)
-        started = workflow.now()
-        deadline = started + waits.tax_id_expires_after
-        self._status.waiting = Waiting(
-            what=WaitingFor.TAX_ID, since=started, expires_at=deadline, last_problem=problem
+
+        async def supplied() -> bool:
+            return self._tax_id is not None
+
+        await self._wait_until(
+            Waiting(
+                what=WaitingFor.TAX_ID,
+                since=workflow.now(),
+                expires_at=workflow.now() + waits.tax_id_expires_after,
+                last_problem=problem,
+            ),
+            supplied,
+            check_every=waits.tax_id_reminder_every,
+            remind_every=waits.tax_id_reminder_every,
+            wake=lambda: self._tax_id is not None,
+            expired=Refusal(
+                code=RefusalCode.TAX_ID_NOT_PROVIDED,
+                message=f"Microsoft requires the customer's tax ID for {customer.country} and "
+                "none was provided in time.",
+            ),
         )
-        while self._tax_id is None:
-            remaining = deadline - workflow.now()
-            if remaining <= timedelta(0):
-                refuse(
-                    RefusalCode.TAX_ID_NOT_PROVIDED,
-                    f"Microsoft requires the customer's tax ID for {customer.country} and "
-                    "none was provided in time.",
-                )
-            try:
-                await workflow.wait_condition(
-                    lambda: self._tax_id is not None or self._cancel_requested,
-                    timeout=min(waits.tax_id_reminder_every, remaining),
-                )
-            except TimeoutError:
-                if workflow.now() < deadline:
-                    self._status.waiting.reminders_sent += 1
-                    workflow.logger.info("tax ID reminder sent")
-                continue
-            self._checkpoint()
-        self._status.waiting = None
         return self._tax_id
 
     async def _wait_for_relationship(self, domain: str) -> str:
@@ -392,40 +389,36 @@ class OrderWorkflow:
         link = await steps.read(m.GET_RELATIONSHIP_LINK, m.NoInput(), m.RelationshipLink)
         waits = self._config.waits
         self._enter(Phase.WAITING_FOR_RELATIONSHIP)
-        started = workflow.now()
-        deadline = started + waits.relationship_expires_after
-        next_reminder = started + waits.relationship_reminder_every
-        waiting = Waiting(
-            what=WaitingFor.RELATIONSHIP,
-            since=started,
-            expires_at=deadline,
-            relationship_link=link.url,
-        )
-        self._status.waiting = waiting
-        while True:
-            remaining = deadline - workflow.now()
-            if remaining <= timedelta(0):
-                refuse(
-                    RefusalCode.RELATIONSHIP_NOT_ACCEPTED,
-                    "The customer's administrator did not accept the reseller invitation in "
-                    "time. Send the invitation link again and place a new order.",
-                )
-            with contextlib.suppress(TimeoutError):
-                await workflow.wait_condition(
-                    lambda: self._relationship_nudged or self._cancel_requested,
-                    timeout=min(waits.relationship_poll_every, remaining),
-                )
-            self._checkpoint()
+        customer_id: str | None = None
+
+        async def accepted() -> bool:
+            nonlocal customer_id
             self._relationship_nudged = False
-            if workflow.now() >= next_reminder:
-                waiting.reminders_sent += 1
-                next_reminder += waits.relationship_reminder_every
             found = await steps.read(
                 m.FIND_CUSTOMER, m.FindCustomer(domain=domain), m.CustomerLookup
             )
-            if found.customer_id:
-                self._status.waiting = None
-                return found.customer_id
+            customer_id = found.customer_id
+            return customer_id is not None
+
+        await self._wait_until(
+            Waiting(
+                what=WaitingFor.RELATIONSHIP,
+                since=workflow.now(),
+                expires_at=workflow.now() + waits.relationship_expires_after,
+                relationship_link=link.url,
+            ),
+            accepted,
+            check_every=waits.relationship_poll_every,
+            remind_every=waits.relationship_reminder_every,
+            wake=lambda: self._relationship_nudged,
+            check_first=False,
+            expired=Refusal(
+                code=RefusalCode.RELATIONSHIP_NOT_ACCEPTED,
+                message="The customer's administrator did not accept the reseller invitation "
+                "in time. Send the invitation link again and place a new order.",
+            ),
+        )
+        return str(customer_id)
 
     # ------------------------------------------------------------------ eligibility
 
@@ -500,28 +493,72 @@ class OrderWorkflow:
                 "order again once it is approved.",
             )
         self._enter(Phase.WAITING_FOR_VETTING)
-        started = workflow.now()
-        deadline = started + waits.vetting_expires_after
-        self._status.waiting = Waiting(what=WaitingFor.VETTING, since=started, expires_at=deadline)
-        while "Education" in qualifications.in_review:
-            remaining = deadline - workflow.now()
-            if remaining <= timedelta(0):
-                refuse(
-                    RefusalCode.VETTING_NOT_FINISHED,
-                    "Microsoft did not finish vetting the customer for education plans in "
-                    "time; place the order again once it is approved.",
-                )
-            with contextlib.suppress(TimeoutError):
-                await workflow.wait_condition(
-                    lambda: self._cancel_requested,
-                    timeout=min(waits.vetting_poll_every, remaining),
-                )
-            self._checkpoint()
+
+        async def decided() -> bool:
+            nonlocal qualifications
             qualifications = await steps.read(
                 m.GET_QUALIFICATIONS, m.CustomerRef(customer_id=customer_id), m.Qualifications
             )
-        self._status.waiting = None
+            return "Education" not in qualifications.in_review
+
+        await self._wait_until(
+            Waiting(
+                what=WaitingFor.VETTING,
+                since=workflow.now(),
+                expires_at=workflow.now() + waits.vetting_expires_after,
+            ),
+            decided,
+            check_every=waits.vetting_poll_every,
+            remind_every=None,
+            check_first=False,
+            expired=Refusal(
+                code=RefusalCode.VETTING_NOT_FINISHED,
+                message="Microsoft did not finish vetting the customer for education plans in "
+                "time; place the order again once it is approved.",
+            ),
+        )
         return qualifications
+
+    async def _wait_until(
+        self,
+        waiting: Waiting,
+        done: Callable[[], Awaitable[bool]],
+        *,
+        check_every: timedelta,
+        remind_every: timedelta | None,
+        expired: Refusal,
+        wake: Callable[[], bool] = lambda: False,
+        check_first: bool = True,
+    ) -> None:
+        """Wait durably until `done()`: asking again every `check_every` and whenever `wake()`
+        turns true, counting reminders every `remind_every`, refusing with `expired` once
+        `waiting.expires_at` has passed. The status shows what the order waits for meanwhile.
+        `check_first=False` when the caller has just checked."""
+        assert waiting.expires_at is not None
+        deadline = waiting.expires_at
+        next_reminder = waiting.since + remind_every if remind_every else None
+        self._status.waiting = waiting
+        if check_first and await done():
+            self._status.waiting = None
+            return
+        while True:
+            remaining = deadline - workflow.now()
+            if remaining <= timedelta(0):
+                raise OrderRefused(expired)
+            with contextlib.suppress(TimeoutError):
+                await workflow.wait_condition(
+                    lambda: wake() or self._cancel_requested,
+                    timeout=min(check_every, remaining),
+                )
+            self._checkpoint()
+            now = workflow.now()
+            if remind_every and next_reminder is not None and next_reminder <= now < deadline:
+                waiting.reminders_sent += 1
+                next_reminder += remind_every
+                workflow.logger.info("reminder %d sent", waiting.reminders_sent)
+            if await done():
+                break
+        self._status.waiting = None
 
     # ------------------------------------------------------------------ agreement
 
