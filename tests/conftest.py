@@ -6,13 +6,13 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import pytest
-from pydantic import SecretStr
 
-from clients.partner_center import PartnerCenterClient, PartnerCenterConfig
+from clients.partner_center import PartnerCenterClient
 from sandbox.admin_client import SandboxAdmin
 from sandbox.core import SandboxSettings
 from sandbox.server import SandboxServer
 from workers.logs import configure_logging
+from workers.settings import sandbox_client_config
 
 SandboxFactory = Callable[..., SandboxServer]
 
@@ -41,21 +41,7 @@ def sandbox(make_sandbox: SandboxFactory) -> SandboxServer:
     return make_sandbox(provisioning_delay_seconds=3600)
 
 
-def client_config(
-    server: SandboxServer, *, app_user: bool = True, **overrides: Any
-) -> PartnerCenterConfig:
-    s = server.settings
-    fields: dict[str, Any] = {
-        "base_url": server.base_url,
-        "authority": server.base_url,
-        "tenant": s.partner_tenant_id,
-        "client_id": s.client_id,
-        "client_secret": SecretStr(s.client_secret),
-        "refresh_token": SecretStr(s.refresh_token) if app_user else None,
-        "timeout_seconds": 10.0,
-        **overrides,
-    }
-    return PartnerCenterConfig(**fields)
+client_config = sandbox_client_config
 
 
 @pytest.fixture

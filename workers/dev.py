@@ -14,15 +14,14 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from pydantic import SecretStr
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from clients.partner_center import PartnerCenterClient, PartnerCenterConfig
+from clients.partner_center import PartnerCenterClient
 from ordering.config import EngineConfig, load_config
 from sandbox.core import SandboxSettings
 from sandbox.server import SandboxServer, free_port
-from workers.settings import TASK_QUEUE
+from workers.settings import TASK_QUEUE, sandbox_client_config
 from workers.temporal_cli import temporal_binary
 from workers.worker import connect
 from workflows.steps import SEARCH_ATTRIBUTES
@@ -71,18 +70,6 @@ class DevStack:
     temporal_address: str
     ui_url: str
     task_queue: str
-
-
-def sandbox_client_config(sandbox: SandboxServer) -> PartnerCenterConfig:
-    s = sandbox.settings
-    return PartnerCenterConfig(
-        base_url=sandbox.base_url,
-        authority=sandbox.base_url,
-        tenant=s.partner_tenant_id,
-        client_id=s.client_id,
-        client_secret=SecretStr(s.client_secret),
-        refresh_token=SecretStr(s.refresh_token),
-    )
 
 
 @contextlib.asynccontextmanager

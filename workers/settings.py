@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, SecretStr
 
 from clients.partner_center import PartnerCenterConfig
+
+if TYPE_CHECKING:
+    from sandbox.server import SandboxServer
 
 TASK_QUEUE = "csp-orders"
 
@@ -37,3 +41,22 @@ def partner_center_from_env() -> PartnerCenterConfig:
         client_secret=SecretStr(os.environ.get("CSP_PC_CLIENT_SECRET", "sandbox-secret")),
         refresh_token=SecretStr(refresh) if refresh else None,
     )
+
+
+def sandbox_client_config(
+    server: SandboxServer, *, app_user: bool = True, **overrides: Any
+) -> PartnerCenterConfig:
+    """Client settings for a sandbox (its URL and its app's credentials); `app_user=False` for
+    an app-only client."""
+    s = server.settings
+    fields: dict[str, Any] = {
+        "base_url": server.base_url,
+        "authority": server.base_url,
+        "tenant": s.partner_tenant_id,
+        "client_id": s.client_id,
+        "client_secret": SecretStr(s.client_secret),
+        "refresh_token": SecretStr(s.refresh_token) if app_user else None,
+        "timeout_seconds": 10.0,
+        **overrides,
+    }
+    return PartnerCenterConfig(**fields)
