@@ -213,6 +213,12 @@ def _schema(args: argparse.Namespace) -> int:
     return 0
 
 
+def _chaos(args: argparse.Namespace) -> int:
+    from workers.chaos import main as chaos
+
+    return chaos(args.rest)
+
+
 def _demo(args: argparse.Namespace) -> int:
     from workers.demo import main as demo
 
@@ -282,6 +288,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     commands.add_parser("schema", help="print the order JSON Schema").set_defaults(run=_schema)
     commands.add_parser("demo", help="run the demo").set_defaults(run=_demo)
+    chaos = commands.add_parser(
+        "chaos",
+        help="orders under worker kills, a server restart and faults; reconciled",
+        add_help=False,
+    )
+    chaos.add_argument("rest", nargs=argparse.REMAINDER)
+    chaos.set_defaults(run=_chaos)
     return parser
 
 

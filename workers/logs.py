@@ -23,3 +23,5 @@ def configure_logging(*, json: bool = True, level: str = "INFO") -> None:
         cache_logger_on_first_use=True,
     )
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    # httpx logs every request at INFO; the client logs its own calls (with the correlation id).
+    logging.getLogger("httpx").setLevel(logging.WARNING)

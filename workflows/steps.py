@@ -56,7 +56,7 @@ async def write(name: str, arg: BaseModel, result_type: type[R] | None = None) -
         name,
         arg,
         result_type=result_type,
-        start_to_close_timeout=timedelta(seconds=90),
+        start_to_close_timeout=timedelta(seconds=45),
         schedule_to_close_timeout=timedelta(days=1),
         retry_policy=_RETRY,
     )
@@ -71,7 +71,7 @@ async def poll(
         name,
         arg,
         result_type=result_type,
-        start_to_close_timeout=timedelta(seconds=60),
+        start_to_close_timeout=timedelta(seconds=30),
         schedule_to_close_timeout=expires_after,
         retry_policy=RetryPolicy(
             initial_interval=every,
