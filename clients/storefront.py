@@ -36,7 +36,7 @@ from temporalio.service import RPCError
 from ordering.document import OrderDocument
 from ordering.refusals import Refusal, RefusalCode
 from ordering.status import OrderOutcome, OrderStatus, Phase
-from ordering.validation import parse_order
+from ordering.validation import RawInput, parse_order
 from workflows.licences import LicenceOutcome, LicenceRequest, LicencesWorkflow
 from workflows.messages import (
     CANCEL,
@@ -135,7 +135,7 @@ class Storefront:
         try:
             handle = await self.client.start_workflow(
                 OrderWorkflow.run,
-                document,
+                RawInput(document.model_dump(mode="json")),
                 id=order_workflow_id(document.order_id),
                 task_queue=self.task_queue,
                 id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
@@ -231,7 +231,7 @@ class Storefront:
             try:
                 handle = await self.client.start_workflow(
                     LicencesWorkflow.run,
-                    request,
+                    RawInput(request.model_dump(mode="json")),
                     id=workflow_id,
                     task_queue=self.task_queue,
                     id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,

@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 
 class RefusalCode(StrEnum):
     INVALID_ORDER = "INVALID_ORDER"
+    INVALID_REQUEST = "INVALID_REQUEST"
     RESELLER_UNKNOWN = "RESELLER_UNKNOWN"
     RESELLER_AGREEMENT_NOT_SIGNED = "RESELLER_AGREEMENT_NOT_SIGNED"
     DOMAIN_TAKEN = "DOMAIN_TAKEN"
@@ -93,3 +94,12 @@ def from_partner_center(code: str | None, description: str) -> Refusal:
     else:
         refusal_code, message = RefusalCode.PARTNER_CENTER_REFUSED, "Microsoft refused the request."
     return Refusal(code=refusal_code, message=message, partner_center_code=code)
+
+
+def invalid_input(code: RefusalCode, what: str, problems: list[Any]) -> Refusal:
+    """A refusal for input that is not valid; `problems` are ordering.validation.FieldProblem."""
+    return Refusal(
+        code=code,
+        message=f"The {what} is not valid: " + "; ".join(str(p) for p in problems[:10]),
+        details={"problems": [p.model_dump() for p in problems]},
+    )

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, JsonValue, RootModel, ValidationError
 
 from ordering.document import OrderDocument
 
 _UNION_TAGS = {"new", "existing_tenant", "known"}
+M = TypeVar("M", bound=BaseModel)
+
+
+class RawInput(RootModel[JsonValue]):
+    """A workflow's input as plain JSON. It always deserializes, so a malformed start (say, from
+    the `temporal` CLI) ends the workflow with the reasons instead of failing its tasks forever;
+    the workflow validates it as its first step."""
 
 
 class FieldProblem(BaseModel):
@@ -77,9 +84,17 @@ def problems(exc: ValidationError) -> list[FieldProblem]:
 
 def parse_order(data: Any) -> OrderDocument:
     """Validate a storefront's order (a dict or JSON text); raises `InvalidOrder`."""
-    try:
-        if isinstance(data, str | bytes):
+    if isinstance(data, str | bytes):
+        try:
             return OrderDocument.model_validate_json(data)
-        return OrderDocument.model_validate(data)
+        except ValidationError as exc:
+            raise InvalidOrder(problems(exc)) from None
+    return validate_input(OrderDocument, data)
+
+
+def validate_input(model: type[M], data: Any) -> M:
+    """Validate any input against `model`; raises `InvalidOrder` naming fields and reasons."""
+    try:
+        return model.model_validate(data)
     except ValidationError as exc:
         raise InvalidOrder(problems(exc)) from None

@@ -15,7 +15,8 @@ with workflow.unsafe.imports_passed_through():
 
     from activities import messages as m
     from ordering.document import OrderId, TenantId
-    from ordering.refusals import Refusal, RefusalCode
+    from ordering.refusals import Refusal, RefusalCode, invalid_input
+    from ordering.validation import InvalidOrder, RawInput, validate_input
     from workflows import steps
     from workflows.customer_slot import SLOT_GRANTED_SIGNAL, SlotGrant, SlotHolder
     from workflows.order import partner_center_refusal
@@ -42,7 +43,11 @@ class LicencesWorkflow:
         self._slot = SlotHolder()
 
     @workflow.run
-    async def run(self, request: LicenceRequest) -> LicenceOutcome:
+    async def run(self, submission: RawInput) -> LicenceOutcome:
+        try:
+            request = validate_input(LicenceRequest, submission.root)
+        except InvalidOrder as invalid:
+            self._refuse(invalid_input(RefusalCode.INVALID_REQUEST, "request", invalid.problems))
         workflow.upsert_search_attributes(
             [steps.CUSTOMER_ID.value_set(request.customer_id), steps.PHASE.value_set("running")]
         )

@@ -27,7 +27,7 @@ with workflow.unsafe.imports_passed_through():
     from ordering.config import EngineConfig
     from ordering.document import NewCustomer, OrderDocument, Segment
     from ordering.planning import LineAction, OfferFacts, Plan, PlannedLine, plan_order
-    from ordering.refusals import Refusal, RefusalCode, from_partner_center
+    from ordering.refusals import Refusal, RefusalCode, from_partner_center, invalid_input
     from ordering.segments import QUALIFICATION_FOR_SEGMENT, may_buy
     from ordering.status import (
         LineState,
@@ -39,6 +39,7 @@ with workflow.unsafe.imports_passed_through():
         WaitingFor,
     )
     from ordering.tax_id import tax_id_required, validate_tax_id
+    from ordering.validation import InvalidOrder, RawInput, parse_order
     from workflows import steps
     from workflows.customer_slot import SLOT_GRANTED_SIGNAL, SlotGrant, SlotHolder
     from workflows.messages import (
@@ -96,7 +97,16 @@ class OrderWorkflow:
     # ------------------------------------------------------------------ the order
 
     @workflow.run
-    async def run(self, order: OrderDocument) -> OrderOutcome:
+    async def run(self, submission: RawInput) -> OrderOutcome:
+        try:
+            order = parse_order(submission.root)
+        except InvalidOrder as invalid:
+            refusal = invalid_input(RefusalCode.INVALID_ORDER, "order", invalid.problems)
+            self._status.refusal = refusal
+            self._status.phase = Phase.REFUSED
+            raise ApplicationError(
+                refusal.message, refusal, type=refusal.code.value, non_retryable=True
+            ) from None
         self._order = order
         self._status = OrderStatus(
             order_id=order.order_id,
