@@ -1,0 +1,97 @@
+"""Generated orders (valid and invalid) started on the real engine, and generated tax IDs sent to
+waiting orders: each order ends completed or with a coded refusal; no workflow task fails; none
+is left running."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import uuid
+from collections import Counter
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from temporalio.client import Client, WorkflowFailureError
+from temporalio.exceptions import ApplicationError
+
+from clients.storefront import Storefront, StorefrontError
+from ordering.refusals import RefusalCode
+from ordering.status import OrderOutcome, Phase
+from ordering.validation import RawInput
+from tests.properties.strategies import orders, tax_ids
+from workflows.messages import order_workflow_id
+from workflows.order import OrderWorkflow
+
+_counter = itertools.count()
+CODES = {code.value for code in RefusalCode}
+SEEN: Counter[str] = Counter()  # how generated orders ended, checked after the property test
+
+
+async def _ends_properly(
+    client: Client,
+    shop: Storefront,
+    workflow_id: str,
+    order_id: str | None,
+    tax_id_attempts: list[str],
+) -> None:
+    handle = client.get_workflow_handle(workflow_id, result_type=OrderOutcome)
+    for _ in range(200):
+        description = await handle.describe()
+        if description.status is not None and description.status.name != "RUNNING":
+            break
+        if order_id is not None:
+            status = await shop.status(order_id)
+            if status.waiting is not None and status.waiting.what.value == "tax_id":
+                for tax_id in tax_id_attempts:
+                    try:
+                        await shop.provide_tax_id(order_id, tax_id)
+                    except StorefrontError:
+                        continue
+                    break
+                else:
+                    with contextlib.suppress(StorefrontError):
+                        await shop.cancel(order_id)
+        await asyncio.sleep(0.05)
+    try:
+        result = await asyncio.wait_for(handle.result(), timeout=60)
+        assert result.phase in (Phase.COMPLETED, Phase.CANCELLED), result
+        SEEN[result.phase.value] += 1
+    except WorkflowFailureError as failure:
+        cause = failure.cause
+        assert isinstance(cause, ApplicationError), cause
+        assert cause.type in CODES, cause.type
+        SEEN[str(cause.type)] += 1
+    history = await handle.fetch_history()
+    assert not any(e.HasField("workflow_task_failed_event_attributes") for e in history.events)
+
+
+@settings(
+    max_examples=30,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(data=st.data())
+async def test_generated_orders_end_completed_or_refused_with_a_code(
+    shop: Storefront, client: Client, data: st.DataObject
+) -> None:
+    n = next(_counter)
+    token = uuid.uuid4().hex[:8]
+    order: Any = data.draw(orders(f"gen-{token}-{n}", f"gen{token}{n}"))
+    attempts = [*data.draw(st.lists(tax_ids, max_size=3)), "7707083893", "5260250274"]
+    order_id = order.get("order_id") if isinstance(order, dict) else None
+    if not (isinstance(order_id, str) and order_id.startswith("gen-")):
+        order_id = None  # the storefront cannot address it; it must end by itself
+    workflow_id = order_workflow_id(order_id) if order_id else f"order-junk-{token}-{n}"
+    await client.start_workflow(
+        OrderWorkflow.run, RawInput(order), id=workflow_id, task_queue=shop.task_queue
+    )
+    await _ends_properly(client, shop, workflow_id, order_id, attempts)
+
+
+def test_generated_orders_covered_both_outcomes() -> None:
+    print(dict(SEEN))
+    assert SEEN["completed"] > 0
+    assert SEEN["INVALID_ORDER"] > 0
+    assert sum(SEEN.values()) >= 30
