@@ -104,7 +104,11 @@ def partner_center_route(
         sb.advance()
         wait = sb.faults.rate_limited(sb.now())
         fault = sb.faults.before_handling()
-        if wait is not None or fault is Fault.THROTTLED:
+        if wait is not None:
+            fault = Fault.THROTTLED
+        if fault is not None:
+            _count_fault(sb, fault.value)
+        if fault is Fault.THROTTLED:
             seconds = wait if wait is not None else sb.faults.settings.retry_after_seconds
             return _json(
                 429,
@@ -188,11 +192,21 @@ def partner_center_route(
         sb.persist()
         if is_write and response.status_code < 400 and sb.faults.lose_answer():
             # Carried out and recorded, but the caller never hears about it.
+            _count_fault(sb, "lost_answer")
             return Response(b"", status_code=504, headers=echo)
         response.headers.update(echo)
         return response
 
     return Route(template, endpoint, methods=[method])
+
+
+FAULT_PREFIX = "FAULT "
+
+
+def _count_fault(sb: Sandbox, kind: str) -> None:
+    """Injected faults are counted beside the calls (`FAULT throttled`, ...)."""
+    key = FAULT_PREFIX + kind
+    sb.state.calls[key] = sb.state.calls.get(key, 0) + 1
 
 
 def _nonsense(sb: Sandbox, headers: dict[str, str]) -> Response:

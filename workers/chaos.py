@@ -30,6 +30,7 @@ from ordering.config import load_config
 from ordering.document import OrderDocument
 from ordering.status import OrderOutcome, Phase
 from sandbox.admin_client import SandboxAdmin
+from sandbox.app import FAULT_PREFIX
 from sandbox.core import SandboxSettings
 from sandbox.faults import FaultSettings
 from sandbox.server import SandboxServer, free_port
@@ -73,7 +74,7 @@ class Report:
     duplicate_subscriptions: list[str] = field(default_factory=list)
     drift: dict[str, int] = field(default_factory=dict)
     calls: int = 0
-    attempts: int = 0
+    faults: dict[str, int] = field(default_factory=dict)  # injected, each answered by a retry
     worker_kills: int = 0
     server_restarts: int = 0
     seconds: float = 0.0
@@ -112,6 +113,8 @@ class Report:
             f"  quantity drift           {len(self.drift)} subscription(s) {self.drift or ''}",
             f"  Partner Center requests  {self.calls} "
             f"({self.calls / max(1, self.placed + self.licence_requests):.1f} per order)",
+            f"  retries (faults met)     {sum(self.faults.values())} "
+            + ", ".join(f"{k}: {n}" for k, n in sorted(self.faults.items())),
             f"  worker kills             {self.worker_kills}",
             f"  server restarts          {self.server_restarts}",
             f"  wall time                {self.seconds:.1f} s",
@@ -378,7 +381,10 @@ class Chaos:
     async def _reconcile(self, admin: SandboxAdmin) -> None:
         snapshot = await admin.snapshot()
         calls = await admin.calls()
-        self.report.calls = sum(calls.values())
+        self.report.calls = sum(n for k, n in calls.items() if not k.startswith(FAULT_PREFIX))
+        self.report.faults = {
+            k.removeprefix(FAULT_PREFIX): n for k, n in calls.items() if k.startswith(FAULT_PREFIX)
+        }
         by_domain = Counter(c["domain"] for c in snapshot["customers"])
         self.report.duplicate_customers = [d for d in self.domains if by_domain[d] > 1]
         slots: dict[tuple[str, str, str], int] = defaultdict(int)

@@ -69,6 +69,7 @@ async def test_client_retries_transparently_and_buys_nothing_twice(
     await admin.aclose()
     assert sorted(c["id"] for c in snapshot["customers"]) == sorted(str(c.id) for c in created)
     assert calls["POST /v1/customers"] > 10  # faults happened and were retried
+    assert calls["FAULT lost_answer"] > 0 and calls["FAULT server_error"] > 0
 
 
 async def test_throttling_carries_retry_after(pc: PartnerCenterClient, admin: SandboxAdmin) -> None:
