@@ -92,7 +92,15 @@ def from_partner_center(code: str | None, description: str) -> Refusal:
     if known is not None:
         refusal_code, message = known
     else:
-        refusal_code, message = RefusalCode.PARTNER_CENTER_REFUSED, "Microsoft refused the request."
+        # Microsoft's own sentence says what it refused (e.g. which field is missing); its
+        # descriptions name fields and codes, not the customer's data.
+        reason = description.strip().rstrip(".")
+        refusal_code = RefusalCode.PARTNER_CENTER_REFUSED
+        message = (
+            f"Microsoft refused the request: {reason}."
+            if reason
+            else ("Microsoft refused the request.")
+        )
     return Refusal(code=refusal_code, message=message, partner_center_code=code)
 
 

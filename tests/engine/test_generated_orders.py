@@ -17,11 +17,13 @@ from temporalio.client import Client, WorkflowFailureError
 from temporalio.exceptions import ApplicationError
 
 from clients.storefront import Storefront, StorefrontError
+from ordering.document import OrderDocument
 from ordering.refusals import RefusalCode
 from ordering.status import OrderOutcome, Phase
+from ordering.tax_id import validate_tax_id
 from ordering.validation import RawInput
 from tests.properties.strategies import orders, tax_ids
-from workflows.messages import order_workflow_id
+from workflows.messages import TaxIdSubmission, order_workflow_id
 from workflows.order import OrderWorkflow
 
 _counter = itertools.count()
@@ -95,3 +97,77 @@ def test_generated_orders_covered_both_outcomes() -> None:
     assert SEEN["completed"] > 0
     assert SEEN["INVALID_ORDER"] > 0
     assert sum(SEEN.values()) >= 30
+
+
+WAITING: dict[str, str] = {}
+
+
+@settings(
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(tax_id=tax_ids, by_update=st.booleans())
+async def test_generated_invalid_tax_ids_never_harm_a_waiting_order(
+    shop: Storefront, client: Client, tax_id: str, by_update: bool
+) -> None:
+    """One Russian order waits for its tax ID; generated invalid ones arrive by update (refused
+    with a reason) or by signal (noted); the order keeps waiting, its tasks never fail."""
+    if validate_tax_id("RU", tax_id).valid:
+        return
+    if "order_id" not in WAITING:
+        token = uuid.uuid4().hex[:8]
+        document = OrderDocument.model_validate(
+            {
+                "order_id": f"wait-{token}",
+                "customer": {
+                    "kind": "new",
+                    "company_name": "Wait Ltd",
+                    "domain_prefix": f"w{token}",
+                    "email": "it@example.com",
+                    "phone": "+7 495 000 0000",
+                    "billing_address": {
+                        "first_name": "Ivan",
+                        "last_name": "Petrov",
+                        "address_line1": "1 Tverskaya",
+                        "city": "Moscow",
+                        "postal_code": "125009",
+                        "country": "RU",
+                    },
+                },
+                "lines": [
+                    {"offer": "CFQ7TTC0LF8Q:0001", "quantity": 1, "billing_cycle": "monthly"}
+                ],
+                "customer_agreement": {
+                    "first_name": "A",
+                    "last_name": "B",
+                    "email": "a@example.com",
+                    "accepted_at": "2026-11-20T00:00:00Z",
+                },
+            }
+        )
+        await shop.place_order(document)
+        WAITING["order_id"] = document.order_id
+    order_id = WAITING["order_id"]
+    if by_update:
+        try:
+            await shop.provide_tax_id(order_id, tax_id)
+        except StorefrontError as refused:
+            assert str(refused).endswith(".")
+        else:
+            raise AssertionError("an invalid tax ID was accepted")
+    else:
+        await shop._order(order_id).signal("provide_tax_id", TaxIdSubmission(tax_id=tax_id[:64]))
+
+
+async def test_the_waiting_order_is_unharmed_and_completes(
+    shop: Storefront, client: Client
+) -> None:
+    order_id = WAITING["order_id"]
+    status = await shop.status(order_id)
+    assert status.phase is Phase.WAITING_FOR_TAX_ID
+    handle = client.get_workflow_handle(order_workflow_id(order_id), result_type=OrderOutcome)
+    history = await handle.fetch_history()
+    assert not any(e.HasField("workflow_task_failed_event_attributes") for e in history.events)
+    await shop.provide_tax_id(order_id, "7707083893")
+    assert (await shop.wait_for_outcome(order_id)).phase is Phase.COMPLETED

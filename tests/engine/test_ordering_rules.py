@@ -354,3 +354,19 @@ async def test_racing_orders_for_one_customer_never_duplicate(
     assert actions.count(LineAction.ADD_LICENCES) == 7
     subs = await customer_subscriptions(admin, customer_id)
     assert [(s["billingCycle"], s["quantity"]) for s in subs] == [("monthly", 8)]
+
+
+async def test_microsofts_reason_reaches_the_storefront(
+    shop: Storefront, admin: SandboxAdmin, unique: str
+) -> None:
+    """Without the billing-address switch an incomplete address reaches Partner Center, which
+    refuses it; the refusal says what Microsoft said (which field), not just 'refused'."""
+    document = order(
+        f"noaddr-{unique}", new_customer(f"noaddr{unique}", address={"address_line1": ""})
+    )
+    await shop.place_order(document)
+    outcome = await shop.wait_for_outcome(document.order_id)
+    assert outcome.refusal is not None
+    assert outcome.refusal.code is RefusalCode.PARTNER_CENTER_REFUSED
+    assert outcome.refusal.partner_center_code == "2000"
+    assert "billingProfile.defaultAddress.addressLine1" in outcome.refusal.message
