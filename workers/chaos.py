@@ -34,7 +34,7 @@ from sandbox.app import FAULT_PREFIX
 from sandbox.core import SandboxSettings
 from sandbox.faults import FaultSettings
 from sandbox.server import SandboxServer, free_port
-from workers.dev import _wait_for_port, dev_server_command
+from workers.dev import dev_server_command, wait_for_port
 from workers.worker import connect
 from workflows.licences import LicenceOutcome, LicenceRequest
 
@@ -154,7 +154,7 @@ class Processes:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        _wait_for_port(self.port, self.server)
+        wait_for_port(self.port, self.server)
 
     def stop_server(self) -> None:
         if self.server is not None:

@@ -52,7 +52,7 @@ def dev_server_command(database: Path, port: int, ui_port: int) -> list[str]:
     return command
 
 
-def _wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float = 60) -> None:
+def wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -99,7 +99,7 @@ async def dev_stack(
             state_file=directory / "sandbox.json", provisioning_delay_seconds=1.0
         )
         sandbox = stack.enter_context(SandboxServer(settings, port=sandbox_port or free_port()))
-        await asyncio.to_thread(_wait_for_port, port, process)
+        await asyncio.to_thread(wait_for_port, port, process)
         client = await connect(f"127.0.0.1:{port}")
         async with PartnerCenterClient.from_config(sandbox_client_config(sandbox)) as pc:
             from workers.worker import build_worker
