@@ -29,10 +29,10 @@ from temporalio.common import (
     WorkflowIDConflictPolicy,
     WorkflowIDReusePolicy,
 )
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
+from clients.payloads import data_converter
 from ordering.document import OrderDocument
 from ordering.refusals import Refusal, RefusalCode
 from ordering.status import OrderOutcome, OrderStatus, Phase
@@ -105,9 +105,7 @@ class Storefront:
     async def connect(
         cls, address: str, *, namespace: str = "default", task_queue: str = DEFAULT_TASK_QUEUE
     ) -> Storefront:
-        client = await Client.connect(
-            address, namespace=namespace, data_converter=pydantic_data_converter
-        )
+        client = await Client.connect(address, namespace=namespace, data_converter=data_converter())
         return cls(client, task_queue)
 
     async def __aenter__(self) -> Storefront:

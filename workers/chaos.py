@@ -25,6 +25,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from clients.payloads import KeyRing
 from clients.storefront import LicencesRefused, Storefront
 from ordering.config import load_config
 from ordering.document import OrderDocument
@@ -209,6 +210,8 @@ class Chaos:
 
     async def run(self) -> Report:
         started = time.monotonic()
+        if KeyRing.from_env() is None:  # the worker subprocesses inherit the key ring
+            os.environ.update(KeyRing.generate("chaos").to_env())
         with (
             tempfile.TemporaryDirectory() as tmp,
             SandboxServer(SandboxSettings(provisioning_delay_seconds=0.5)) as sandbox,

@@ -99,6 +99,10 @@ def _dev(args: argparse.Namespace) -> int:
             print(f"Temporal:  {stack.temporal_address}  (task queue {stack.task_queue})")
             print(f"Web UI:    {stack.ui_url}")
             print(f"Sandbox:   {stack.sandbox.base_url}")
+            print(
+                f"Keys:      set -a; . {args.state_dir}/codec-keys.env; set +a   "
+                "(for csp-orders order ... in another terminal)"
+            )
             print("Ctrl-C stops everything; state is kept in", args.state_dir, flush=True)
             await asyncio.Event().wait()
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import socket
 import subprocess
 import tempfile
@@ -18,6 +19,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from clients.partner_center import PartnerCenterClient
+from clients.payloads import ACTIVE_VARIABLE, KEYS_VARIABLE, KeyRing
 from ordering.config import EngineConfig, load_config
 from sandbox.core import SandboxSettings
 from sandbox.server import SandboxServer, free_port
@@ -63,6 +65,26 @@ def wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float = 
     raise RuntimeError(f"the Temporal dev server did not listen on port {port}")
 
 
+KEYS_FILE = "codec-keys.env"
+
+
+def dev_key_ring(directory: Path) -> KeyRing:
+    """The environment's key ring, or the dev stack's own, kept (0600) beside its database so
+    the same orders stay readable across restarts; other terminals load it with
+    `set -a; . <state dir>/codec-keys.env; set +a`."""
+    existing = KeyRing.from_env()
+    if existing is not None:
+        return existing
+    path = directory / KEYS_FILE
+    if path.exists():
+        values = dict(line.split("=", 1) for line in path.read_text().split() if "=" in line)
+        return KeyRing.parse(values[KEYS_VARIABLE].strip("'"), values[ACTIVE_VARIABLE].strip("'"))
+    ring = KeyRing.generate("dev")
+    path.touch(mode=0o600)
+    path.write_text("".join(f"{k}='{v}'\n" for k, v in ring.to_env().items()))
+    return ring
+
+
 @dataclass
 class DevStack:
     client: Client
@@ -87,6 +109,7 @@ async def dev_stack(
     with contextlib.ExitStack() as stack:
         directory = state_dir or Path(stack.enter_context(tempfile.TemporaryDirectory()))
         directory.mkdir(parents=True, exist_ok=True)
+        os.environ.update(dev_key_ring(directory).to_env())
         port = temporal_port or free_port()
         ui = ui_port or free_port()
         process = subprocess.Popen(

@@ -8,7 +8,6 @@ from typing import Any
 import structlog
 from temporalio import activity
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import (
     ActivityInboundInterceptor,
     ExecuteActivityInput,
@@ -19,6 +18,7 @@ from temporalio.worker import (
 from activities.customer_slot import CustomerSlotActivities
 from activities.partner_center import PartnerCenterActivities
 from clients.partner_center import PartnerCenterClient
+from clients.payloads import KeyRing, data_converter
 from ordering.config import EngineConfig
 from workflows.customer_slot import CustomerSlotWorkflow
 from workflows.licences import LicencesWorkflow
@@ -28,9 +28,12 @@ WORKFLOWS = [OrderWorkflow, LicencesWorkflow, CustomerSlotWorkflow]
 
 
 async def connect(address: str, namespace: str = "default") -> Client:
-    return await Client.connect(
-        address, namespace=namespace, data_converter=pydantic_data_converter
-    )
+    """A client whose payloads are encrypted with the environment's key ring."""
+    if KeyRing.from_env() is None:
+        structlog.get_logger("worker").warning(
+            "payload encryption is off: set CSP_CODEC_KEYS (see clients/payloads.py)"
+        )
+    return await Client.connect(address, namespace=namespace, data_converter=data_converter())
 
 
 class _LogContext(Interceptor):

@@ -4,16 +4,17 @@ over HTTP, and a worker, shared by the engine tests of one session."""
 from __future__ import annotations
 
 import contextlib
+import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import timedelta
 
 import pytest
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from clients.partner_center import PartnerCenterClient
+from clients.payloads import KeyRing, data_converter
 from clients.storefront import Storefront
 from ordering.config import EngineConfig, Waits, load_config
 from sandbox.admin_client import SandboxAdmin
@@ -38,10 +39,13 @@ def engine_config_for_tests() -> EngineConfig:
 
 @pytest.fixture(scope="session")
 async def temporal() -> AsyncIterator[WorkflowEnvironment]:
+    # Payloads are encrypted as in production; subprocesses (the CLI) get the keys by env.
+    keys = KeyRing.generate("test-key")
+    os.environ.update(keys.to_env())
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=temporal_binary(),
         search_attributes=SEARCH_ATTRIBUTES,
-        data_converter=pydantic_data_converter,
+        data_converter=data_converter(keys),
     )
     yield env
     await env.shutdown()

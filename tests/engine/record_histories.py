@@ -10,10 +10,10 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from clients.partner_center import PartnerCenterClient
+from clients.payloads import data_converter
 from clients.storefront import Storefront
 from sandbox.admin_client import SandboxAdmin
 from sandbox.core import SandboxSettings
@@ -47,7 +47,7 @@ async def record() -> None:
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=temporal_binary(),
         search_attributes=SEARCH_ATTRIBUTES,
-        data_converter=pydantic_data_converter,
+        data_converter=data_converter(from_env=False),  # readable by any future key ring
     )
     with SandboxServer(SandboxSettings(provisioning_delay_seconds=0.3)) as sandbox:
         admin = SandboxAdmin(sandbox.base_url)

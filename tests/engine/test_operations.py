@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
+from clients.payloads import data_converter
 from clients.storefront import CancelRejected, Storefront
 from ordering.config import EngineConfig
 from ordering.refusals import RefusalCode
@@ -156,7 +156,7 @@ async def test_saved_histories_replay_on_the_current_code(path: Path) -> None:
     """Histories recorded from earlier versions of the workflows must still replay: a change that
     breaks determinism for running orders fails here. (Record new ones with
     `python -m tests.engine.record_histories`.)"""
-    replayer = Replayer(workflows=WORKFLOWS, data_converter=pydantic_data_converter)
+    replayer = Replayer(workflows=WORKFLOWS, data_converter=data_converter())
     from temporalio.client import WorkflowHistory
 
     history = WorkflowHistory.from_json(path.stem, json.loads(path.read_text()))

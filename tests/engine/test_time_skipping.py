@@ -6,10 +6,10 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from clients.partner_center import PartnerCenterClient
+from clients.payloads import data_converter
 from clients.storefront import Storefront
 from ordering.config import Waits, load_config
 from ordering.refusals import RefusalCode
@@ -39,7 +39,7 @@ async def skipping_shop(engine_sandbox: SandboxServer) -> AsyncIterator[Storefro
     env = await WorkflowEnvironment.start_time_skipping_v2(
         dev_server_existing_path=temporal_binary(),
         search_attributes=SEARCH_ATTRIBUTES,
-        data_converter=pydantic_data_converter,
+        data_converter=data_converter(),
         dev_server_extra_args=[
             "--dynamic-config-value",
             "frontend.WorkflowTimeSkippingEnabled=true",

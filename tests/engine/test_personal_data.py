@@ -1,0 +1,46 @@
+"""Personal data is never readable at rest: the raw history of a completed order, read from the
+server without the key, holds no tax ID, address line, e-mail or phone number."""
+
+from __future__ import annotations
+
+from temporalio.client import Client
+
+from clients.storefront import Storefront
+from ordering.status import Phase
+from tests.engine.orders import OFFICE_E3, line, new_customer, order
+from workflows.messages import order_workflow_id
+
+TAX_ID = "7707083893"
+PERSONAL = [TAX_ID, "Tverskaya", "it@example.com", "ada@example.com", "495 000 0000", "Lovelace"]
+
+
+async def test_raw_history_holds_no_personal_data(
+    shop: Storefront, client: Client, unique: str
+) -> None:
+    document = order(
+        f"pii-{unique}",
+        new_customer(
+            f"pii{unique}",
+            country="RU",
+            tax_id=TAX_ID,
+            phone="+7 495 000 0000",
+            address={
+                "address_line1": "1 Tverskaya",
+                "city": "Moscow",
+                "postal_code": "125009",
+                "state": "",
+            },
+        ),
+        line(OFFICE_E3, 1),
+    )
+    await shop.place_order(document)
+    outcome = await shop.wait_for_outcome(document.order_id)
+    assert outcome.phase is Phase.COMPLETED, outcome.refusal
+    history = await client.get_workflow_handle(order_workflow_id(document.order_id)).fetch_history()
+    raw = b"".join(event.SerializeToString() for event in history.events)
+    assert len(history.events) > 20
+    for value in PERSONAL:
+        assert value.encode() not in raw, f"{value!r} is readable in the raw history"
+    # ...while the storefront, holding the key, reads the order normally
+    status = await shop.status(document.order_id)
+    assert status.customer_id == outcome.customer_id
