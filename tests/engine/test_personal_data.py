@@ -3,6 +3,7 @@ server without the key, holds no tax ID, address line, e-mail or phone number.""
 
 from __future__ import annotations
 
+import pytest
 from temporalio.client import Client
 
 from clients.storefront import Storefront
@@ -44,3 +45,31 @@ async def test_raw_history_holds_no_personal_data(
     # ...while the storefront, holding the key, reads the order normally
     status = await shop.status(document.order_id)
     assert status.customer_id == outcome.customer_id
+
+
+async def test_logs_of_an_order_hold_no_personal_data(
+    shop: Storefront, unique: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    document = order(
+        f"piilog-{unique}",
+        new_customer(
+            f"piilog{unique}",
+            country="RU",
+            tax_id=TAX_ID,
+            phone="+7 495 000 0000",
+            address={
+                "address_line1": "1 Tverskaya",
+                "city": "Moscow",
+                "postal_code": "125009",
+                "state": "",
+            },
+        ),
+        line(OFFICE_E3, 1),
+    )
+    await shop.place_order(document)
+    assert (await shop.wait_for_outcome(document.order_id)).phase is Phase.COMPLETED
+    captured = capsys.readouterr()
+    logs = captured.out + captured.err
+    assert f"order-piilog-{unique}" in logs  # the order's activity logs were captured
+    for value in PERSONAL:
+        assert value not in logs, f"{value!r} appears in the logs"
