@@ -217,6 +217,31 @@ def _schema(args: argparse.Namespace) -> int:
     return 0
 
 
+def _codec_server(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from clients.payloads import KeyRing
+    from workers.codec_server import create_codec_app
+
+    keys = KeyRing.from_env()
+    token = os.environ.get("CSP_CODEC_SERVER_TOKEN")
+    if keys is None or not token:
+        print(
+            "csp-orders codec-server: set CSP_CODEC_KEYS (the key ring) and "
+            "CSP_CODEC_SERVER_TOKEN (the bearer token operators present)",
+            file=sys.stderr,
+        )
+        return 2
+    print(f"codec server on http://{args.host}:{args.port} (UI origin {args.ui_origin})")
+    uvicorn.run(
+        create_codec_app(keys, token, args.ui_origin),
+        host=args.host,
+        port=args.port,
+        log_level="warning",
+    )
+    return 0
+
+
 def _chaos(args: argparse.Namespace) -> int:
     from workers.chaos import main as chaos
 
@@ -292,6 +317,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     commands.add_parser("schema", help="print the order JSON Schema").set_defaults(run=_schema)
     commands.add_parser("demo", help="run the demo").set_defaults(run=_demo)
+    codec = commands.add_parser("codec-server", help="Temporal codec server (decode payloads)")
+    codec.add_argument("--host", default="127.0.0.1")
+    codec.add_argument("--port", type=int, default=8089)
+    codec.add_argument("--ui-origin", default="http://127.0.0.1:8233")
+    codec.set_defaults(run=_codec_server)
     chaos = commands.add_parser(
         "chaos",
         help="orders under worker kills, a server restart and faults; reconciled",

@@ -1,0 +1,129 @@
+"""The codec server: an authorised operator reads decoded payloads with the `temporal` CLI;
+anyone else gets 401, and CORS answers only the UI's origin."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import os
+import threading
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+import uvicorn
+from temporalio.testing import WorkflowEnvironment
+
+from clients.payloads import KeyRing
+from clients.storefront import Storefront
+from ordering.status import Phase
+from sandbox.server import free_port
+from tests.engine.orders import OFFICE_E3, line, new_customer, order
+from workers.codec_server import create_codec_app
+from workers.temporal_cli import temporal_binary
+from workflows.messages import order_workflow_id
+
+TOKEN = "operator-token"
+UI = "http://127.0.0.1:8233"
+
+
+@pytest.fixture(scope="module")
+def codec_url(temporal: WorkflowEnvironment) -> Iterator[str]:
+    keys = KeyRing.from_env()
+    assert keys is not None  # the engine tests' key ring
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_codec_app(keys, TOKEN, UI), port=port, log_level="warning", lifespan="off"
+        )
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.02)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+async def show(temporal: WorkflowEnvironment, workflow_id: str, *codec: str) -> str:
+    process = await asyncio.create_subprocess_exec(
+        temporal_binary(),
+        "workflow",
+        "show",
+        "--address",
+        temporal.client.service_client.config.target_host,
+        "--workflow-id",
+        workflow_id,
+        "--output",
+        "json",
+        *codec,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+        env={k: v for k, v in os.environ.items() if not k.startswith("TEMPORAL_CODEC")},
+    )
+    out, _ = await asyncio.wait_for(process.communicate(), timeout=60)
+    return out.decode()
+
+
+async def test_operators_with_the_token_read_decoded_payloads(
+    shop: Storefront, temporal: WorkflowEnvironment, codec_url: str, unique: str
+) -> None:
+    document = order(
+        f"codec-{unique}",
+        new_customer(
+            f"codec{unique}",
+            country="RU",
+            tax_id="7707083893",
+            address={"city": "Moscow", "postal_code": "125009", "state": ""},
+        ),
+        line(OFFICE_E3, 1),
+    )
+    await shop.place_order(document)
+    assert (await shop.wait_for_outcome(document.order_id)).phase is Phase.COMPLETED
+    workflow_id = order_workflow_id(document.order_id)
+    assert b"7707083893" not in payload_data(await show(temporal, workflow_id))
+    decoded = await show(
+        temporal, workflow_id, "--codec-endpoint", codec_url, "--codec-auth", f"Bearer {TOKEN}"
+    )
+    assert b"7707083893" in payload_data(decoded)
+
+
+def payload_data(history_json: str) -> bytes:
+    """Every payload's data in a `temporal workflow show --output json` history, decoded."""
+    found: list[bytes] = []
+
+    def walk(node: object) -> None:
+        if isinstance(node, dict):
+            if "metadata" in node and isinstance(node.get("data"), str):
+                found.append(base64.b64decode(node["data"]))
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(json.loads(history_json))
+    assert found, "no payloads in the history"
+    return b"\n".join(found)
+
+
+def test_the_codec_server_refuses_strangers(codec_url: str) -> None:
+    body: dict[str, list[object]] = {"payloads": []}
+    assert httpx.post(f"{codec_url}/decode", json=body).status_code == 401
+    assert (
+        httpx.post(
+            f"{codec_url}/decode", json=body, headers={"Authorization": "Bearer wrong"}
+        ).status_code
+        == 401
+    )
+    ok = httpx.post(f"{codec_url}/decode", json=body, headers={"Authorization": f"Bearer {TOKEN}"})
+    assert ok.status_code == 200
+    allowed = httpx.options(f"{codec_url}/decode", headers={"Origin": UI})
+    assert allowed.status_code == 204
+    assert allowed.headers["access-control-allow-origin"] == UI
+    other = httpx.options(f"{codec_url}/decode", headers={"Origin": "https://evil.example"})
+    assert other.status_code == 403
+    assert "access-control-allow-origin" not in other.headers
