@@ -67,7 +67,10 @@ def _worker(args: argparse.Namespace) -> int:
     temporal = TemporalSettings.from_env()
 
     async def run() -> None:
-        client = await connect(temporal.address, temporal.namespace)
+        from workers.metrics import prometheus_runtime
+
+        runtime = prometheus_runtime(args.metrics_port) if args.metrics_port else None
+        client = await connect(temporal.address, temporal.namespace, runtime=runtime)
         async with PartnerCenterClient.from_config(partner_center_from_env()) as pc:
             worker = build_worker(
                 client,
@@ -272,6 +275,9 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument("--config", help="engine configuration JSON (default: built in)")
     worker.add_argument("--trace-exporter", choices=["console", "otlp"], default=None)
     worker.add_argument("--log-level", default="INFO")
+    worker.add_argument(
+        "--metrics-port", type=int, default=None, help="serve Prometheus /metrics on this port"
+    )
     worker.set_defaults(run=_worker)
 
     sandbox = commands.add_parser("sandbox", help="run the local Partner Center sandbox")

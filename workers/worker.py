@@ -8,6 +8,7 @@ from typing import Any
 import structlog
 from temporalio import activity
 from temporalio.client import Client
+from temporalio.runtime import Runtime
 from temporalio.worker import (
     ActivityInboundInterceptor,
     ExecuteActivityInput,
@@ -20,6 +21,7 @@ from activities.partner_center import PartnerCenterActivities
 from clients.partner_center import PartnerCenterClient
 from clients.payloads import KeyRing, data_converter
 from ordering.config import EngineConfig
+from workers import metrics
 from workflows.customer_slot import CustomerSlotWorkflow
 from workflows.licences import LicencesWorkflow
 from workflows.order import OrderWorkflow
@@ -27,13 +29,17 @@ from workflows.order import OrderWorkflow
 WORKFLOWS = [OrderWorkflow, LicencesWorkflow, CustomerSlotWorkflow]
 
 
-async def connect(address: str, namespace: str = "default") -> Client:
+async def connect(
+    address: str, namespace: str = "default", *, runtime: Runtime | None = None
+) -> Client:
     """A client whose payloads are encrypted with the environment's key ring."""
     if KeyRing.from_env() is None:
         structlog.get_logger("worker").warning(
             "payload encryption is off: set CSP_CODEC_KEYS (see clients/payloads.py)"
         )
-    return await Client.connect(address, namespace=namespace, data_converter=data_converter())
+    return await Client.connect(
+        address, namespace=namespace, data_converter=data_converter(), runtime=runtime
+    )
 
 
 class _LogContext(Interceptor):
@@ -86,6 +92,7 @@ def build_worker(
     interceptors: Sequence[Interceptor] = (),
     max_concurrent_activities: int = 200,
 ) -> Worker:
+    partner_center.on_answer = partner_center.on_answer or metrics.partner_center_answered
     pc = PartnerCenterActivities(partner_center, config)
     slots = CustomerSlotActivities(client, task_queue)
     return Worker(

@@ -40,6 +40,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from ordering.tax_id import tax_id_required, validate_tax_id
     from ordering.validation import InvalidOrder, RawInput, parse_order
+    from workers import metrics
     from workflows import steps
     from workflows.customer_slot import SLOT_GRANTED_SIGNAL, SlotGrant, SlotHolder
     from workflows.messages import (
@@ -754,6 +755,7 @@ class OrderWorkflow:
         self._status.updated_at = workflow.now()
         workflow.upsert_search_attributes([steps.PHASE.value_set(phase.value)])
         workflow.set_current_details(self._details())
+        metrics.phase_entered(phase.value)
 
     def _checkpoint(self) -> None:
         if self._cancel_requested and not self._purchase_started:
@@ -784,6 +786,7 @@ class OrderWorkflow:
         self._status.updated_at = workflow.now()
         workflow.upsert_search_attributes([steps.PHASE.value_set(phase.value)])
         workflow.set_current_details(self._details())
+        metrics.order_ended(phase.value, refusal.code.value if refusal else None)
         await workflow.wait_condition(workflow.all_handlers_finished)
         return OrderOutcome(
             order_id=self._status.order_id,

@@ -11,7 +11,7 @@ import asyncio
 import json
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -92,8 +92,10 @@ class PartnerCenterClient:
         retries: int = 0,
         max_backoff_seconds: float = 30.0,
         owns_http: bool = False,
+        on_answer: Callable[[str, int], None] | None = None,
     ) -> None:
         self._base_url = base_url.rstrip("/")
+        self.on_answer = on_answer  # (method, HTTP status or 0) for every attempt: metrics
         self._tokens = tokens
         self._http = http
         self._retries = retries
@@ -346,6 +348,13 @@ class PartnerCenterClient:
 
     # ------------------------------------------------------------ plumbing
 
+    def _answered(self, method: str, status: int) -> None:
+        if self.on_answer is not None:
+            try:
+                self.on_answer(method, status)
+            except Exception:  # metrics must never break a call
+                log.warning("partner_center.metrics_failed")
+
     def _default_mode(self) -> AuthMode:
         return AuthMode.APP_USER if self._tokens.supports_app_user else AuthMode.APP_ONLY
 
@@ -451,6 +460,7 @@ class PartnerCenterClient:
                     method, self._base_url + path, json=json_body, params=params, headers=headers
                 )
             except httpx.HTTPError as exc:
+                self._answered(method, 0)
                 log.warning(
                     "partner_center.call",
                     method=method,
@@ -467,6 +477,7 @@ class PartnerCenterClient:
                     request_id=request_id,
                     correlation_id=correlation_id,
                 ) from None
+            self._answered(method, response.status_code)
             log.info(
                 "partner_center.call",
                 method=method,

@@ -1,0 +1,63 @@
+"""Prometheus metrics: the Temporal runtime's, and the engine's own counters."""
+
+from __future__ import annotations
+
+import httpx
+from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
+
+from clients.partner_center import PartnerCenterClient
+from clients.payloads import data_converter
+from clients.storefront import Storefront
+from ordering.status import Phase
+from sandbox.admin_client import SandboxAdmin
+from sandbox.server import SandboxServer, free_port
+from tests.conftest import client_config
+from tests.engine.conftest import engine_config_for_tests
+from tests.engine.orders import EDUCATION_A1, OFFICE_E3, known_customer, line, order
+from workers.metrics import prometheus_runtime
+from workers.worker import build_worker
+
+
+async def test_orders_phases_refusals_and_partner_center_calls_are_counted(
+    temporal: WorkflowEnvironment,
+    engine_sandbox: SandboxServer,
+    admin: SandboxAdmin,
+    unique: str,
+) -> None:
+    port = free_port()
+    client = await Client.connect(
+        temporal.client.service_client.config.target_host,
+        data_converter=data_converter(),
+        runtime=prometheus_runtime(port),
+    )
+    queue = f"metrics-{unique}"
+    customer_id = await admin.add_customer("Metrics", f"metrics{unique}.onmicrosoft.com")
+    async with (
+        PartnerCenterClient.from_config(client_config(engine_sandbox)) as pc,
+        build_worker(client, pc, engine_config_for_tests(), task_queue=queue),
+    ):
+        shop = Storefront(client, task_queue=queue)
+        ok = order(f"m-ok-{unique}", known_customer(customer_id), line(OFFICE_E3, 1))
+        no = order(
+            f"m-no-{unique}",
+            known_customer(customer_id),
+            line(EDUCATION_A1, 1, segment="Education"),
+        )
+        for document in (ok, no):
+            await shop.place_order(document)
+        assert (await shop.wait_for_outcome(ok.order_id)).phase is Phase.COMPLETED
+        assert (await shop.wait_for_outcome(no.order_id)).phase is Phase.REFUSED
+        text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
+    lines = text.splitlines()
+    assert any(x.startswith("csp_orders_orders") and 'phase="completed"' in x for x in lines)
+    assert any(
+        x.startswith("csp_orders_orders") and 'refusal_code="NOT_ELIGIBLE"' in x for x in lines
+    )
+    assert any(
+        x.startswith("csp_orders_phase_entered") and 'phase="purchasing"' in x for x in lines
+    )
+    assert any(
+        x.startswith("csp_orders_partner_center_calls") and 'status="201"' in x for x in lines
+    )
+    assert any(x.startswith("temporal_workflow_completed") for x in lines)
