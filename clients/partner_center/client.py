@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 import httpx
 import structlog
+from opentelemetry import trace
 from pydantic import BaseModel, SecretStr, TypeAdapter, ValidationError
 
 from clients.partner_center.auth import AuthMode, EntraCredentials, TokenProvider
@@ -43,6 +44,7 @@ from clients.partner_center.models import (
 )
 
 log = structlog.get_logger("partner_center")
+tracer = trace.get_tracer("csp_orders.partner_center")
 
 M = TypeVar("M", bound=BaseModel)
 T = TypeVar("T")
@@ -456,9 +458,24 @@ class PartnerCenterClient:
             }
             started = time.perf_counter()
             try:
-                response = await self._http.request(
-                    method, self._base_url + path, json=json_body, params=params, headers=headers
-                )
+                with tracer.start_as_current_span(
+                    f"PartnerCenter {method}",
+                    kind=trace.SpanKind.CLIENT,
+                    attributes={
+                        "http.request.method": method,
+                        "url.path": path,
+                        "partner_center.correlation_id": correlation_id,
+                        "partner_center.request_id": request_id,
+                    },
+                ) as span:
+                    response = await self._http.request(
+                        method,
+                        self._base_url + path,
+                        json=json_body,
+                        params=params,
+                        headers=headers,
+                    )
+                    span.set_attribute("http.response.status_code", response.status_code)
             except httpx.HTTPError as exc:
                 self._answered(method, 0)
                 log.warning(
