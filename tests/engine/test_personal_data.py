@@ -73,3 +73,29 @@ async def test_logs_of_an_order_hold_no_personal_data(
     assert f"order-piilog-{unique}" in logs  # the order's activity logs were captured
     for value in PERSONAL:
         assert value not in logs, f"{value!r} appears in the logs"
+
+
+async def test_a_refused_orders_history_holds_no_personal_data_either(
+    shop_with: object, client: Client, unique: str
+) -> None:
+    """Refusal details (Microsoft's suggested addresses) travel in encrypted payloads; the
+    refusal's message, stored in clear, names no address."""
+    from tests.engine.conftest import engine_config_for_tests
+
+    config = engine_config_for_tests().model_copy(update={"billing_address_required": True})
+    shop: Storefront = await shop_with(config)  # type: ignore[operator]
+    document = order(
+        f"piiref-{unique}",
+        new_customer(
+            f"piiref{unique}", address={"address_line1": "1 Lovelace way st", "city": "redmond"}
+        ),
+        line(OFFICE_E3, 1),
+    )
+    await shop.place_order(document)
+    outcome = await shop.wait_for_outcome(document.order_id)
+    assert outcome.refusal is not None
+    assert outcome.refusal.details["suggested_addresses"]  # the storefront, with the key, sees them
+    history = await client.get_workflow_handle(order_workflow_id(document.order_id)).fetch_history()
+    raw = b"".join(event.SerializeToString() for event in history.events)
+    for value in ("Lovelace way", "it@example.com", "ada@example.com", "Redmond", "redmond"):
+        assert value.encode() not in raw, f"{value!r} is readable in the raw history"
