@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: demo test lint check sandbox clean
+.PHONY: demo test lint check sandbox clean chromium
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -16,9 +16,14 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/csp-orders demo
 
-## test: lint, type-check and the whole test suite
-test: lint $(STAMP)
+## test: lint, type-check and the whole test suite (the Web UI test drives Debian's Chromium)
+test: lint $(STAMP) chromium
 	$(BIN)/pytest
+
+## chromium: Debian's Chromium for the browser test (Playwright drives it; it downloads nothing)
+chromium:
+	command -v chromium >/dev/null || { apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; }
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -130,6 +130,8 @@ class Storefront:
         if document.reseller is not None:
             attributes.append(SearchAttributePair(RESELLER, document.reseller.mpn_id))
         lines = ", ".join(f"{line.quantity} x {line.offer}" for line in document.lines[:3])
+        if len(document.lines) > 3:
+            lines += f" and {len(document.lines) - 3} more"
         try:
             handle = await self.client.start_workflow(
                 OrderWorkflow.run,

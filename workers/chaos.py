@@ -34,7 +34,8 @@ from sandbox.admin_client import SandboxAdmin
 from sandbox.app import FAULT_PREFIX
 from sandbox.core import SandboxSettings
 from sandbox.faults import FaultSettings
-from sandbox.server import SandboxServer, free_port
+from sandbox.server import SandboxServer
+from workers.background_server import free_port
 from workers.dev import dev_server_command, wait_for_port
 from workers.worker import connect
 from workflows.licences import LicenceOutcome, LicenceRequest

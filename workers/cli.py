@@ -98,13 +98,15 @@ def _dev(args: argparse.Namespace) -> int:
             temporal_port=args.port,
             ui_port=args.ui_port,
             sandbox_port=args.sandbox_port,
+            codec_port=args.codec_port,
         ) as stack:
             print(f"Temporal:  {stack.temporal_address}  (task queue {stack.task_queue})")
             print(f"Web UI:    {stack.ui_url}")
             print(f"Sandbox:   {stack.sandbox.base_url}")
+            print(f"Codec:     {stack.codec_url}  (the Web UI decodes payloads through it)")
             print(
-                f"Keys:      set -a; . {args.state_dir}/codec-keys.env; set +a   "
-                "(for csp-orders order ... in another terminal)"
+                f"Secrets:   set -a; . {args.state_dir}/codec-keys.env; set +a   "
+                "(for csp-orders order ... and temporal --codec-endpoint in another terminal)"
             )
             print("Ctrl-C stops everything; state is kept in", args.state_dir, flush=True)
             await asyncio.Event().wait()
@@ -224,20 +226,21 @@ def _codec_server(args: argparse.Namespace) -> int:
     import uvicorn
 
     from clients.payloads import KeyRing
-    from workers.codec_server import create_codec_app
+    from workers.codec_server import TOKEN_VARIABLE, create_codec_app
 
     keys = KeyRing.from_env()
-    token = os.environ.get("CSP_CODEC_SERVER_TOKEN")
+    token = os.environ.get(TOKEN_VARIABLE)
     if keys is None or not token:
         print(
             "csp-orders codec-server: set CSP_CODEC_KEYS (the key ring) and "
-            "CSP_CODEC_SERVER_TOKEN (the bearer token operators present)",
+            f"{TOKEN_VARIABLE} (the bearer token operators present)",
             file=sys.stderr,
         )
         return 2
-    print(f"codec server on http://{args.host}:{args.port} (UI origin {args.ui_origin})")
+    origins = args.ui_origin or ["http://127.0.0.1:8233", "http://localhost:8233"]
+    print(f"codec server on http://{args.host}:{args.port} (UI origins {', '.join(origins)})")
     uvicorn.run(
-        create_codec_app(keys, token, args.ui_origin),
+        create_codec_app(keys, token, origins, token_in_path=args.token_in_path),
         host=args.host,
         port=args.port,
         log_level="warning",
@@ -268,6 +271,7 @@ def build_parser() -> argparse.ArgumentParser:
     dev.add_argument("--port", type=int, default=7233)
     dev.add_argument("--ui-port", type=int, default=8233)
     dev.add_argument("--sandbox-port", type=int, default=8088)
+    dev.add_argument("--codec-port", type=int, default=8089)
     dev.add_argument("--log-level", default="INFO")
     dev.set_defaults(run=_dev)
 
@@ -326,7 +330,16 @@ def build_parser() -> argparse.ArgumentParser:
     codec = commands.add_parser("codec-server", help="Temporal codec server (decode payloads)")
     codec.add_argument("--host", default="127.0.0.1")
     codec.add_argument("--port", type=int, default=8089)
-    codec.add_argument("--ui-origin", default="http://127.0.0.1:8233")
+    codec.add_argument(
+        "--ui-origin",
+        action="append",
+        help="a Temporal UI origin allowed by CORS (repeatable; default the dev UI on 8233)",
+    )
+    codec.add_argument(
+        "--token-in-path",
+        action="store_true",
+        help="also accept the token as the endpoint path (<url>/<token>), for a UI without sign-in",
+    )
     codec.set_defaults(run=_codec_server)
     chaos = commands.add_parser(
         "chaos",

@@ -2,13 +2,18 @@
 decoded payloads in the Temporal UI (`--ui-codec-endpoint`) and with the `temporal` CLI
 (`--codec-endpoint URL --codec-auth "Bearer <token>"`).
 
-Requests need `Authorization: Bearer <token>` (401 otherwise); CORS answers only the configured
-UI origin. Keys come from the same key ring as every other process (`clients/payloads.py`).
+Authentication: `Authorization: Bearer <token>` (401 otherwise). A Temporal UI without sign-in
+(the dev server's) cannot send a bearer token, so the server can also accept the token as the
+endpoint's path (`<base>/<token>/decode`, a capability URL: the codec protocol lets endpoints
+sit at any depth); that is on only where asked for (`token_in_path`), as in `csp-orders dev`.
+CORS answers only the configured UI origins. Keys come from the same key ring as every other
+process (`clients/payloads.py`).
 """
 
 from __future__ import annotations
 
 import hmac
+from collections.abc import Awaitable, Callable, Sequence
 
 from google.protobuf import json_format
 from starlette.applications import Starlette
@@ -19,15 +24,20 @@ from temporalio.api.common.v1 import Payloads
 
 from clients.payloads import EncryptionCodec, KeyRing
 
+TOKEN_VARIABLE = "CSP_CODEC_SERVER_TOKEN"
 ALLOWED_HEADERS = "Authorization, Content-Type, X-Namespace"
+Handler = Callable[[Request], Awaitable[Response]]
 
 
-def create_codec_app(keys: KeyRing, token: str, ui_origin: str | None) -> Starlette:
+def create_codec_app(
+    keys: KeyRing, token: str, ui_origins: Sequence[str] = (), *, token_in_path: bool = False
+) -> Starlette:
     codec = EncryptionCodec(keys)
+    bearer = f"Bearer {token}".encode()
 
     def cors(request: Request) -> dict[str, str]:
         origin = request.headers.get("origin")
-        if ui_origin is None or origin != ui_origin:
+        if origin is None or origin not in ui_origins:
             return {}
         return {
             "Access-Control-Allow-Origin": origin,
@@ -37,13 +47,19 @@ def create_codec_app(keys: KeyRing, token: str, ui_origin: str | None) -> Starle
             "Vary": "Origin",
         }
 
-    def endpoint(encode: bool):  # type: ignore[no-untyped-def]
+    def authorised(request: Request) -> bool:
+        offered = request.headers.get("authorization", "").encode()
+        if hmac.compare_digest(offered, bearer):
+            return True
+        prefix = str(request.path_params.get("prefix", "")).encode()
+        return token_in_path and hmac.compare_digest(prefix, token.encode())
+
+    def endpoint(encode: bool) -> Handler:
         async def handle(request: Request) -> Response:
             headers = cors(request)
             if request.method == "OPTIONS":
                 return Response(status_code=204 if headers else 403, headers=headers)
-            offered = request.headers.get("authorization", "")
-            if not hmac.compare_digest(offered.encode(), f"Bearer {token}".encode()):
+            if not authorised(request):
                 return JSONResponse({"error": "unauthorized"}, status_code=401, headers=headers)
             try:
                 payloads = json_format.Parse(await request.body(), Payloads())
@@ -57,9 +73,12 @@ def create_codec_app(keys: KeyRing, token: str, ui_origin: str | None) -> Starle
 
         return handle
 
+    methods = ["POST", "OPTIONS"]
     return Starlette(
         routes=[
-            Route("/encode", endpoint(True), methods=["POST", "OPTIONS"]),
-            Route("/decode", endpoint(False), methods=["POST", "OPTIONS"]),
+            Route("/encode", endpoint(True), methods=methods),
+            Route("/decode", endpoint(False), methods=methods),
+            Route("/{prefix:path}/encode", endpoint(True), methods=methods),
+            Route("/{prefix:path}/decode", endpoint(False), methods=methods),
         ]
     )

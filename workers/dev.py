@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import secrets as secrets_module
 import socket
 import subprocess
 import tempfile
@@ -22,14 +23,18 @@ from clients.partner_center import PartnerCenterClient
 from clients.payloads import ACTIVE_VARIABLE, KEYS_VARIABLE, KeyRing
 from ordering.config import EngineConfig, load_config
 from sandbox.core import SandboxSettings
-from sandbox.server import SandboxServer, free_port
+from sandbox.server import SandboxServer
+from workers.background_server import BackgroundServer, free_port
+from workers.codec_server import TOKEN_VARIABLE, create_codec_app
 from workers.settings import TASK_QUEUE, sandbox_client_config
 from workers.temporal_cli import temporal_binary
 from workers.worker import connect
 from workflows.steps import SEARCH_ATTRIBUTES
 
 
-def dev_server_command(database: Path, port: int, ui_port: int) -> list[str]:
+def dev_server_command(
+    database: Path, port: int, ui_port: int, ui_codec_endpoint: str | None = None
+) -> list[str]:
     command = [
         temporal_binary(),
         "server",
@@ -51,6 +56,8 @@ def dev_server_command(database: Path, port: int, ui_port: int) -> list[str]:
     ]
     for key in SEARCH_ATTRIBUTES:
         command += ["--search-attribute", f"{key.name}=Keyword"]
+    if ui_codec_endpoint:
+        command += ["--ui-codec-endpoint", ui_codec_endpoint]
     return command
 
 
@@ -68,21 +75,38 @@ def wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float = 
 KEYS_FILE = "codec-keys.env"
 
 
-def dev_key_ring(directory: Path) -> KeyRing:
-    """The environment's key ring, or the dev stack's own, kept (0600) beside its database so
-    the same orders stay readable across restarts; other terminals load it with
+@dataclass(frozen=True)
+class DevSecrets:
+    keys: KeyRing
+    codec_token: str
+
+    def to_env(self) -> dict[str, str]:
+        return {**self.keys.to_env(), TOKEN_VARIABLE: self.codec_token}
+
+
+def dev_secrets(directory: Path) -> DevSecrets:
+    """The payload key ring and the codec server's token: from the environment where set,
+    otherwise the dev stack's own, kept (0600) in `<state dir>/codec-keys.env` so the same orders
+    stay readable across restarts; other terminals load them with
     `set -a; . <state dir>/codec-keys.env; set +a`."""
-    existing = KeyRing.from_env()
-    if existing is not None:
-        return existing
     path = directory / KEYS_FILE
+    stored: dict[str, str] = {}
     if path.exists():
-        values = dict(line.split("=", 1) for line in path.read_text().split() if "=" in line)
-        return KeyRing.parse(values[KEYS_VARIABLE].strip("'"), values[ACTIVE_VARIABLE].strip("'"))
-    ring = KeyRing.generate("dev")
-    path.touch(mode=0o600)
-    path.write_text("".join(f"{k}='{v}'\n" for k, v in ring.to_env().items()))
-    return ring
+        lines = (line.split("=", 1) for line in path.read_text().split() if "=" in line)
+        stored = {name: value.strip("'") for name, value in lines}
+    keys = KeyRing.from_env()
+    if keys is None and KEYS_VARIABLE in stored:
+        keys = KeyRing.parse(stored[KEYS_VARIABLE], stored[ACTIVE_VARIABLE])
+    secrets = DevSecrets(
+        keys=keys or KeyRing.generate("dev"),
+        codec_token=os.environ.get(TOKEN_VARIABLE)
+        or stored.get(TOKEN_VARIABLE)
+        or secrets_module.token_urlsafe(32),
+    )
+    if stored != secrets.to_env():
+        path.touch(mode=0o600)
+        path.write_text("".join(f"{k}='{v}'\n" for k, v in secrets.to_env().items()))
+    return secrets
 
 
 @dataclass
@@ -92,6 +116,9 @@ class DevStack:
     temporal_address: str
     ui_url: str
     task_queue: str
+    codec_url: str
+    "The codec server, for `temporal ... --codec-endpoint` with the bearer token."
+    codec_token: str
 
 
 @contextlib.asynccontextmanager
@@ -101,19 +128,35 @@ async def dev_stack(
     temporal_port: int | None = None,
     ui_port: int | None = None,
     sandbox_port: int | None = None,
+    codec_port: int | None = None,
     config: EngineConfig | None = None,
     sandbox_settings: SandboxSettings | None = None,
 ) -> AsyncIterator[DevStack]:
-    """Start everything; `state_dir` keeps the Temporal database and the sandbox's state
-    (a temporary directory when None)."""
+    """Start everything; `state_dir` keeps the Temporal database, the sandbox's state and the
+    dev secrets (a temporary directory when None). The Web UI decodes payloads through the codec
+    server, whose token is the UI's codec endpoint path: the dev UI has no sign-in to carry a
+    bearer token, and it listens on loopback only."""
     with contextlib.ExitStack() as stack:
         directory = state_dir or Path(stack.enter_context(tempfile.TemporaryDirectory()))
         directory.mkdir(parents=True, exist_ok=True)
-        os.environ.update(dev_key_ring(directory).to_env())
+        secrets = dev_secrets(directory)
+        os.environ.update(secrets.to_env())
         port = temporal_port or free_port()
         ui = ui_port or free_port()
+        ui_origins = [f"http://127.0.0.1:{ui}", f"http://localhost:{ui}"]
+        codec = BackgroundServer(
+            create_codec_app(secrets.keys, secrets.codec_token, ui_origins, token_in_path=True),
+            name="codec server",
+            port=codec_port or free_port(),
+        )
+        stack.enter_context(codec)
         process = subprocess.Popen(
-            dev_server_command(directory / "temporal.db", port, ui),
+            dev_server_command(
+                directory / "temporal.db",
+                port,
+                ui,
+                ui_codec_endpoint=f"{codec.base_url}/{secrets.codec_token}",
+            ),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
@@ -137,6 +180,8 @@ async def dev_stack(
                     temporal_address=f"127.0.0.1:{port}",
                     ui_url=f"http://127.0.0.1:{ui}",
                     task_queue=TASK_QUEUE,
+                    codec_url=codec.base_url,
+                    codec_token=secrets.codec_token,
                 )
 
 

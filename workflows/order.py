@@ -25,6 +25,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 with workflow.unsafe.imports_passed_through():
     from activities import messages as m
     from ordering.config import EngineConfig
+    from ordering.current_details import current_details
     from ordering.document import NewCustomer, OrderDocument, Segment
     from ordering.planning import LineAction, OfferFacts, Plan, PlannedLine, plan_order
     from ordering.refusals import Refusal, RefusalCode, from_partner_center, invalid_input
@@ -105,6 +106,7 @@ class OrderWorkflow:
             refusal = invalid_input(RefusalCode.INVALID_ORDER, "order", invalid.problems)
             self._status.refusal = refusal
             self._status.phase = Phase.REFUSED
+            self._publish()
             raise ApplicationError(
                 refusal.message, refusal, type=refusal.code.value, non_retryable=True
             ) from None
@@ -144,6 +146,7 @@ class OrderWorkflow:
         # From here on the order is carried through: a cancellation no longer stops it.
         self._purchase_started = True
         self._status.cancellable = False
+        self._publish()
         buying = asyncio.ensure_future(self._purchase_and_follow(order, plan))
         while True:
             try:
@@ -264,6 +267,7 @@ class OrderWorkflow:
     def _customer_known(self, customer_id: str) -> str:
         self._status.customer_id = customer_id
         workflow.upsert_search_attributes([steps.CUSTOMER_ID.value_set(customer_id)])
+        self._publish()
         return customer_id
 
     async def _create_customer(
@@ -548,9 +552,9 @@ class OrderWorkflow:
         assert waiting.expires_at is not None
         deadline = waiting.expires_at
         next_reminder = waiting.since + remind_every if remind_every else None
-        self._status.waiting = waiting
+        self._set_waiting(waiting)
         if check_first and await done():
-            self._status.waiting = None
+            self._set_waiting(None)
             return
         while True:
             remaining = deadline - workflow.now()
@@ -567,9 +571,10 @@ class OrderWorkflow:
                 waiting.reminders_sent += 1
                 next_reminder += remind_every
                 workflow.logger.info("reminder %d sent", waiting.reminders_sent)
+                self._publish()
             if await done():
                 break
-        self._status.waiting = None
+        self._set_waiting(None)
 
     # ------------------------------------------------------------------ agreement
 
@@ -592,12 +597,12 @@ class OrderWorkflow:
 
     async def _take_customer_slot(self, customer_id: str) -> None:
         self._enter(Phase.WAITING_FOR_CUSTOMER_SLOT)
-        self._status.waiting = Waiting(what=WaitingFor.CUSTOMER_SLOT, since=workflow.now())
+        self._set_waiting(Waiting(what=WaitingFor.CUSTOMER_SLOT, since=workflow.now()))
         await self._slot.acquire(
             customer_id, self._status.order_id, give_up=lambda: self._cancel_requested
         )
         self._checkpoint()
-        self._status.waiting = None
+        self._set_waiting(None)
 
     # ------------------------------------------------------------------ plan and buy
 
@@ -625,6 +630,7 @@ class OrderWorkflow:
             line.subscription_id = planned.subscription_id
             line.quantity_before = planned.quantity_before
             line.quantity_after = planned.quantity_after
+        self._publish()
         return plan
 
     async def _purchase_and_follow(self, order: OrderDocument, plan: Plan) -> None:
@@ -664,6 +670,7 @@ class OrderWorkflow:
                     line = self._status.lines[n]
                     line.subscription_id = subscription_id
                     line.state = LineState.FULFILLED
+                self._publish()
         for planned in adds:
             line = self._status.lines[planned.line]
             if line.state is LineState.FAILED:
@@ -681,6 +688,7 @@ class OrderWorkflow:
                     expires_after=waits.provisioning_expires_after,
                 )
                 line.state = LineState.FULFILLED
+                self._publish()
             except steps.ACTIVITY_FAILURES as error:
                 self._line_failed(planned.line, f"the new quantity did not show: {error.cause}")
 
@@ -718,6 +726,7 @@ class OrderWorkflow:
             for n in pc_order.lines:
                 self._status.lines[n].state = LineState.ORDERED
                 self._status.lines[n].partner_center_order_id = pc_order.order_id
+        self._publish()
         return purchased
 
     async def _add_licences(
@@ -741,36 +750,35 @@ class OrderWorkflow:
             )
             return
         self._status.lines[planned.line].state = LineState.ORDERED
+        self._publish()
 
     def _line_failed(self, n: int, problem: str) -> None:
         line = self._status.lines[n]
         line.state = LineState.FAILED
         line.problem = problem
+        self._publish()
 
     # ------------------------------------------------------------------ bookkeeping
 
     def _enter(self, phase: Phase) -> None:
         self._checkpoint()
         self._status.phase = phase
-        self._status.updated_at = workflow.now()
         workflow.upsert_search_attributes([steps.PHASE.value_set(phase.value)])
-        workflow.set_current_details(self._details())
+        self._publish()
         metrics.phase_entered(phase.value)
+
+    def _set_waiting(self, waiting: Waiting | None) -> None:
+        self._status.waiting = waiting
+        self._publish()
+
+    def _publish(self) -> None:
+        """After every change of the status: its time, and the UI's current details."""
+        self._status.updated_at = workflow.now()
+        workflow.set_current_details(current_details(self._status))
 
     def _checkpoint(self) -> None:
         if self._cancel_requested and not self._purchase_started:
             raise OrderCancelled()
-
-    def _details(self) -> str:
-        s = self._status
-        text = f"**Phase:** {s.phase.value}"
-        if s.customer_id:
-            text += f"  \n**Customer:** {s.customer_id}"
-        if s.waiting:
-            text += f"  \n**Waiting for:** {s.waiting.what.value}"
-        if s.refusal:
-            text += f"  \n**Refused:** {s.refusal.code.value}: {s.refusal.message}"
-        return text
 
     def _raise_partner_center_refusal(self, error: ActivityError | ApplicationError) -> NoReturn:
         refusal = partner_center_refusal(error)
@@ -783,9 +791,8 @@ class OrderWorkflow:
         self._status.refusal = refusal
         self._status.cancellable = False
         self._status.phase = phase
-        self._status.updated_at = workflow.now()
         workflow.upsert_search_attributes([steps.PHASE.value_set(phase.value)])
-        workflow.set_current_details(self._details())
+        self._publish()
         metrics.order_ended(phase.value, refusal.code.value if refusal else None)
         await workflow.wait_condition(workflow.all_handlers_finished)
         return OrderOutcome(
@@ -810,6 +817,7 @@ class OrderWorkflow:
         if problem is not None:
             if self._status.waiting is not None:
                 self._status.waiting.last_problem = problem
+                self._publish()
             workflow.logger.info("tax ID not accepted")
             return
         self._accept_tax_id(submission.tax_id)
@@ -840,6 +848,7 @@ class OrderWorkflow:
         self._tax_id = verdict.value
         if self._status.waiting is not None:
             self._status.waiting.last_problem = None
+            self._publish()
 
     @workflow.signal(name=RELATIONSHIP_ACCEPTED)
     def relationship_accepted(self, _: RelationshipNudge) -> None:

@@ -7,20 +7,17 @@ import asyncio
 import base64
 import json
 import os
-import threading
-import time
 from collections.abc import Iterator
 
 import httpx
 import pytest
-import uvicorn
 from temporalio.testing import WorkflowEnvironment
 
 from clients.payloads import KeyRing
 from clients.storefront import Storefront
 from ordering.status import Phase
-from sandbox.server import free_port
 from tests.engine.orders import OFFICE_E3, line, new_customer, order
+from workers.background_server import BackgroundServer
 from workers.codec_server import create_codec_app
 from workers.temporal_cli import temporal_binary
 from workflows.messages import order_workflow_id
@@ -33,19 +30,8 @@ UI = "http://127.0.0.1:8233"
 def codec_url(temporal: WorkflowEnvironment) -> Iterator[str]:
     keys = KeyRing.from_env()
     assert keys is not None  # the engine tests' key ring
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_codec_app(keys, TOKEN, UI), port=port, log_level="warning", lifespan="off"
-        )
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with BackgroundServer(create_codec_app(keys, TOKEN, [UI]), name="codec server") as server:
+        yield server.base_url
 
 
 async def show(temporal: WorkflowEnvironment, workflow_id: str, *codec: str) -> str:
@@ -127,3 +113,22 @@ def test_the_codec_server_refuses_strangers(codec_url: str) -> None:
     other = httpx.options(f"{codec_url}/decode", headers={"Origin": "https://evil.example"})
     assert other.status_code == 403
     assert "access-control-allow-origin" not in other.headers
+
+
+def test_the_token_as_endpoint_path_is_accepted_only_where_enabled() -> None:
+    """`csp-orders dev` gives its sign-in-less UI the endpoint `<codec>/<token>`."""
+    keys = KeyRing.generate()
+    body: dict[str, list[object]] = {"payloads": []}
+    with (
+        BackgroundServer(create_codec_app(keys, TOKEN, [UI]), name="strict") as strict,
+        BackgroundServer(
+            create_codec_app(keys, TOKEN, [UI], token_in_path=True), name="dev"
+        ) as dev,
+    ):
+        assert httpx.post(f"{strict.base_url}/{TOKEN}/decode", json=body).status_code == 401
+        assert httpx.post(f"{dev.base_url}/{TOKEN}/decode", json=body).status_code == 200
+        assert httpx.post(f"{dev.base_url}/{TOKEN}x/decode", json=body).status_code == 401
+        assert httpx.post(f"{dev.base_url}/decode", json=body).status_code == 401
+        # The browser's preflight carries no credentials; CORS alone answers it.
+        preflight = httpx.options(f"{dev.base_url}/{TOKEN}/decode", headers={"Origin": UI})
+        assert preflight.status_code == 204

@@ -11,10 +11,11 @@ from clients.payloads import data_converter
 from clients.storefront import Storefront
 from ordering.status import Phase
 from sandbox.admin_client import SandboxAdmin
-from sandbox.server import SandboxServer, free_port
+from sandbox.server import SandboxServer
 from tests.conftest import client_config
 from tests.engine.conftest import engine_config_for_tests
 from tests.engine.orders import EDUCATION_A1, OFFICE_E3, known_customer, line, order
+from workers.background_server import free_port
 from workers.metrics import prometheus_runtime
 from workers.worker import build_worker
 

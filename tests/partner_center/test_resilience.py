@@ -12,9 +12,10 @@ import pytest
 
 from clients.partner_center import PartnerCenterClient, PartnerCenterError
 from sandbox.admin_client import SandboxAdmin
-from sandbox.server import SandboxServer, free_port
+from sandbox.server import SandboxServer
 from tests.conftest import SandboxFactory, client_config
 from tests.partner_center.builders import OFFICE_E3, cart, new_customer
+from workers.background_server import free_port
 
 
 async def test_retry_after_a_lost_answer_creates_exactly_one_customer(

@@ -1,0 +1,58 @@
+"""What the Temporal UI shows as an order's current details."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from ordering.current_details import current_details, describe_waiting
+from ordering.refusals import Refusal, RefusalCode
+from ordering.status import LineState, LineStatus, OrderStatus, Phase, Waiting, WaitingFor
+
+SINCE = datetime(2026, 11, 25, 9, 30, tzinfo=UTC)
+
+
+def test_a_waiting_order_says_what_it_waits_for_and_until_when() -> None:
+    status = OrderStatus(
+        order_id="shop-1",
+        phase=Phase.WAITING_FOR_TAX_ID,
+        waiting=Waiting(
+            what=WaitingFor.TAX_ID,
+            since=SINCE,
+            expires_at=SINCE + timedelta(days=14),
+            reminders_sent=2,
+            last_problem="The INN must have 10 or 12 digits.",
+        ),
+        lines=[LineStatus(line=0, offer="CFQ7TTC0LF8Q:0001", quantity=7)],
+    )
+    assert current_details(status).split("  \n") == [
+        "**Phase:** waiting_for_tax_id",
+        "**Waiting for:** the customer's tax ID (Microsoft requires one in this country), "
+        "since 2026-11-25 09:30 UTC; gives up at 2026-12-09 09:30 UTC; reminders sent: 2",
+        "**Last input refused:** The INN must have 10 or 12 digits.",
+        "**Lines:** 1 pending",
+    ]
+
+
+def test_a_finished_order_shows_its_customer_lines_and_refusal() -> None:
+    status = OrderStatus(
+        order_id="shop-2",
+        phase=Phase.FAILED,
+        customer_id="c-42",
+        lines=[
+            LineStatus(line=0, offer="A:1", quantity=1, state=LineState.FULFILLED),
+            LineStatus(line=1, offer="B:1", quantity=1, state=LineState.FAILED),
+            LineStatus(line=2, offer="C:1", quantity=1, state=LineState.FULFILLED),
+        ],
+        refusal=Refusal(code=RefusalCode.OFFER_DISCONTINUED, message="Not sold here."),
+    )
+    assert current_details(status).split("  \n") == [
+        "**Phase:** failed",
+        "**Customer:** c-42",
+        "**Lines:** 2 fulfilled, 1 failed",
+        "**Refused:** OFFER_DISCONTINUED: Not sold here.",
+    ]
+
+
+def test_every_kind_of_wait_has_its_own_sentence() -> None:
+    sentences = {describe_waiting(Waiting(what=what, since=SINCE)) for what in WaitingFor}
+    assert len(sentences) == len(WaitingFor)

@@ -1,0 +1,43 @@
+"""The dev stack's secrets: made once, kept private in the state directory, reused."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+import pytest
+
+from clients.payloads import ACTIVE_VARIABLE, KEYS_VARIABLE
+from workers.codec_server import TOKEN_VARIABLE
+from workers.dev import KEYS_FILE, dev_secrets
+
+
+@pytest.fixture(autouse=True)
+def no_secrets_in_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in (KEYS_VARIABLE, ACTIVE_VARIABLE, TOKEN_VARIABLE):
+        monkeypatch.delenv(name, raising=False)
+
+
+def test_secrets_are_made_once_and_kept_private(tmp_path: Path) -> None:
+    first = dev_secrets(tmp_path)
+    file = tmp_path / KEYS_FILE
+    assert stat.S_IMODE(file.stat().st_mode) == 0o600
+    assert dev_secrets(tmp_path) == first
+    assert len(first.codec_token) >= 32
+
+
+def test_a_state_directory_from_before_the_codec_server_gets_a_token(tmp_path: Path) -> None:
+    first = dev_secrets(tmp_path)
+    file = tmp_path / KEYS_FILE
+    file.write_text(
+        "".join(line + "\n" for line in file.read_text().split() if TOKEN_VARIABLE not in line)
+    )
+    again = dev_secrets(tmp_path)
+    assert again.keys.to_env() == first.keys.to_env()
+    assert again.codec_token and TOKEN_VARIABLE in file.read_text()
+
+
+def test_the_environment_wins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    dev_secrets(tmp_path)
+    monkeypatch.setenv(TOKEN_VARIABLE, "from-the-environment")
+    assert dev_secrets(tmp_path).codec_token == "from-the-environment"
