@@ -3,9 +3,12 @@ the codec server inside `csp-orders dev`, and both in tests."""
 
 from __future__ import annotations
 
+import contextlib
+import random
 import socket
 import threading
 import time
+from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
@@ -13,9 +16,30 @@ import uvicorn
 
 
 def free_port(host: str = "127.0.0.1") -> int:
+    """A port free now, for a server that may have to listen on it again after a restart.
+
+    Taken below the kernel's ephemeral range: the kernel hands ports of that range to outgoing
+    connections, so a server restarted on such a port can find it taken, by a client that
+    reconnects to it meanwhile (even connected to itself)."""
+    low = _ephemeral_range_start()
+    for _ in range(50):
+        port = _RANDOM.randrange(max(1024, low - 12_000), low)
+        with socket.socket() as s, contextlib.suppress(OSError):
+            s.bind((host, port))
+            return port
     with socket.socket() as s:
         s.bind((host, 0))
         return int(s.getsockname()[1])
+
+
+_RANDOM = random.SystemRandom()  # not the global generator, which tests may seed
+
+
+def _ephemeral_range_start() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
 
 
 class BackgroundServer:

@@ -36,7 +36,7 @@ from sandbox.core import SandboxSettings
 from sandbox.faults import FaultSettings
 from sandbox.server import SandboxServer
 from workers.background_server import free_port
-from workers.dev import dev_server_command, wait_for_port
+from workers.dev import dev_server_command, start_dev_server
 from workers.worker import connect
 from workflows.licences import LicenceOutcome, LicenceRequest
 
@@ -151,12 +151,10 @@ class Processes:
         return f"127.0.0.1:{self.port}"
 
     def start_server(self) -> None:
-        self.server = subprocess.Popen(
+        self.server = start_dev_server(
             dev_server_command(self.directory / "temporal.db", self.port, self.ui_port),
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            self.directory / "temporal.log",
         )
-        wait_for_port(self.port, self.server)
 
     def stop_server(self) -> None:
         if self.server is not None:

@@ -61,14 +61,23 @@ def dev_server_command(
     return command
 
 
-def wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
+def start_dev_server(command: list[str], log: Path) -> subprocess.Popen[bytes]:
+    """Start the Temporal dev server, its output appended to `log`; return once it listens on
+    the port given in `command` (`--port`). If it exits first, the error quotes its log."""
+    port = int(command[command.index("--port") + 1])
+    with log.open("ab") as out:
+        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"the Temporal dev server exited with {process.returncode}")
+            tail = log.read_text(errors="replace").strip().splitlines()[-5:]
+            raise RuntimeError(
+                f"the Temporal dev server exited with {process.returncode}: " + " | ".join(tail)
+            )
         with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.5):
-            return
+            return process
         time.sleep(0.1)
+    process.kill()
     raise RuntimeError(f"the Temporal dev server did not listen on port {port}")
 
 
@@ -150,22 +159,21 @@ async def dev_stack(
             port=codec_port or free_port(),
         )
         stack.enter_context(codec)
-        process = subprocess.Popen(
+        process = await asyncio.to_thread(
+            start_dev_server,
             dev_server_command(
                 directory / "temporal.db",
                 port,
                 ui,
                 ui_codec_endpoint=f"{codec.base_url}/{secrets.codec_token}",
             ),
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            directory / "temporal.log",
         )
         stack.callback(_stop, process)
         settings = sandbox_settings or SandboxSettings(
             state_file=directory / "sandbox.json", provisioning_delay_seconds=1.0
         )
         sandbox = stack.enter_context(SandboxServer(settings, port=sandbox_port or free_port()))
-        await asyncio.to_thread(wait_for_port, port, process)
         client = await connect(f"127.0.0.1:{port}")
         async with PartnerCenterClient.from_config(sandbox_client_config(sandbox)) as pc:
             from workers.worker import build_worker
