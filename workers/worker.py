@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 from collections.abc import Sequence
 from typing import Any
 
@@ -59,8 +60,9 @@ class _LogContextInbound(ActivityInboundInterceptor):
 
 
 def tracing_interceptors(exporter: str | None) -> list[Interceptor]:
-    """OpenTelemetry tracing through workflows and activities; off unless an exporter is named
-    ("console", or "otlp" when opentelemetry-exporter-otlp is installed)."""
+    """OpenTelemetry tracing through workflows and activities; off unless an exporter is named:
+    "console" (stdout), or "otlp" (OTLP over HTTP, configured by the standard variables:
+    OTEL_EXPORTER_OTLP_ENDPOINT, default http://localhost:4318, OTEL_EXPORTER_OTLP_HEADERS...)."""
     if not exporter:
         return []
     from opentelemetry import trace
@@ -72,14 +74,13 @@ def tracing_interceptors(exporter: str | None) -> list[Interceptor]:
     if exporter == "console":
         provider.add_span_processor(BatchSpanProcessor(ConsoleSpanExporter()))
     elif exporter == "otlp":
-        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import (  # type: ignore[import-not-found]
-            OTLPSpanExporter,
-        )
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
         provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
     else:
         raise ValueError(f"unknown trace exporter {exporter!r} (console or otlp)")
     trace.set_tracer_provider(provider)
+    atexit.register(provider.shutdown)  # flush the last spans when the worker stops
     return [TracingInterceptor()]
 
 
