@@ -1,5 +1,6 @@
 """The operator's view in a real browser: headless Chromium (Debian's, driven by Playwright) opens
-the Web UI of the stack `csp-orders dev` runs, lists orders by a search attribute, opens one and
+the Web UI of the stack `csp-orders dev` runs, lists orders by phase and by customer (search
+attributes), opens one and
 reads its summary, current details and decoded input (through the dev stack's codec server).
 
 Screenshots go to the test's temporary directory, or to $CSP_UI_SCREENSHOTS (the ones under
@@ -79,7 +80,8 @@ async def test_operators_find_an_order_by_phase_and_read_it_decoded(
     completed = example("new-customer.json")
     await shop.place_order(waiting)
     await shop.place_order(completed)
-    assert (await shop.wait_for_outcome(completed.order_id)).phase is Phase.COMPLETED
+    outcome = await shop.wait_for_outcome(completed.order_id)
+    assert outcome.phase is Phase.COMPLETED and outcome.customer_id
     status = await shop.status(waiting.order_id)
     assert status.phase is Phase.WAITING_FOR_TAX_ID
     shots = screenshots(tmp_path)
@@ -92,6 +94,16 @@ async def test_operators_find_an_order_by_phase_and_read_it_decoded(
     await expect(rows.first).to_contain_text(f"order-{waiting.order_id}")
     await expect(page.get_by_text('CspPhase = "waiting_for_tax_id"')).to_be_visible()
     await page.screenshot(path=shots / "orders-by-phase.png")
+
+    query = urllib.parse.quote(f'CspCustomerId="{outcome.customer_id}"')
+    await page.goto(f"{stack.ui_url}/namespaces/default/workflows?query={query}")
+    await expect(rows).to_have_count(1, timeout=WAIT)
+    await expect(rows.first).to_contain_text(f"order-{completed.order_id}")
+    await expect(rows.first).to_contain_text("Completed")
+
+    query = urllib.parse.quote('CspPhase="waiting_for_tax_id"')
+    await page.goto(f"{stack.ui_url}/namespaces/default/workflows?query={query}")
+    await expect(rows).to_have_count(1, timeout=WAIT)
 
     await rows.first.get_by_role("link", name=f"order-{waiting.order_id}").click()
     await expect(page.get_by_role("heading", name=f"order-{waiting.order_id}")).to_be_visible(
