@@ -1,7 +1,7 @@
 """The operator's view in a real browser: headless Chromium (Debian's, driven by Playwright) opens
 the Web UI of the stack `csp-orders dev` runs, lists orders by phase and by customer (search
-attributes), opens one and
-reads its summary, current details and decoded input (through the dev stack's codec server).
+attributes), opens one and reads its summary, current details and decoded input (through the dev
+stack's codec server).
 
 Screenshots go to the test's temporary directory, or to $CSP_UI_SCREENSHOTS (the ones under
 docs/ui/ were taken with CSP_UI_SCREENSHOTS=docs/ui).
