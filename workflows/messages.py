@@ -10,8 +10,18 @@ CANCEL = "cancel"  # update
 STATUS = "status"  # query
 
 
+ORDER_WORKFLOW_PREFIX = "order-"
+
+
 def order_workflow_id(order_id: str) -> str:
-    return f"order-{order_id}"
+    return f"{ORDER_WORKFLOW_PREFIX}{order_id}"
+
+
+def order_id_of(workflow_id: str) -> str | None:
+    """The order id in an order workflow's id; None for the engine's other workflows."""
+    if workflow_id.startswith(ORDER_WORKFLOW_PREFIX):
+        return workflow_id.removeprefix(ORDER_WORKFLOW_PREFIX)
+    return None
 
 
 def licences_workflow_id(request_id: str) -> str:

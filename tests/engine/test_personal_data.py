@@ -3,6 +3,8 @@ server without the key, holds no tax ID, address line, e-mail or phone number.""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from temporalio.client import Client
 
@@ -71,6 +73,14 @@ async def test_logs_of_an_order_hold_no_personal_data(
     captured = capsys.readouterr()
     logs = captured.out + captured.err
     assert f"order-piilog-{unique}" in logs  # the order's activity logs were captured
+    calls = [
+        json.loads(text)
+        for text in logs.splitlines()
+        if text.startswith("{") and f"piilog-{unique}" in text
+    ]
+    purchase = next(c for c in calls if c.get("activity") == "purchase" and "correlation_id" in c)
+    assert purchase["order_id"] == document.order_id
+    assert purchase["workflow_id"] == f"order-{document.order_id}" and purchase["run_id"]
     for value in PERSONAL:
         assert value not in logs, f"{value!r} appears in the logs"
 
