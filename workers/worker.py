@@ -25,7 +25,6 @@ from ordering.config import EngineConfig
 from workers import metrics
 from workflows.customer_slot import CustomerSlotWorkflow
 from workflows.licences import LicencesWorkflow
-from workflows.messages import order_id_of
 from workflows.order import OrderWorkflow
 
 WORKFLOWS = [OrderWorkflow, LicencesWorkflow, CustomerSlotWorkflow]
@@ -45,8 +44,8 @@ async def connect(
 
 
 class _LogContext(Interceptor):
-    """Every log line of an activity carries the workflow id, run id, activity type and, for an
-    order's activities, the order id."""
+    """Every log line of an activity carries the workflow id, run id and activity type (and so
+    the order id, `workers/logs.py`)."""
 
     def intercept_activity(self, next: ActivityInboundInterceptor) -> ActivityInboundInterceptor:
         return _LogContextInbound(next)
@@ -55,15 +54,9 @@ class _LogContext(Interceptor):
 class _LogContextInbound(ActivityInboundInterceptor):
     async def execute_activity(self, input: ExecuteActivityInput) -> Any:
         info = activity.info()
-        context = {
-            "workflow_id": info.workflow_id,
-            "run_id": info.workflow_run_id,
-            "activity": info.activity_type,
-        }
-        order_id = order_id_of(info.workflow_id or "")
-        if order_id is not None:
-            context["order_id"] = order_id
-        with structlog.contextvars.bound_contextvars(**context):
+        with structlog.contextvars.bound_contextvars(
+            workflow_id=info.workflow_id, run_id=info.workflow_run_id, activity=info.activity_type
+        ):
             return await super().execute_activity(input)
 
 

@@ -1,0 +1,68 @@
+"""Log lines, as the worker writes them: one JSON shape for structlog's loggers and the standard
+library's, with the order's context and no personal data. (The scan of a whole order's logs for
+personal data is in test_personal_data.py.)"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import logging
+from collections.abc import Iterator
+
+import pytest
+import structlog
+from temporalio.client import Client
+
+from clients.storefront import Storefront
+from ordering.status import WaitingFor
+from tests.engine.test_ordering_rules import wait_for
+from tests.engine.test_tax_id import russian_order
+from workflows.messages import PROVIDE_TAX_ID, TaxIdSubmission, order_workflow_id
+
+INVALID_TAX_ID = "7707083890"  # wrong check digit
+
+
+@pytest.fixture
+def log_lines() -> Iterator[io.StringIO]:
+    """What the worker's log handler writes (tests/conftest.py configures logging as
+    `csp-orders worker` does)."""
+    handler = next(
+        h
+        for h in logging.getLogger().handlers
+        if isinstance(h.formatter, structlog.stdlib.ProcessorFormatter)
+    )
+    out = io.StringIO()
+    copy = logging.StreamHandler(out)
+    copy.setFormatter(handler.formatter)
+    for kept in handler.filters:
+        copy.addFilter(kept)
+    logging.getLogger().addHandler(copy)
+    yield out
+    logging.getLogger().removeHandler(copy)
+
+
+async def test_a_workflows_log_line_carries_the_orders_context_without_the_tax_id(
+    shop: Storefront, client: Client, unique: str, log_lines: io.StringIO
+) -> None:
+    document = russian_order(unique)
+    order_id = f"ru-{unique}"
+    await shop.place_order(document)  # type: ignore[arg-type]
+    await wait_for(shop, order_id, WaitingFor.TAX_ID)
+    handle = client.get_workflow_handle(order_workflow_id(order_id))
+    await handle.signal(PROVIDE_TAX_ID, TaxIdSubmission(tax_id=INVALID_TAX_ID))
+    for _ in range(100):
+        status = await shop.status(order_id)
+        if status.waiting and status.waiting.last_problem:
+            break
+        await asyncio.sleep(0.05)
+    lines = [json.loads(text) for text in log_lines.getvalue().splitlines()]
+    [refused] = [x for x in lines if x["event"] == "tax ID not accepted"]
+    assert refused["logger"] == "temporalio.workflow"
+    assert refused["level"] == "info" and refused["timestamp"]
+    assert refused["order_id"] == order_id
+    assert refused["workflow_id"] == order_workflow_id(order_id)
+    assert refused["run_id"] == (await handle.describe()).run_id
+    assert refused["workflow_type"] == "OrderWorkflow"
+    assert INVALID_TAX_ID not in log_lines.getvalue()
+    await handle.cancel()
