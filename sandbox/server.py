@@ -12,7 +12,14 @@ __all__ = ["SandboxServer", "serve"]
 
 
 def serve(settings: SandboxSettings, host: str = "127.0.0.1", port: int = 8088) -> None:
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning", access_log=False)
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        log_level="warning",
+        log_config=None,
+        access_log=False,
+    )
 
 
 class SandboxServer(BackgroundServer):

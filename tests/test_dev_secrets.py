@@ -37,7 +37,19 @@ def test_a_state_directory_from_before_the_codec_server_gets_a_token(tmp_path: P
     assert again.codec_token and TOKEN_VARIABLE in file.read_text()
 
 
-def test_the_environment_wins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    dev_secrets(tmp_path)
+def test_the_environment_wins_but_is_never_written_down(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    own = dev_secrets(tmp_path)
+    stored = (tmp_path / KEYS_FILE).read_text()
     monkeypatch.setenv(TOKEN_VARIABLE, "from-the-environment")
-    assert dev_secrets(tmp_path).codec_token == "from-the-environment"
+    monkeypatch.setenv(KEYS_VARIABLE, "other=" + "A" * 43 + "=")
+    monkeypatch.setenv(ACTIVE_VARIABLE, "other")
+    used = dev_secrets(tmp_path)
+    assert used.codec_token == "from-the-environment"
+    assert used.keys.to_env()[ACTIVE_VARIABLE] == "other"
+    assert (tmp_path / KEYS_FILE).read_text() == stored
+    monkeypatch.delenv(TOKEN_VARIABLE)
+    monkeypatch.delenv(KEYS_VARIABLE)
+    monkeypatch.delenv(ACTIVE_VARIABLE)
+    assert dev_secrets(tmp_path) == own

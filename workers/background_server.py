@@ -20,19 +20,27 @@ def free_port(host: str = "127.0.0.1") -> int:
 
     Taken below the kernel's ephemeral range: the kernel hands ports of that range to outgoing
     connections, so a server restarted on such a port can find it taken, by a client that
-    reconnects to it meanwhile (even connected to itself)."""
-    low = _ephemeral_range_start()
-    for _ in range(50):
-        port = _RANDOM.randrange(max(1024, low - 12_000), low)
+    reconnects to it meanwhile (even connected to itself). A port is handed out once per
+    process, so servers started together never get the same one."""
+    high = _ephemeral_range_start()
+    low = max(1024, high - 12_000)
+    for _ in range(50 if low < high else 0):
+        port = _RANDOM.randrange(low, high)
+        if port in _HANDED_OUT:
+            continue
         with socket.socket() as s, contextlib.suppress(OSError):
             s.bind((host, port))
+            _HANDED_OUT.add(port)
             return port
     with socket.socket() as s:
         s.bind((host, 0))
-        return int(s.getsockname()[1])
+        port = int(s.getsockname()[1])
+    _HANDED_OUT.add(port)
+    return port
 
 
 _RANDOM = random.SystemRandom()  # not the global generator, which tests may seed
+_HANDED_OUT: set[int] = set()
 
 
 def _ephemeral_range_start() -> int:
@@ -54,6 +62,7 @@ class BackgroundServer:
             host=self.host,
             port=self.port,
             log_level="warning",
+            log_config=None,  # uvicorn's records go through the process's logging set-up
             access_log=False,
             lifespan="off",
         )

@@ -153,6 +153,7 @@ class Processes:
     def start_server(self) -> None:
         self.server = start_dev_server(
             dev_server_command(self.directory / "temporal.db", self.port, self.ui_port),
+            self.port,
             self.directory / "temporal.log",
         )
 

@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import json
 import os
+import signal
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -52,6 +53,9 @@ def _sandbox(args: argparse.Namespace) -> int:
         f"(token endpoint /<tenant>/oauth2/token, admin /_sandbox/...)",
         flush=True,
     )
+    from workers.logs import configure_logging
+
+    configure_logging(json=True)
     serve(settings, host=args.host, port=args.port)
     return 0
 
@@ -80,7 +84,13 @@ def _worker(args: argparse.Namespace) -> int:
                 interceptors=tracing_interceptors(args.trace_exporter),
             )
             print(f"worker on task queue {temporal.task_queue} at {temporal.address}", flush=True)
-            await worker.run()
+            # SIGTERM (how services are stopped) and Ctrl-C stop the worker gracefully, so the
+            # process exits normally and the last spans and metrics are flushed.
+            stop = asyncio.Event()
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                asyncio.get_running_loop().add_signal_handler(signum, stop.set)
+            async with worker:
+                await stop.wait()
 
     asyncio.run(run())
     return 0
@@ -222,6 +232,9 @@ def _schema(args: argparse.Namespace) -> int:
     return 0
 
 
+LOOPBACK = ("127.0.0.1", "localhost")
+
+
 def _codec_server(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -237,13 +250,25 @@ def _codec_server(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    from workers.logs import configure_logging
+
+    configure_logging(json=True)
     origins = args.ui_origin or ["http://127.0.0.1:8233", "http://localhost:8233"]
     print(f"codec server on http://{args.host}:{args.port} (UI origins {', '.join(origins)})")
     uvicorn.run(
-        create_codec_app(keys, token, origins, token_in_path=args.token_in_path),
+        create_codec_app(
+            keys,
+            token,
+            origins,
+            token_in_path=args.token_in_path,
+            # on loopback, only loopback names: a web page cannot reach it by DNS rebinding
+            allowed_hosts=["127.0.0.1", "localhost"] if args.host in LOOPBACK else None,
+        ),
         host=args.host,
         port=args.port,
         log_level="warning",
+        log_config=None,
+        access_log=False,  # request paths may carry the token (--token-in-path)
     )
     return 0
 

@@ -17,6 +17,8 @@ from collections.abc import Awaitable, Callable, Sequence
 
 from google.protobuf import json_format
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -30,8 +32,17 @@ Handler = Callable[[Request], Awaitable[Response]]
 
 
 def create_codec_app(
-    keys: KeyRing, token: str, ui_origins: Sequence[str] = (), *, token_in_path: bool = False
+    keys: KeyRing,
+    token: str,
+    ui_origins: Sequence[str] = (),
+    *,
+    token_in_path: bool = False,
+    allowed_hosts: Sequence[str] | None = None,
 ) -> Starlette:
+    """`allowed_hosts`: the Host names it answers (e.g. loopback names only, against DNS
+    rebinding from a web page); any when None."""
+    if not token:
+        raise ValueError("the codec server needs a non-empty token")
     codec = EncryptionCodec(keys)
     bearer = f"Bearer {token}".encode()
 
@@ -74,11 +85,17 @@ def create_codec_app(
         return handle
 
     methods = ["POST", "OPTIONS"]
+    middleware = (
+        [Middleware(TrustedHostMiddleware, allowed_hosts=list(allowed_hosts))]
+        if allowed_hosts is not None
+        else []
+    )
     return Starlette(
+        middleware=middleware,
         routes=[
             Route("/encode", endpoint(True), methods=methods),
             Route("/decode", endpoint(False), methods=methods),
             Route("/{prefix:path}/encode", endpoint(True), methods=methods),
             Route("/{prefix:path}/decode", endpoint(False), methods=methods),
-        ]
+        ],
     )

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import secrets as secrets_module
 import socket
 import subprocess
 import tempfile
@@ -15,6 +14,7 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from secrets import token_urlsafe
 
 from temporalio.client import Client
 from temporalio.worker import Worker
@@ -61,12 +61,24 @@ def dev_server_command(
     return command
 
 
-def start_dev_server(command: list[str], log: Path) -> subprocess.Popen[bytes]:
-    """Start the Temporal dev server, its output appended to `log`; return once it listens on
-    the port given in `command` (`--port`). If it exits first, the error quotes its log."""
-    port = int(command[command.index("--port") + 1])
+def start_dev_server(command: list[str], port: int, log: Path) -> subprocess.Popen[bytes]:
+    """Start the Temporal dev server, its output appended to `log`; return once it listens."""
+    process = launch_dev_server(command, log)
+    try:
+        wait_until_listening(process, port, log)
+    except BaseException:
+        _stop(process)
+        raise
+    return process
+
+
+def launch_dev_server(command: list[str], log: Path) -> subprocess.Popen[bytes]:
     with log.open("ab") as out:
-        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
+        return subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
+
+
+def wait_until_listening(process: subprocess.Popen[bytes], port: int, log: Path) -> None:
+    """Until the dev server listens on `port`; if it exits first, the error quotes its log."""
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -75,9 +87,8 @@ def start_dev_server(command: list[str], log: Path) -> subprocess.Popen[bytes]:
                 f"the Temporal dev server exited with {process.returncode}: " + " | ".join(tail)
             )
         with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.5):
-            return process
+            return
         time.sleep(0.1)
-    process.kill()
     raise RuntimeError(f"the Temporal dev server did not listen on port {port}")
 
 
@@ -94,28 +105,28 @@ class DevSecrets:
 
 
 def dev_secrets(directory: Path) -> DevSecrets:
-    """The payload key ring and the codec server's token: from the environment where set,
-    otherwise the dev stack's own, kept (0600) in `<state dir>/codec-keys.env` so the same orders
-    stay readable across restarts; other terminals load them with
-    `set -a; . <state dir>/codec-keys.env; set +a`."""
+    """The payload key ring and the codec server's token. The dev stack's own are made once and
+    kept (0600) in `<state dir>/codec-keys.env`, so the same orders stay readable across
+    restarts; other terminals load them with `set -a; . <state dir>/codec-keys.env; set +a`.
+    Values set in the environment are used instead, and never written to that file."""
     path = directory / KEYS_FILE
     stored: dict[str, str] = {}
     if path.exists():
         lines = (line.split("=", 1) for line in path.read_text().split() if "=" in line)
         stored = {name: value.strip("'") for name, value in lines}
-    keys = KeyRing.from_env()
-    if keys is None and KEYS_VARIABLE in stored:
-        keys = KeyRing.parse(stored[KEYS_VARIABLE], stored[ACTIVE_VARIABLE])
-    secrets = DevSecrets(
-        keys=keys or KeyRing.generate("dev"),
-        codec_token=os.environ.get(TOKEN_VARIABLE)
-        or stored.get(TOKEN_VARIABLE)
-        or secrets_module.token_urlsafe(32),
+    own = DevSecrets(
+        keys=KeyRing.parse(stored[KEYS_VARIABLE], stored[ACTIVE_VARIABLE])
+        if KEYS_VARIABLE in stored
+        else KeyRing.generate("dev"),
+        codec_token=stored.get(TOKEN_VARIABLE) or token_urlsafe(32),
     )
-    if stored != secrets.to_env():
+    if stored != own.to_env():
         path.touch(mode=0o600)
-        path.write_text("".join(f"{k}='{v}'\n" for k, v in secrets.to_env().items()))
-    return secrets
+        path.write_text("".join(f"{k}='{v}'\n" for k, v in own.to_env().items()))
+    return DevSecrets(
+        keys=KeyRing.from_env() or own.keys,
+        codec_token=os.environ.get(TOKEN_VARIABLE) or own.codec_token,
+    )
 
 
 @dataclass
@@ -149,32 +160,37 @@ async def dev_stack(
         directory = state_dir or Path(stack.enter_context(tempfile.TemporaryDirectory()))
         directory.mkdir(parents=True, exist_ok=True)
         secrets = dev_secrets(directory)
-        os.environ.update(secrets.to_env())
         port = temporal_port or free_port()
         ui = ui_port or free_port()
-        ui_origins = [f"http://127.0.0.1:{ui}", f"http://localhost:{ui}"]
         codec = BackgroundServer(
-            create_codec_app(secrets.keys, secrets.codec_token, ui_origins, token_in_path=True),
+            create_codec_app(
+                secrets.keys,
+                secrets.codec_token,
+                [f"http://127.0.0.1:{ui}", f"http://localhost:{ui}"],
+                token_in_path=True,
+                allowed_hosts=["127.0.0.1", "localhost"],
+            ),
             name="codec server",
             port=codec_port or free_port(),
         )
         stack.enter_context(codec)
-        process = await asyncio.to_thread(
-            start_dev_server,
+        log = directory / "temporal.log"
+        process = launch_dev_server(
             dev_server_command(
                 directory / "temporal.db",
                 port,
                 ui,
                 ui_codec_endpoint=f"{codec.base_url}/{secrets.codec_token}",
             ),
-            directory / "temporal.log",
+            log,
         )
         stack.callback(_stop, process)
+        await asyncio.to_thread(wait_until_listening, process, port, log)
         settings = sandbox_settings or SandboxSettings(
             state_file=directory / "sandbox.json", provisioning_delay_seconds=1.0
         )
         sandbox = stack.enter_context(SandboxServer(settings, port=sandbox_port or free_port()))
-        client = await connect(f"127.0.0.1:{port}")
+        client = await connect(f"127.0.0.1:{port}", keys=secrets.keys)
         async with PartnerCenterClient.from_config(sandbox_client_config(sandbox)) as pc:
             from workers.worker import build_worker
 
@@ -199,3 +215,4 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
         process.wait(timeout=15)
     except subprocess.TimeoutExpired:
         process.kill()
+        process.wait()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import atexit
 from collections.abc import Sequence
 from typing import Any
 
@@ -31,15 +30,20 @@ WORKFLOWS = [OrderWorkflow, LicencesWorkflow, CustomerSlotWorkflow]
 
 
 async def connect(
-    address: str, namespace: str = "default", *, runtime: Runtime | None = None
+    address: str,
+    namespace: str = "default",
+    *,
+    runtime: Runtime | None = None,
+    keys: KeyRing | None = None,
 ) -> Client:
-    """A client whose payloads are encrypted with the environment's key ring."""
-    if KeyRing.from_env() is None:
+    """A client whose payloads are encrypted with `keys`, or the environment's key ring."""
+    ring = keys or KeyRing.from_env()
+    if ring is None:
         structlog.get_logger("worker").warning(
             "payload encryption is off: set CSP_CODEC_KEYS (see clients/payloads.py)"
         )
     return await Client.connect(
-        address, namespace=namespace, data_converter=data_converter(), runtime=runtime
+        address, namespace=namespace, data_converter=data_converter(ring), runtime=runtime
     )
 
 
@@ -80,8 +84,7 @@ def tracing_interceptors(exporter: str | None) -> list[Interceptor]:
         provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
     else:
         raise ValueError(f"unknown trace exporter {exporter!r} (console or otlp)")
-    trace.set_tracer_provider(provider)
-    atexit.register(provider.shutdown)  # flush the last spans when the worker stops
+    trace.set_tracer_provider(provider)  # flushed at exit (the provider registers its shutdown)
     return [TracingInterceptor()]
 
 

@@ -132,3 +132,22 @@ def test_the_token_as_endpoint_path_is_accepted_only_where_enabled() -> None:
         # The browser's preflight carries no credentials; CORS alone answers it.
         preflight = httpx.options(f"{dev.base_url}/{TOKEN}/decode", headers={"Origin": UI})
         assert preflight.status_code == 204
+
+
+def test_a_loopback_codec_server_answers_only_loopback_host_names() -> None:
+    """Against DNS rebinding: a web page whose name points at 127.0.0.1 gets nothing."""
+    keys = KeyRing.generate()
+    app = create_codec_app(
+        keys, TOKEN, [UI], token_in_path=True, allowed_hosts=["127.0.0.1", "localhost"]
+    )
+    body: dict[str, list[object]] = {"payloads": []}
+    with BackgroundServer(app, name="loopback codec") as server:
+        url = f"{server.base_url}/{TOKEN}/decode"
+        assert httpx.post(url, json=body).status_code == 200
+        rebound = httpx.post(url, json=body, headers={"Host": "attacker.example"})
+        assert rebound.status_code == 400
+
+
+def test_a_codec_server_without_a_token_is_refused() -> None:
+    with pytest.raises(ValueError, match="token"):
+        create_codec_app(KeyRing.generate(), "", token_in_path=True)
