@@ -74,6 +74,10 @@ class OrderNotFound(StorefrontError):
     pass
 
 
+class EngineUnreachable(StorefrontError):
+    """The order engine's Temporal service could not be reached (nothing was sent)."""
+
+
 class LicencesRefused(StorefrontError):
     def __init__(self, refusal: Refusal) -> None:
         super().__init__(refusal.message)
@@ -105,7 +109,15 @@ class Storefront:
     async def connect(
         cls, address: str, *, namespace: str = "default", task_queue: str = DEFAULT_TASK_QUEUE
     ) -> Storefront:
-        client = await Client.connect(address, namespace=namespace, data_converter=data_converter())
+        try:
+            client = await Client.connect(
+                address, namespace=namespace, data_converter=data_converter()
+            )
+        except RuntimeError as error:  # the SDK's connection failure
+            raise EngineUnreachable(
+                f"The order engine at {address} cannot be reached right now; nothing was sent. "
+                "Try again later."
+            ) from error
         return cls(client, task_queue)
 
     async def __aenter__(self) -> Storefront:

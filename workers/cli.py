@@ -127,7 +127,7 @@ def _dev(args: argparse.Namespace) -> int:
 
 
 def _with_shop(args: argparse.Namespace, action: Callable[[Any], Awaitable[int]]) -> int:
-    from clients.storefront import Storefront, StorefrontError
+    from clients.storefront import EngineUnreachable, Storefront, StorefrontError
     from ordering.validation import InvalidOrder
     from workers.settings import TemporalSettings
 
@@ -146,6 +146,9 @@ def _with_shop(args: argparse.Namespace, action: Callable[[Any], Awaitable[int]]
         for problem in invalid.problems:
             print(f"  {problem}", file=sys.stderr)
         code = 2
+    except EngineUnreachable as error:
+        print(f"{error} (Temporal address: --address or CSP_TEMPORAL_ADDRESS)", file=sys.stderr)
+        code = 1
     except StorefrontError as error:
         print(str(error), file=sys.stderr)
         code = 1

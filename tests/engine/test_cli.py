@@ -86,3 +86,12 @@ def test_status_of_an_unknown_order(temporal: WorkflowEnvironment) -> None:
     assert result.returncode == 1
     assert "There is no order no-such-order" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_an_unreachable_engine_is_a_sentence_not_a_stack_trace(
+    temporal: WorkflowEnvironment,
+) -> None:
+    result = cli(temporal, "order", "status", "shop-1", "--address", "127.0.0.1:1")
+    assert result.returncode == 1
+    assert "cannot be reached" in result.stderr and "CSP_TEMPORAL_ADDRESS" in result.stderr
+    assert "Traceback" not in result.stderr
