@@ -74,7 +74,13 @@ def _worker(args: argparse.Namespace) -> int:
         from workers.metrics import prometheus_runtime
 
         runtime = prometheus_runtime(args.metrics_port) if args.metrics_port else None
-        client = await connect(temporal.address, temporal.namespace, runtime=runtime)
+        try:
+            client = await connect(temporal.address, temporal.namespace, runtime=runtime)
+        except RuntimeError as error:
+            raise SystemExit(
+                f"csp-orders worker: cannot reach Temporal at {temporal.address} "
+                f"(CSP_TEMPORAL_ADDRESS): {error}"
+            ) from None
         async with PartnerCenterClient.from_config(partner_center_from_env()) as pc:
             worker = build_worker(
                 client,
