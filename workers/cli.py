@@ -241,14 +241,16 @@ def _schema(args: argparse.Namespace) -> int:
     return 0
 
 
-LOOPBACK = ("127.0.0.1", "localhost")
-
-
 def _codec_server(args: argparse.Namespace) -> int:
     import uvicorn
 
     from clients.payloads import KeyRing
-    from workers.codec_server import TOKEN_VARIABLE, create_codec_app
+    from workers.codec_server import (
+        LOOPBACK_HOSTS,
+        TOKEN_VARIABLE,
+        create_codec_app,
+        loopback_ui_origins,
+    )
 
     keys = KeyRing.from_env()
     token = os.environ.get(TOKEN_VARIABLE)
@@ -262,7 +264,7 @@ def _codec_server(args: argparse.Namespace) -> int:
     from workers.logs import configure_logging
 
     configure_logging(json=True)
-    origins = args.ui_origin or ["http://127.0.0.1:8233", "http://localhost:8233"]
+    origins = args.ui_origin or loopback_ui_origins(8233)
     print(f"codec server on http://{args.host}:{args.port} (UI origins {', '.join(origins)})")
     uvicorn.run(
         create_codec_app(
@@ -271,7 +273,7 @@ def _codec_server(args: argparse.Namespace) -> int:
             origins,
             token_in_path=args.token_in_path,
             # on loopback, only loopback names: a web page cannot reach it by DNS rebinding
-            allowed_hosts=["127.0.0.1", "localhost"] if args.host in LOOPBACK else None,
+            allowed_hosts=LOOPBACK_HOSTS if args.host in LOOPBACK_HOSTS else None,
         ),
         host=args.host,
         port=args.port,

@@ -27,6 +27,14 @@ from temporalio.api.common.v1 import Payloads
 from clients.payloads import EncryptionCodec, KeyRing
 
 TOKEN_VARIABLE = "CSP_CODEC_SERVER_TOKEN"
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost")
+
+
+def loopback_ui_origins(ui_port: int) -> list[str]:
+    """The origins of a Temporal UI served on loopback (browsers may use either name)."""
+    return [f"http://{host}:{ui_port}" for host in LOOPBACK_HOSTS]
+
+
 ALLOWED_HEADERS = "Authorization, Content-Type, X-Namespace"
 Handler = Callable[[Request], Awaitable[Response]]
 

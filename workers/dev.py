@@ -25,7 +25,12 @@ from ordering.config import EngineConfig, load_config
 from sandbox.core import SandboxSettings
 from sandbox.server import SandboxServer
 from workers.background_server import BackgroundServer, free_port
-from workers.codec_server import TOKEN_VARIABLE, create_codec_app
+from workers.codec_server import (
+    LOOPBACK_HOSTS,
+    TOKEN_VARIABLE,
+    create_codec_app,
+    loopback_ui_origins,
+)
 from workers.settings import TASK_QUEUE, sandbox_client_config
 from workers.temporal_cli import temporal_binary
 from workers.worker import connect
@@ -166,9 +171,9 @@ async def dev_stack(
             create_codec_app(
                 secrets.keys,
                 secrets.codec_token,
-                [f"http://127.0.0.1:{ui}", f"http://localhost:{ui}"],
+                loopback_ui_origins(ui),
                 token_in_path=True,
-                allowed_hosts=["127.0.0.1", "localhost"],
+                allowed_hosts=LOOPBACK_HOSTS,
             ),
             name="codec server",
             port=codec_port or free_port(),
