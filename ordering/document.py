@@ -2,7 +2,8 @@
 
 `OrderDocument.model_json_schema()` is the published JSON Schema (`docs/order.schema.json`);
 examples are in `examples/`. Validation errors name the field and the reason
-(`ordering.validation.problems`).
+(`ordering.validation.problems`). Numbers are strict: a quantity is a JSON integer, never a
+string such as "3" or a boolean (dates stay ISO 8601 strings).
 """
 
 from __future__ import annotations
@@ -179,7 +180,7 @@ class Segment(StrEnum):
 
 class OrderLine(Document):
     offer: Offer
-    quantity: int = Field(ge=1, le=10_000)
+    quantity: int = Field(ge=1, le=10_000, strict=True)  # a JSON integer: not "3", not true
     billing_cycle: BillingCycle
     term: Literal["P1M", "P1Y"] | None = Field(
         None, description="Commitment term; defaults to P1M for monthly, P1Y for annual."

@@ -63,8 +63,18 @@ _FORMATS = {
 }
 
 
+# Strict types: JSON's own types, never a string or a boolean standing in for a number.
+_TYPES = {
+    "int_type": "must be a whole number written as a JSON number, such as 3 (not text such as "
+    '"3", not true or false)',
+    "bool_type": "must be true or false (a JSON boolean, not text)",
+}
+
+
 def _reason(error: Any) -> str:
     kind = error["type"]
+    if kind in _TYPES:
+        return _TYPES[kind]
     if kind == "string_pattern_mismatch":
         name = next((p for p in reversed(error["loc"]) if isinstance(p, str)), "")
         return _FORMATS.get(name, "is not in the expected format")

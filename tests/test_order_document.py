@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from ordering.document import OrderDocument
-from ordering.validation import InvalidOrder, parse_order
+from ordering.validation import InvalidOrder, parse_order, validate_input
+from workflows.licences import LicenceRequest
 
 ROOT = Path(__file__).parent.parent
 EXAMPLES = sorted((ROOT / "examples").glob("*.json"))
@@ -65,3 +66,39 @@ def test_json_text_that_is_not_json_is_a_clear_problem() -> None:
     with pytest.raises(InvalidOrder) as caught:
         parse_order("{not json")
     assert caught.value.problems[0].field == "order"
+
+
+@pytest.mark.parametrize("quantity", [True, False, "3", 3.5, None, [3]], ids=repr)
+@pytest.mark.parametrize("form", ["dict", "json"])
+def test_a_quantity_is_a_json_integer_never_text_or_a_boolean(quantity: object, form: str) -> None:
+    order = json.loads((ROOT / "examples" / "new-customer.json").read_text())
+    order["lines"][1]["quantity"] = quantity
+    with pytest.raises(InvalidOrder) as caught:
+        parse_order(order if form == "dict" else json.dumps(order))
+    [problem] = caught.value.problems
+    assert problem.field == "lines[1].quantity"
+    assert "whole number" in problem.reason
+
+
+def test_a_strict_document_still_reads_iso_dates_and_plain_integers() -> None:
+    order = json.loads((ROOT / "examples" / "new-customer.json").read_text())
+    order["lines"][0]["quantity"] = 3
+    order["customer_agreement"]["accepted_at"] = "2026-11-23T07:00:00+01:00"
+    document = parse_order(json.dumps(order))
+    assert document.lines[0].quantity == 3
+    assert document.customer_agreement.accepted_at.isoformat() == "2026-11-23T07:00:00+01:00"
+    assert parse_order(order) == document
+
+
+@pytest.mark.parametrize("quantity", [True, "5", 5.0], ids=repr)
+def test_a_licence_request_quantity_is_strict_too(quantity: object) -> None:
+    request = {
+        "request_id": "r-1",
+        "customer_id": "7d2c5b6c-0000-4e7a-9a1a-5a7c0de5a11d",
+        "subscription_id": "sub-1",
+        "quantity": quantity,
+    }
+    with pytest.raises(InvalidOrder) as caught:
+        validate_input(LicenceRequest, request)
+    assert [p.field for p in caught.value.problems] == ["quantity"]
+    assert validate_input(LicenceRequest, {**request, "quantity": 5}).quantity == 5

@@ -26,7 +26,7 @@ class LicenceRequest(BaseModel):
     request_id: OrderId = Field(description="The storefront's id for this request.")
     customer_id: TenantId
     subscription_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9-]+$")
-    quantity: int = Field(ge=1, le=10_000, description="Licences to add.")
+    quantity: int = Field(ge=1, le=10_000, strict=True, description="Licences to add.")
 
 
 class LicenceOutcome(BaseModel):
