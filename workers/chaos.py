@@ -1,6 +1,8 @@
 """`csp-orders chaos`: a stream of orders while workers die, the server restarts and Partner
 Center misbehaves; then a reconciliation of what storefronts were told against what Partner
-Center holds. Exit code 0 only when nothing is lost, duplicated or drifted.
+Center holds. Exit code 0 only when nothing is lost, duplicated, drifted or orphaned (nothing
+at Partner Center belongs to an order that bought nothing, i.e. was refused or cancelled, or to
+no order at all).
 
 Runs on this machine only: the Temporal dev server (file database) and the worker are
 subprocesses; the sandbox runs in-process with faults on (5xx, 429 with Retry-After, writes
@@ -28,8 +30,8 @@ from typing import Any
 from clients.payloads import KeyRing
 from clients.storefront import LicencesRefused, Storefront
 from ordering.config import load_config
-from ordering.document import OrderDocument
-from ordering.status import OrderOutcome, Phase
+from ordering.document import KnownCustomer, NewCustomer, OrderDocument
+from ordering.status import LineState, OrderOutcome, Phase
 from sandbox.admin_client import SandboxAdmin
 from sandbox.app import FAULT_PREFIX
 from sandbox.core import SandboxSettings
@@ -45,7 +47,7 @@ BUSINESS_STANDARD = "CFQ7TTC0LDPB:0001"
 OFFICE_E3 = "CFQ7TTC0LF8Q:0001"
 DYNAMICS = "CFQ7TTC0LHVK:0001"
 EDUCATION_A1 = "CFQ7TTC0LF8R:0001"
-VOICE = "CFQ7TTC0LGZT:0001"
+END_OF_SALE = "CFQ7TTC0LGZT:0001"  # no longer sold to new customers (Partner Center 2091)
 ONE_PER_CYCLE = {"CFQ7TTC0LH18", "CFQ7TTC0LDPB", "CFQ7TTC0LCHC", "CFQ7TTC0LH1G"}
 AGREEMENT = {
     "first_name": "Chaos",
@@ -64,6 +66,66 @@ CHAOS_FAULTS = FaultSettings(
 )
 
 
+ENDED_WITHOUT_BUYING = (Phase.REFUSED, Phase.CANCELLED)
+BOUGHT_LINE_STATES = {"ordered", "fulfilled", "failed"}  # "failed": ordered, not fulfilled
+MIN_END_OF_SALE_ORDERS = 2  # new customers ordering the end-of-sale offer, in every run
+
+
+@dataclass
+class Orphans:
+    """What Partner Center holds that no completed order, licence request or seed accounts
+    for. An order "bought nothing" when it was refused or cancelled, or failed with no line
+    ordered. Ids only (order ids, Partner Center ids), never domains or names. One defect can
+    show in more than one class (a subscription bought for a refused order is also a Partner
+    Center order no order names); each class is a different way of looking."""
+
+    # A new-customer order that bought nothing, whose domain is a customer at Partner Center:
+    # order id -> Partner Center customer id.
+    customers_of_unbought_orders: dict[str, str] = field(default_factory=dict)
+    # A new-customer order that bought nothing, whose domain is taken although no customer
+    # has it (a creation that failed half-way): order ids.
+    domains_of_unbought_orders: list[str] = field(default_factory=list)
+    # Customers at Partner Center that neither the seed nor any order's domain accounts for.
+    unaccounted_customers: list[str] = field(default_factory=list)
+    # Subscriptions neither seeded nor named by a completed/failed order's line or a licence
+    # request: subscription id -> customer id.
+    unaccounted_subscriptions: dict[str, str] = field(default_factory=dict)
+    # Partner Center orders that no completed/failed order's line names: id -> customer id.
+    unaccounted_purchases: dict[str, str] = field(default_factory=dict)
+    # Orders of existing customers that bought nothing, whose customer's licences at Partner
+    # Center differ from the seed plus what completed orders and licence requests report:
+    # order id -> customer id (every such order of that customer is a suspect; the totals
+    # cannot tell which one).
+    existing_customers_changed: dict[str, str] = field(default_factory=dict)
+
+    def classes(self) -> dict[str, list[str]]:
+        """Each class's name and the ids in it (order ids where an order is to blame)."""
+        return {
+            "customers of orders that bought nothing": sorted(self.customers_of_unbought_orders),
+            "domains taken by orders that bought nothing": sorted(self.domains_of_unbought_orders),
+            "customers no order or seed accounts for": sorted(self.unaccounted_customers),
+            "subscriptions no order accounts for": sorted(self.unaccounted_subscriptions),
+            "Partner Center orders no order names": sorted(self.unaccounted_purchases),
+            "orders that bought nothing, customer changed": sorted(self.existing_customers_changed),
+        }
+
+    def counts(self) -> dict[str, int]:
+        return {name: len(ids) for name, ids in self.classes().items()}
+
+    def total(self) -> int:
+        return sum(self.counts().values())
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "customers_of_unbought_orders": self.customers_of_unbought_orders,
+            "domains_of_unbought_orders": self.domains_of_unbought_orders,
+            "unaccounted_customers": self.unaccounted_customers,
+            "unaccounted_subscriptions": self.unaccounted_subscriptions,
+            "unaccounted_purchases": self.unaccounted_purchases,
+            "existing_customers_changed": self.existing_customers_changed,
+        }
+
+
 @dataclass
 class Report:
     placed: int = 0
@@ -72,9 +134,11 @@ class Report:
     licence_requests: int = 0
     licence_outcomes: list[LicenceOutcome] = field(default_factory=list)
     licence_failures: list[str] = field(default_factory=list)
-    duplicate_customers: list[str] = field(default_factory=list)
+    duplicate_customers: list[str] = field(default_factory=list)  # order ids
     duplicate_subscriptions: list[str] = field(default_factory=list)
     drift: dict[str, int] = field(default_factory=dict)
+    orphans: Orphans = field(default_factory=Orphans)
+    unbought_new_customer_orders: int = 0  # new-customer orders that bought nothing
     calls: int = 0
     faults: dict[str, int] = field(default_factory=dict)  # injected, each answered by a retry
     worker_kills: int = 0
@@ -89,17 +153,21 @@ class Report:
             or self.duplicate_customers
             or self.duplicate_subscriptions
             or self.drift
+            or self.orphans.total()
             or failed
             or self.licence_failures
         )
 
-    def render(self) -> str:
-        phases = Counter(o.phase.value for o in self.outcomes.values())
-        codes = Counter(
+    def refusals(self) -> Counter[str]:
+        return Counter(
             o.refusal.code.value
             for o in self.outcomes.values()
             if o.refusal is not None and o.phase is not Phase.COMPLETED
         )
+
+    def render(self) -> str:
+        phases = Counter(o.phase.value for o in self.outcomes.values())
+        codes = self.refusals()
         lines = [
             "chaos run",
             f"  orders placed            {self.placed}",
@@ -113,6 +181,12 @@ class Report:
             f"  duplicate customers      {len(self.duplicate_customers)}",
             f"  duplicate subscriptions  {len(self.duplicate_subscriptions)}",
             f"  quantity drift           {len(self.drift)} subscription(s) {self.drift or ''}",
+            f"  orphans                  {self.orphans.total()}  "
+            f"({self.unbought_new_customer_orders} new customers' orders bought nothing)",
+            *(
+                f"    {name:<49} {len(ids):>3}  {_examples(ids)}"
+                for name, ids in self.orphans.classes().items()
+            ),
             f"  Partner Center requests  {self.calls} "
             f"({self.calls / max(1, self.placed + self.licence_requests):.1f} per order)",
             f"  retries (faults met)     {sum(self.faults.values())} "
@@ -123,6 +197,24 @@ class Report:
             f"  verdict                  {'OK' if self.ok else 'NOT OK'}",
         ]
         return "\n".join(lines)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "placed": self.placed,
+            "outcomes": len(self.outcomes),
+            "phases": dict(Counter(o.phase.value for o in self.outcomes.values())),
+            "refusals": dict(self.refusals()),
+            "still_running": self.still_running,
+            "drift": self.drift,
+            "duplicate_customers": self.duplicate_customers,
+            "duplicate_subscriptions": self.duplicate_subscriptions,
+            "orphans": self.orphans.as_json(),
+            "calls": self.calls,
+            "worker_kills": self.worker_kills,
+            "server_restarts": self.server_restarts,
+            "seconds": self.seconds,
+            "ok": self.ok,
+        }
 
 
 class Processes:
@@ -206,7 +298,8 @@ class Chaos:
         self.tag = f"{int(time.time()) % 100000:05d}"
         self.report = Report()
         self.seeded: dict[str, int] = {}  # subscription id -> quantity before the run
-        self.domains: list[str] = []
+        self.seeded_customers: set[str] = set()
+        self.documents: list[OrderDocument] = []
 
     async def run(self) -> Report:
         started = time.monotonic()
@@ -239,11 +332,12 @@ class Chaos:
             dynamics_owner, f"{DYNAMICS}:CFQ7TTC0KHVK", quantity=10
         )
         self.seeded[instance["id"]] = 10
+        self.seeded_customers = {*known, racer, dynamics_owner}
         await admin.clear_calls()
         await admin.set_faults(**CHAOS_FAULTS.model_dump())
 
         shop = Storefront(await connect(procs.address), task_queue=procs.task_queue)
-        documents = self._orders(known, racer)
+        documents = self.documents = self._orders(known, racer)
         self.report.placed = len(documents)
         chaos = asyncio.ensure_future(self._disrupt(procs))
         # Orders arrive over time; the racing ones all at once.
@@ -279,14 +373,12 @@ class Chaos:
             order_id = f"o{n}-{self.tag}"
             if roll < 0.35:
                 prefix = f"new{n}x{self.tag}"
-                self.domains.append(f"{prefix}.onmicrosoft.com")
                 customer = _new(prefix)
                 lines = [_line(BUSINESS_BASIC, self.random.randint(1, 5), "monthly")]
                 if self.random.random() < 0.5:
                     lines.append(_line(OFFICE_E3, self.random.randint(1, 5), "annual"))
             elif roll < 0.45:
                 prefix = f"ru{n}x{self.tag}"
-                self.domains.append(f"{prefix}.onmicrosoft.com")
                 customer = _new(prefix, country="RU", tax_id="7707083893")
                 lines = [_line(OFFICE_E3, 2, "monthly")]
             elif roll < 0.9:
@@ -309,10 +401,20 @@ class Chaos:
                 }
                 lines = [_line(EDUCATION_A1, 1, "monthly", segment="Education")]
             else:
-                prefix = f"eos{n}x{self.tag}"
-                customer = _new(prefix)
-                lines = [_line(VOICE, 1, "monthly")]
+                customer, lines = self._end_of_sale_for_new_customer(n)
             docs.append({"order_id": order_id, "customer": customer, "lines": lines})
+        # Every run has new customers ordering the end-of-sale offer (refused before anything
+        # is created, or they leave orphans): spread over the stream, without drawing from the
+        # random stream, so a seed's other orders stay what they were.
+        missing = MIN_END_OF_SALE_ORDERS - sum(_is_end_of_sale(d) for d in docs)
+        step = max(1, len(docs) // (MIN_END_OF_SALE_ORDERS + 1))
+        for n in [*range(step, len(docs), step), *range(len(docs))]:
+            if missing <= 0:
+                break
+            if not _is_end_of_sale(docs[n]):
+                customer, lines = self._end_of_sale_for_new_customer(n)
+                docs[n] = {"order_id": docs[n]["order_id"], "customer": customer, "lines": lines}
+                missing -= 1
         for n in range(min(20, self.total)):
             docs.append(
                 {
@@ -322,6 +424,32 @@ class Chaos:
                 }
             )
         return [OrderDocument.model_validate({**d, "customer_agreement": AGREEMENT}) for d in docs]
+
+    def _end_of_sale_for_new_customer(self, n: int) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        return _new(f"eos{n}x{self.tag}"), [_line(END_OF_SALE, 1, "monthly")]
+
+    def plan(self) -> dict[str, int]:
+        """The run without running it: how many orders of each kind, and the disruptions."""
+        ids = [f"00000000-0000-0000-0000-{n:012d}" for n in range(6)]
+        kinds: Counter[str] = Counter()
+        for document in self._orders(ids[:5], ids[5]):
+            if document.order_id.startswith("race"):
+                kinds["racing orders for one customer"] += 1
+            elif _is_end_of_sale(document.model_dump(mode="json")):
+                kinds["new customers ordering the end-of-sale offer"] += 1
+            elif isinstance(document.customer, NewCustomer):
+                kinds["new customers"] += 1
+            elif any(line.offer == EDUCATION_A1 for line in document.lines):
+                kinds["education plans for unqualified customers"] += 1
+            else:
+                kinds["known customers"] += 1
+        return {
+            "orders": self.total,
+            **dict(sorted(kinds.items())),
+            "licence requests": 5,
+            "worker kills": self.kills,
+            "server restarts": self.server_restarts,
+        }
 
     async def _disrupt(self, procs: Processes) -> None:
         events = ["kill"] * self.kills + ["restart"] * self.server_restarts
@@ -388,27 +516,136 @@ class Chaos:
         self.report.faults = {
             k.removeprefix(FAULT_PREFIX): n for k, n in calls.items() if k.startswith(FAULT_PREFIX)
         }
-        by_domain = Counter(c["domain"] for c in snapshot["customers"])
-        self.report.duplicate_customers = [d for d in self.domains if by_domain[d] > 1]
-        slots: dict[tuple[str, str, str], int] = defaultdict(int)
-        for sub in snapshot["subscriptions"]:
-            product = sub["offerId"].split(":")[0]
-            if product in ONE_PER_CYCLE and sub["status"] in ("active", "pending"):
-                slots[(sub["customerId"], product, sub["billingCycle"])] += 1
-        self.report.duplicate_subscriptions = [
-            f"{c}/{p}/{b}" for (c, p, b), n in slots.items() if n > 1
-        ]
-        expected: dict[str, int] = defaultdict(int, self.seeded)
-        for outcome in self.report.outcomes.values():
-            for line in outcome.lines:
-                if line.subscription_id and line.state.value == "fulfilled":
-                    expected[line.subscription_id] += line.quantity
-        for result in self.report.licence_outcomes:
-            expected[result.subscription_id] += result.quantity_after - result.quantity_before
-        actual = {s["id"]: s["quantity"] for s in snapshot["subscriptions"]}
-        for sub_id, quantity in actual.items():
-            if quantity != expected.get(sub_id, 0):
-                self.report.drift[sub_id] = quantity - expected.get(sub_id, 0)
+        reconcile(self.report, snapshot, self.documents, self.seeded, self.seeded_customers)
+
+
+def reconcile(
+    report: Report,
+    snapshot: dict[str, Any],
+    documents: list[OrderDocument],
+    seeded: dict[str, int],
+    seeded_customers: set[str],
+) -> None:
+    """Compare what the storefront was told (`report.outcomes`, `report.licence_outcomes`)
+    with what Partner Center holds (the sandbox's snapshot); record every defect in `report`."""
+    customers: list[dict[str, Any]] = snapshot["customers"]
+    subscriptions: list[dict[str, Any]] = snapshot["subscriptions"]
+    by_domain: dict[str, list[str]] = defaultdict(list)
+    for customer in customers:
+        by_domain[customer["domain"].lower()].append(customer["id"])
+    taken = {d.lower() for d in snapshot["takenDomains"]}
+
+    # Duplicates: a new customer's domain created twice.
+    new_orders = [
+        (d, d.customer.domain.lower()) for d in documents if isinstance(d.customer, NewCustomer)
+    ]
+    report.duplicate_customers = [
+        d.order_id for d, domain in new_orders if len(by_domain[domain]) > 1
+    ]
+    slots: dict[tuple[str, str, str], int] = defaultdict(int)
+    for sub in subscriptions:
+        product = sub["offerId"].split(":")[0]
+        if product in ONE_PER_CYCLE and sub["status"] in ("active", "pending"):
+            slots[(sub["customerId"], product, sub["billingCycle"])] += 1
+    report.duplicate_subscriptions = [f"{c}/{p}/{b}" for (c, p, b), n in slots.items() if n > 1]
+
+    # Drift: each subscription's quantity against its seed plus every reported change.
+    expected: dict[str, int] = defaultdict(int, seeded)
+    for outcome in report.outcomes.values():
+        for line in outcome.lines:
+            if line.subscription_id and line.state is LineState.FULFILLED:
+                expected[line.subscription_id] += line.quantity
+    for result in report.licence_outcomes:
+        expected[result.subscription_id] += result.quantity_after - result.quantity_before
+    for sub in subscriptions:
+        if sub["quantity"] != expected.get(sub["id"], 0):
+            report.drift[sub["id"]] = sub["quantity"] - expected.get(sub["id"], 0)
+
+    orphans = report.orphans = Orphans()
+    unbought = {o.order_id for o in report.outcomes.values() if bought_nothing(o)}
+
+    # (a) A new-customer order that bought nothing leaves no customer and no taken domain.
+    accounted_customers = set(seeded_customers)
+    report.unbought_new_customer_orders = 0
+    for document, domain in new_orders:
+        ids = by_domain.get(domain, [])
+        accounted_customers.update(ids)  # by this order: created for it, or an orphan of it
+        if document.order_id not in unbought:
+            continue
+        report.unbought_new_customer_orders += 1
+        if ids:
+            orphans.customers_of_unbought_orders[document.order_id] = ",".join(ids)
+        elif domain in taken:
+            orphans.domains_of_unbought_orders.append(document.order_id)
+    orphans.unaccounted_customers = [
+        c["id"] for c in customers if c["id"] not in accounted_customers
+    ]
+
+    # Subscriptions and Partner Center orders that only a completed (or failed) order's lines,
+    # a licence request or the seed account for.
+    named_subscriptions = set(seeded)
+    named_purchases: set[str] = set()
+    bought: dict[str, int] = defaultdict(int)  # customer id -> licences reported bought
+    for order_id, outcome in report.outcomes.items():
+        if order_id in unbought:
+            continue
+        for line in outcome.lines:
+            if line.subscription_id:
+                named_subscriptions.add(line.subscription_id)
+            if line.partner_center_order_id:
+                named_purchases.add(line.partner_center_order_id)
+            if outcome.customer_id and line.state is LineState.FULFILLED:
+                bought[outcome.customer_id] += line.quantity
+    owner = {sub["id"]: sub["customerId"] for sub in subscriptions}
+    for result in report.licence_outcomes:
+        named_subscriptions.add(result.subscription_id)
+        if result.subscription_id in owner:
+            bought[owner[result.subscription_id]] += result.quantity_after - result.quantity_before
+    orphans.unaccounted_subscriptions = {
+        sub["id"]: sub["customerId"]
+        for sub in subscriptions
+        if sub["id"] not in named_subscriptions
+    }
+    orphans.unaccounted_purchases = {
+        order["id"]: order["referenceCustomerId"]
+        for order in snapshot["orders"]
+        if order["id"] not in named_purchases
+    }
+
+    # (b) An order that bought nothing leaves an existing customer's licences as they were: what
+    # the customer holds is its seed plus what completed orders and licence requests report.
+    held: dict[str, int] = defaultdict(int)
+    for sub in subscriptions:
+        held[sub["customerId"]] += sub["quantity"] - seeded.get(sub["id"], 0)
+    for document in documents:
+        if document.order_id in unbought and isinstance(document.customer, KnownCustomer):
+            customer_id = document.customer.customer_id
+            if held[customer_id] != bought[customer_id]:
+                orphans.existing_customers_changed[document.order_id] = customer_id
+
+
+def bought_nothing(outcome: OrderOutcome) -> bool:
+    """The outcome says nothing was bought: refused, cancelled, or ended (failed) with no line
+    ordered at Microsoft. Partner Center must then hold nothing of it: no customer, no domain,
+    no subscription, no licence."""
+    if outcome.phase in ENDED_WITHOUT_BUYING:
+        return True
+    if outcome.phase is Phase.COMPLETED:
+        return False
+    return not any(line.state.value in BOUGHT_LINE_STATES for line in outcome.lines)
+
+
+def _examples(ids: list[str], shown: int = 3) -> str:
+    if not ids:
+        return ""
+    more = f", ... ({len(ids) - shown} more)" if len(ids) > shown else ""
+    return "e.g. " + ", ".join(ids[:shown]) + more
+
+
+def _is_end_of_sale(document: dict[str, Any]) -> bool:
+    return document["customer"]["kind"] == "new" and any(
+        line["offer"] == END_OF_SALE for line in document["lines"]
+    )
 
 
 def _new(prefix: str, country: str = "US", tax_id: str | None = None) -> dict[str, Any]:
@@ -441,34 +678,26 @@ async def run_chaos(orders: int, kills: int, server_restarts: int, seed: int = 1
     return await Chaos(orders, kills, server_restarts, seed).run()
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="csp-orders chaos", description=__doc__)
-    parser.add_argument("--orders", type=int, default=500)
-    parser.add_argument("--kills", type=int, default=10)
-    parser.add_argument("--server-restarts", type=int, default=1)
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--json", help="also write the figures to this file")
-    args = parser.parse_args(argv)
+def run_from_args(args: argparse.Namespace) -> int:
+    """`csp-orders chaos` (its options are defined by the chaos subparser in `workers.cli`)."""
+    if args.plan_only:
+        plan = Chaos(args.orders, args.kills, args.server_restarts, args.seed).plan()
+        print("chaos plan (nothing started)")
+        for name, n in plan.items():
+            print(f"  {name:<46} {n}")
+        return 0
     report = asyncio.run(run_chaos(args.orders, args.kills, args.server_restarts, args.seed))
     print(report.render())
     if args.json:
-        Path(args.json).write_text(
-            json.dumps(
-                {
-                    "placed": report.placed,
-                    "outcomes": len(report.outcomes),
-                    "still_running": report.still_running,
-                    "drift": report.drift,
-                    "duplicate_customers": report.duplicate_customers,
-                    "duplicate_subscriptions": report.duplicate_subscriptions,
-                    "calls": report.calls,
-                    "seconds": report.seconds,
-                    "ok": report.ok,
-                },
-                indent=2,
-            )
-        )
+        Path(args.json).write_text(json.dumps(report.as_json(), indent=2))
     return 0 if report.ok else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m workers.chaos ...` is `csp-orders chaos ...`."""
+    from workers.cli import main as cli
+
+    return cli(["chaos", *(sys.argv[1:] if argv is None else argv)])
 
 
 if __name__ == "__main__":
