@@ -7,18 +7,29 @@
         outcome = await shop.wait_for_outcome(order.order_id)
 
 `SyncStorefront` offers the same from synchronous code.
+
+Every failure is a `StorefrontError` whose `str()` is a sentence for the customer (no personal
+data); no Temporal exception escapes. An id reused with other content is refused
+(`OrderIdConflict`, `RequestIdConflict`); an unknown order is `OrderNotFound` from every method;
+an engine that does not answer in time (no worker running) is `EngineBusy`, with the order's
+last known phase where there is one.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
-from collections.abc import Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine
+from datetime import timedelta
 from types import TracebackType
 from typing import Any, TypeVar
 
+from pydantic import JsonValue, ValidationError
 from temporalio.client import (
     Client,
+    WorkflowExecutionDescription,
+    WorkflowExecutionStatus,
     WorkflowFailureError,
     WorkflowHandle,
     WorkflowUpdateFailedError,
@@ -29,14 +40,27 @@ from temporalio.common import (
     WorkflowIDConflictPolicy,
     WorkflowIDReusePolicy,
 )
-from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
-from temporalio.service import RPCError
+from temporalio.exceptions import (
+    ApplicationError,
+    CancelledError,
+    TemporalError,
+    TerminatedError,
+    WorkflowAlreadyStartedError,
+)
+from temporalio.exceptions import TimeoutError as RunTimedOut
+from temporalio.service import RPCError, RPCStatusCode
 
 from clients.payloads import data_converter
 from ordering.document import OrderDocument
 from ordering.refusals import Refusal, RefusalCode
 from ordering.status import OrderOutcome, OrderStatus, Phase
-from ordering.validation import RawInput, parse_order
+from ordering.validation import (
+    InvalidOrder,
+    RawInput,
+    canonical_sha256,
+    parse_order,
+    validate_input,
+)
 from workflows.licences import LicenceOutcome, LicenceRequest, LicencesWorkflow
 from workflows.messages import (
     CANCEL,
@@ -52,14 +76,20 @@ from workflows.messages import (
     order_workflow_id,
 )
 from workflows.order import OrderWorkflow
-from workflows.steps import ORDER_ID, PHASE, RESELLER
+from workflows.steps import CUSTOMER_ID, ORDER_ID, PHASE, RESELLER
 
 T = TypeVar("T")
 DEFAULT_TASK_QUEUE = "csp-orders"
+# How long a question to a running order (status, tax ID, cancel) waits for a worker to answer
+# before the storefront hears `EngineBusy` instead of waiting indefinitely.
+DEFAULT_ANSWER_TIMEOUT = timedelta(seconds=5)
+# The memo entry holding the SHA-256 of the canonical document a run was started with: an id
+# placed again is compared with it (a hash, so no personal data is kept in it).
+CONTENT_MEMO = "csp_content_sha256"
 
 
 class StorefrontError(Exception):
-    """A request the engine did not accept; `str()` is a sentence for the customer."""
+    """A request the engine did not carry out; `str()` is a sentence for the customer."""
 
 
 class TaxIdRejected(StorefrontError):
@@ -74,8 +104,39 @@ class OrderNotFound(StorefrontError):
     pass
 
 
+class OrderEnded(StorefrontError):
+    """The order has ended; it no longer takes this request."""
+
+
 class EngineUnreachable(StorefrontError):
     """The order engine's Temporal service could not be reached (nothing was sent)."""
+
+
+class EngineBusy(StorefrontError):
+    """The order engine did not answer in time (no worker is running, or it is overloaded).
+    Nothing is lost; ask again later. `last_known_phase` is the order's phase as last recorded,
+    when known."""
+
+    def __init__(self, message: str, last_known_phase: Phase | None = None) -> None:
+        super().__init__(message)
+        self.last_known_phase = last_known_phase
+
+
+class IdConflict(StorefrontError):
+    """An id was reused with different content (as a payment API treats a reused idempotency
+    key): nothing was started. `refusal.code` is ORDER_ID_CONFLICT or REQUEST_ID_CONFLICT."""
+
+    def __init__(self, refusal: Refusal) -> None:
+        super().__init__(refusal.message)
+        self.refusal = refusal
+
+
+class OrderIdConflict(IdConflict):
+    pass
+
+
+class RequestIdConflict(IdConflict):
+    pass
 
 
 class LicencesRefused(StorefrontError):
@@ -84,8 +145,16 @@ class LicencesRefused(StorefrontError):
         self.refusal = refusal
 
 
-def _refusal_of(error: BaseException) -> Refusal | None:
-    cause = error.cause if isinstance(error, WorkflowFailureError) else error
+class LicencesAborted(StorefrontError):
+    """The licence request's run was terminated or timed out before it finished
+    (`refusal.code` ORDER_ABORTED): check the subscription before asking again."""
+
+    def __init__(self, refusal: Refusal) -> None:
+        super().__init__(refusal.message)
+        self.refusal = refusal
+
+
+def _refusal_of(cause: BaseException | None) -> Refusal | None:
     if isinstance(cause, ApplicationError) and cause.details:
         try:
             return Refusal.model_validate(cause.details[0])
@@ -100,14 +169,87 @@ def _update_refusal(error: WorkflowUpdateFailedError) -> str:
     return cause.message if isinstance(cause, ApplicationError) else str(cause or error)
 
 
+def _how_it_stopped(cause: BaseException | None) -> str:
+    """Why a run ended without an outcome of its own (never a Partner Center refusal)."""
+    if isinstance(cause, TerminatedError):
+        return "was stopped by an operator (its run was terminated)"
+    if isinstance(cause, RunTimedOut):
+        return "ran out of time (its run timed out)"
+    if isinstance(cause, CancelledError):
+        return "was cancelled by an operator while it ran"
+    return "stopped with an error in the order engine"
+
+
+def _aborted(order_id: str, cause: BaseException | None) -> Refusal:
+    return Refusal(
+        code=RefusalCode.ORDER_ABORTED,
+        message=f"Order {order_id} {_how_it_stopped(cause)} before it finished. Some of it may "
+        "have been bought: check the customer's subscriptions before ordering again under a "
+        "new order id.",
+    )
+
+
+def _phase(description: WorkflowExecutionDescription) -> Phase | None:
+    value = description.typed_search_attributes.get(PHASE)
+    try:
+        return Phase(value) if value else None
+    except ValueError:
+        return None
+
+
+_UNREACHABLE = "The order engine cannot be reached right now; try again later."
+_TRY_AGAIN = "The order engine could not handle the request right now; try again later."
+
+
+def _not_found(order_id: str) -> OrderNotFound:
+    return OrderNotFound(f"There is no order {order_id}.")
+
+
+def _busy(order_id: str, phase: Phase | None = None, consequence: str = "") -> EngineBusy:
+    known = f" Its last known phase is {phase.value}." if phase else ""
+    return EngineBusy(
+        f"The order engine is not answering for order {order_id} right now (no worker may be "
+        f"running){consequence}.{known} Try again in a moment.",
+        phase,
+    )
+
+
+def _engine_error(error: TemporalError, order_id: str | None) -> StorefrontError:
+    """A Temporal error, in the storefront's terms."""
+    if isinstance(error, RPCError):
+        if error.status == RPCStatusCode.NOT_FOUND and order_id is not None:
+            return _not_found(order_id)
+        if error.status == RPCStatusCode.UNAVAILABLE:
+            return EngineUnreachable(_UNREACHABLE)
+        if error.status in (
+            RPCStatusCode.CANCELLED,
+            RPCStatusCode.DEADLINE_EXCEEDED,
+            RPCStatusCode.RESOURCE_EXHAUSTED,
+        ):
+            return EngineBusy("The order engine is not answering right now; try again in a moment.")
+    return StorefrontError(_TRY_AGAIN)
+
+
 class Storefront:
-    def __init__(self, client: Client, task_queue: str = DEFAULT_TASK_QUEUE) -> None:
+    def __init__(
+        self,
+        client: Client,
+        task_queue: str = DEFAULT_TASK_QUEUE,
+        *,
+        answer_timeout: timedelta = DEFAULT_ANSWER_TIMEOUT,
+    ) -> None:
         self.client = client
         self.task_queue = task_queue
+        self.answer_timeout = answer_timeout
 
     @classmethod
     async def connect(
-        cls, address: str, *, namespace: str = "default", task_queue: str = DEFAULT_TASK_QUEUE
+        cls,
+        address: str,
+        *,
+        namespace: str = "default",
+        task_queue: str = DEFAULT_TASK_QUEUE,
+        answer_timeout: timedelta = DEFAULT_ANSWER_TIMEOUT,
     ) -> Storefront:
         try:
             client = await Client.connect(
@@ -118,7 +260,7 @@ class Storefront:
                 f"The order engine at {address} cannot be reached right now; nothing was sent. "
                 "Try again later."
             ) from error
-        return cls(client, task_queue)
+        return cls(client, task_queue, answer_timeout=answer_timeout)
 
     async def __aenter__(self) -> Storefront:
         return self
@@ -128,13 +270,24 @@ class Storefront:
     ) -> None:
         return None
 
+    @contextlib.asynccontextmanager
+    async def _answers(self, order_id: str | None = None) -> AsyncIterator[None]:
+        """Whatever Temporal raises inside leaves as a `StorefrontError`."""
+        try:
+            yield
+        except TemporalError as error:
+            raise _engine_error(error, order_id) from error
+
     # ------------------------------------------------------------------ orders
 
     async def place_order(self, order: OrderDocument | dict[str, Any] | str) -> str:
         """Start the order (validated first: `InvalidOrder` names each bad field). Placing the
-        same order id again returns the existing run, never a second one. Returns the
-        workflow id."""
+        same order id again with the same content returns the existing run, never a second
+        one; with other content it raises `OrderIdConflict` (code ORDER_ID_CONFLICT). Returns
+        the workflow id."""
         document = order if isinstance(order, OrderDocument) else parse_order(order)
+        content = canonical_sha256(document)
+        workflow_id = order_workflow_id(document.order_id)
         attributes = [
             SearchAttributePair(ORDER_ID, document.order_id),
             SearchAttributePair(PHASE, Phase.RECEIVED.value),
@@ -144,102 +297,216 @@ class Storefront:
         lines = ", ".join(f"{line.quantity} x {line.offer}" for line in document.lines[:3])
         if len(document.lines) > 3:
             lines += f" and {len(document.lines) - 3} more"
-        try:
-            handle = await self.client.start_workflow(
-                OrderWorkflow.run,
-                RawInput(document.model_dump(mode="json")),
-                id=order_workflow_id(document.order_id),
-                task_queue=self.task_queue,
-                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-                search_attributes=TypedSearchAttributes(attributes),
-                static_summary=f"Order {document.order_id}: {lines}",
-                static_details=(
-                    f"Customer: {document.customer.kind}; {len(document.lines)} line(s); "
-                    + (
-                        f"indirect via {document.reseller.mpn_id}"
-                        if document.reseller
-                        else "direct"
-                    )
-                ),
+        async with self._answers():
+            with contextlib.suppress(WorkflowAlreadyStartedError):  # placed before, and ended
+                await self.client.start_workflow(
+                    OrderWorkflow.run,
+                    RawInput(document.model_dump(mode="json")),
+                    id=workflow_id,
+                    task_queue=self.task_queue,
+                    id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+                    id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                    search_attributes=TypedSearchAttributes(attributes),
+                    memo={CONTENT_MEMO: content},
+                    static_summary=f"Order {document.order_id}: {lines}",
+                    static_details=(
+                        f"Customer: {document.customer.kind}; {len(document.lines)} line(s); "
+                        + (
+                            f"indirect via {document.reseller.mpn_id}"
+                            if document.reseller
+                            else "direct"
+                        )
+                    ),
+                )
+            existing = await self._content_of(workflow_id, _order_content)
+        if existing != content:
+            raise OrderIdConflict(
+                Refusal(
+                    code=RefusalCode.ORDER_ID_CONFLICT,
+                    message=f"Order {document.order_id} was already placed with different "
+                    "content; an order id stands for one order. Send exactly the same order "
+                    "to follow it, or place the new order under a new order id.",
+                )
             )
-        except WorkflowAlreadyStartedError:
-            return order_workflow_id(document.order_id)  # placed before, and already ended
-        return handle.id
+        return workflow_id
+
+    async def _content_of(
+        self, workflow_id: str, canonical: Callable[[JsonValue], str | None]
+    ) -> str | None:
+        """The content hash of the run holding `workflow_id`: from its memo, or (a run started
+        without one, e.g. by the `temporal` CLI) from its input, decrypted and parsed."""
+        handle = self.client.get_workflow_handle(workflow_id)
+        description = await handle.describe(rpc_timeout=self.answer_timeout)
+        stored = await description.memo_value(CONTENT_MEMO, None, type_hint=str)
+        if stored is not None:
+            return str(stored)
+        async for event in handle.fetch_history_events(rpc_timeout=self.answer_timeout):
+            payloads = event.workflow_execution_started_event_attributes.input.payloads
+            try:
+                [raw] = await self.client.data_converter.decode(payloads, [RawInput])
+                return canonical(raw.root)
+            except Exception:  # unreadable input is not the same content
+                return None
+        return None
 
     def _order(self, order_id: str) -> WorkflowHandle[Any, Any]:
         return self.client.get_workflow_handle(
             order_workflow_id(order_id), result_type=OrderOutcome
         )
 
+    async def _describe(self, order_id: str) -> WorkflowExecutionDescription:
+        async with self._answers(order_id):
+            return await self._order(order_id).describe(rpc_timeout=self.answer_timeout)
+
     async def status(self, order_id: str) -> OrderStatus:
-        try:
-            status: OrderStatus = await self._order(order_id).query(STATUS, result_type=OrderStatus)
-            return status
-        except RPCError as error:
-            raise OrderNotFound(f"There is no order {order_id}.") from error
+        """What the order is doing or waiting for, or how it ended. `OrderNotFound` for an
+        unknown id; `EngineBusy` (with the last known phase) when no worker answers in time."""
+        description = await self._describe(order_id)
+        if description.status == WorkflowExecutionStatus.RUNNING:
+            try:
+                status: OrderStatus = await self._order(order_id).query(
+                    STATUS, result_type=OrderStatus, rpc_timeout=self.answer_timeout
+                )
+                return status
+            except TemporalError as error:
+                if isinstance(error, RPCError) and error.status == RPCStatusCode.UNAVAILABLE:
+                    raise EngineUnreachable(_UNREACHABLE) from error
+                description = await self._describe(order_id)
+                if description.status == WorkflowExecutionStatus.RUNNING:
+                    raise _busy(order_id, _phase(description)) from error
+        outcome = await self.wait_for_outcome(order_id)  # ended: no worker needed
+        return OrderStatus(
+            order_id=order_id,
+            phase=outcome.phase,
+            customer_id=outcome.customer_id,
+            refusal=outcome.refusal,
+            lines=outcome.lines,
+            cancellable=False,
+            updated_at=description.close_time,
+        )
 
     async def provide_tax_id(self, order_id: str, tax_id: str) -> None:
         """Supply the customer's tax ID; an invalid one raises `TaxIdRejected` with the reason
         and the order keeps waiting."""
         try:
+            submission = TaxIdSubmission(tax_id=tax_id)
+        except ValidationError:
+            raise TaxIdRejected("A tax ID has at most 64 characters.") from None
+        try:
             await self._order(order_id).execute_update(
-                PROVIDE_TAX_ID, TaxIdSubmission(tax_id=tax_id), result_type=TaxIdAccepted
+                PROVIDE_TAX_ID,
+                submission,
+                result_type=TaxIdAccepted,
+                rpc_timeout=self.answer_timeout,
             )
         except WorkflowUpdateFailedError as error:
             raise TaxIdRejected(_update_refusal(error)) from None
-        except RPCError as error:
-            await self._raise_if_missing(order_id, error)
-            raise TaxIdRejected("The order has ended; it no longer takes a tax ID.") from None
+        except TemporalError as error:
+            raise await self._update_error(
+                order_id,
+                error,
+                TaxIdRejected("The order has ended; it no longer takes a tax ID."),
+                ", so the tax ID may not have been taken",
+            ) from error
 
     async def relationship_accepted(self, order_id: str) -> None:
-        """Tell the order the customer accepted the invitation (it checks Partner Center now)."""
-        await self._order(order_id).signal(RELATIONSHIP_ACCEPTED, RelationshipNudge())
+        """Tell the order the customer accepted the invitation (it checks Partner Center now).
+        A signal: it is kept even while no worker runs. `OrderEnded` once the order ended."""
+        try:
+            await self._order(order_id).signal(
+                RELATIONSHIP_ACCEPTED, RelationshipNudge(), rpc_timeout=self.answer_timeout
+            )
+        except TemporalError as error:
+            raise await self._update_error(
+                order_id,
+                error,
+                OrderEnded("The order has ended; it no longer waits for the relationship."),
+                ", so the news may not have reached the order",
+            ) from error
 
     async def cancel(self, order_id: str, reason: str = "") -> None:
         """Cancel an order that has not started buying; `CancelRejected` otherwise."""
         try:
+            request = CancelRequest(reason=reason)
+        except ValidationError:
+            raise CancelRejected("The reason has at most 200 characters.") from None
+        try:
             await self._order(order_id).execute_update(
-                CANCEL, CancelRequest(reason=reason), result_type=CancelAccepted
+                CANCEL, request, result_type=CancelAccepted, rpc_timeout=self.answer_timeout
             )
         except WorkflowUpdateFailedError as error:
             raise CancelRejected(_update_refusal(error)) from None
-        except RPCError as error:
-            await self._raise_if_missing(order_id, error)
-            raise CancelRejected("The order has ended; it can no longer be cancelled.") from None
+        except TemporalError as error:
+            raise await self._update_error(
+                order_id,
+                error,
+                CancelRejected("The order has ended; it can no longer be cancelled."),
+                ", so the cancellation may not have been taken",
+            ) from error
 
-    async def _raise_if_missing(self, order_id: str, error: RPCError) -> None:
-        try:
-            await self._order(order_id).describe()
-        except RPCError:
-            raise OrderNotFound(f"There is no order {order_id}.") from error
+    async def _update_error(
+        self, order_id: str, error: TemporalError, ended: StorefrontError, busy: str
+    ) -> StorefrontError:
+        """Why a signal or an update did not arrive: no such order, the order ended, or the
+        engine did not answer."""
+        description = await self._describe(order_id)  # OrderNotFound for an unknown id
+        if description.status != WorkflowExecutionStatus.RUNNING:
+            return ended
+        if isinstance(error, RPCError) and error.status == RPCStatusCode.UNAVAILABLE:
+            return EngineUnreachable(_UNREACHABLE)
+        return _busy(order_id, _phase(description), busy)
 
     async def wait_for_outcome(self, order_id: str) -> OrderOutcome:
-        """The order's outcome: completed, refused (with code and message) or cancelled."""
+        """The order's outcome, once it has ended: completed, refused (with code and message),
+        cancelled, or failed (some lines not fulfilled; or the run was terminated or timed out:
+        code ORDER_ABORTED). `OrderNotFound` for an unknown id."""
         handle = self._order(order_id)
         try:
             outcome: OrderOutcome = await handle.result()
             return outcome
         except WorkflowFailureError as error:
-            refusal = _refusal_of(error) or Refusal(
-                code=RefusalCode.PARTNER_CENTER_REFUSED, message="The order failed."
-            )
-            status = await self.status(order_id)
+            refusal = _refusal_of(error.cause)
+            phase = Phase.REFUSED
+            if refusal is None:  # terminated, timed out: no refusal of Partner Center's
+                refusal, phase = _aborted(order_id, error.cause), Phase.FAILED
+            customer_id, lines = await self._last_known(order_id)
             return OrderOutcome(
                 order_id=order_id,
-                phase=Phase.REFUSED,
-                customer_id=status.customer_id,
-                lines=status.lines,
+                phase=phase,
+                customer_id=customer_id,
+                lines=lines,
                 refusal=refusal,
             )
+        except TemporalError as error:
+            raise _engine_error(error, order_id) from error
+
+    async def _last_known(self, order_id: str) -> tuple[str | None, list[Any]]:
+        """The customer id and lines of an ended order, as it last recorded them (a worker
+        replays them); without a worker, the customer id its search attributes keep."""
+        try:
+            status: OrderStatus = await self._order(order_id).query(
+                STATUS, result_type=OrderStatus, rpc_timeout=self.answer_timeout
+            )
+            return status.customer_id, list(status.lines)
+        except TemporalError:
+            pass
+        try:
+            description = await self._describe(order_id)
+        except StorefrontError:
+            return None, []
+        return description.typed_search_attributes.get(CUSTOMER_ID), []
 
     # ------------------------------------------------------------------ extra licences
 
     async def add_licences(self, request: LicenceRequest) -> LicenceOutcome:
-        """Add licences to an existing subscription (Dynamics instance, discontinued offer).
-        The same request id twice is one change. `LicencesRefused` on a refusal."""
+        """Add licences to an existing subscription (Dynamics instance, discontinued offer) and
+        wait for the change. The same request id twice is one change; with another customer,
+        subscription or quantity it raises `RequestIdConflict` (REQUEST_ID_CONFLICT).
+        `LicencesRefused` on a refusal, `LicencesAborted` if its run was terminated or timed
+        out."""
         workflow_id = licences_workflow_id(request.request_id)
-        try:
+        content = canonical_sha256(request)
+        async with self._answers():
             try:
                 handle = await self.client.start_workflow(
                     LicencesWorkflow.run,
@@ -248,17 +515,49 @@ class Storefront:
                     task_queue=self.task_queue,
                     id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
                     id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                    memo={CONTENT_MEMO: content},
                     static_summary=f"{request.quantity} licence(s) for subscription "
                     f"{request.subscription_id}",
                 )
             except WorkflowAlreadyStartedError:
                 handle = self.client.get_workflow_handle_for(LicencesWorkflow.run, workflow_id)
-            return await handle.result()
-        except WorkflowFailureError as error:
-            refusal = _refusal_of(error)
-            if refusal is None:
-                raise
-            raise LicencesRefused(refusal) from None
+            if await self._content_of(workflow_id, _licences_content) != content:
+                raise RequestIdConflict(
+                    Refusal(
+                        code=RefusalCode.REQUEST_ID_CONFLICT,
+                        message=f"Licence request {request.request_id} was already made for a "
+                        "different customer, subscription or quantity; a request id stands "
+                        "for one change. Use a new request id for a new change.",
+                    )
+                )
+            try:
+                return await handle.result()
+            except WorkflowFailureError as error:
+                refusal = _refusal_of(error.cause)
+                if refusal is not None:
+                    raise LicencesRefused(refusal) from None
+                raise LicencesAborted(
+                    Refusal(
+                        code=RefusalCode.ORDER_ABORTED,
+                        message=f"Licence request {request.request_id} "
+                        f"{_how_it_stopped(error.cause)} before it finished. Check the "
+                        "subscription's quantity before asking again under a new request id.",
+                    )
+                ) from None
+
+
+def _order_content(raw: JsonValue) -> str | None:
+    try:
+        return canonical_sha256(parse_order(raw))
+    except InvalidOrder:
+        return None
+
+
+def _licences_content(raw: JsonValue) -> str | None:
+    try:
+        return canonical_sha256(validate_input(LicenceRequest, raw))
+    except InvalidOrder:
+        return None
 
 
 class SyncStorefront:
@@ -268,7 +567,11 @@ class SyncStorefront:
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._thread.start()
-        self._shop: Storefront = self._run(Storefront.connect(address, **kwargs))
+        try:
+            self._shop: Storefront = self._run(Storefront.connect(address, **kwargs))
+        except BaseException:
+            self.close()
+            raise
 
     def _run(self, coroutine: Coroutine[Any, Any, T]) -> T:
         return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result()
@@ -282,6 +585,9 @@ class SyncStorefront:
     def provide_tax_id(self, order_id: str, tax_id: str) -> None:
         self._run(self._shop.provide_tax_id(order_id, tax_id))
 
+    def relationship_accepted(self, order_id: str) -> None:
+        self._run(self._shop.relationship_accepted(order_id))
+
     def cancel(self, order_id: str, reason: str = "") -> None:
         self._run(self._shop.cancel(order_id, reason))
 
@@ -294,6 +600,8 @@ class SyncStorefront:
     def close(self) -> None:
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=5)
+        if not self._thread.is_alive():
+            self._loop.close()
 
     def __enter__(self) -> SyncStorefront:
         return self

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, JsonValue, RootModel, ValidationError
@@ -108,3 +110,13 @@ def validate_input(model: type[M], data: Any) -> M:
         return model.model_validate(data)
     except ValidationError as exc:
         raise InvalidOrder(problems(exc)) from None
+
+
+def canonical_sha256(model: BaseModel) -> str:
+    """The SHA-256 of a validated document's canonical JSON (fields as parsed, keys sorted): the
+    same order written differently hashes the same, any other content differently. A hash, so
+    it can be kept beside a run without keeping the personal data it covers in the clear."""
+    canonical = json.dumps(
+        model.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=False
+    )
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
