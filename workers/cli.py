@@ -10,6 +10,12 @@ csp-orders order cancel ORDER_ID
 csp-orders licenses add --request-id ID --customer ID --subscription ID --quantity N
 csp-orders schema                   the order document's JSON Schema
 csp-orders demo                     one order per ordering rule, on embedded defaults
+
+Exit codes of the order and licenses commands: 0 done (with --wait: the order completed),
+1 the engine did not carry the request out (unknown order, rejected tax ID or cancellation, an
+id reused with other content, engine unreachable or busy), 2 usage or input error (bad
+arguments, a missing or unreadable file, an invalid order), 3 refused, 4 cancelled, 5 failed
+(some lines not fulfilled, or the run was terminated or timed out).
 """
 
 from __future__ import annotations
@@ -27,9 +33,29 @@ from typing import Any, NoReturn
 
 from pydantic import BaseModel, ValidationError
 
+EXIT_OK = 0
+EXIT_NOT_DONE = 1  # the engine did not carry the request out; stderr says why
+EXIT_USAGE = 2  # bad arguments, an unreadable file, an invalid order or request
+EXIT_REFUSED = 3
+EXIT_CANCELLED = 4
+EXIT_FAILED = 5
+OUTCOME_EXIT = {"completed": EXIT_OK, "refused": EXIT_REFUSED, "cancelled": EXIT_CANCELLED}
+
 
 def _print(model: BaseModel) -> None:
     print(model.model_dump_json(indent=2))
+
+
+def _read_text(command: str, path: str) -> str:
+    """A file's text, or one line on stderr and exit 2 (never a stack trace)."""
+    try:
+        return Path(path).read_text("utf-8")
+    except UnicodeDecodeError:
+        reason = "it is not UTF-8 text"
+    except OSError as error:
+        reason = error.strerror or type(error).__name__
+    print(f"csp-orders {command}: cannot read {path}: {reason}", file=sys.stderr)
+    _exit_now(EXIT_USAGE)
 
 
 def _sandbox(args: argparse.Namespace) -> int:
@@ -69,6 +95,13 @@ def _worker(args: argparse.Namespace) -> int:
 
     configure_logging(json=True, level=args.log_level)
     temporal = TemporalSettings.from_env()
+    try:
+        config = load_config(args.config)
+    except (OSError, ValueError) as error:
+        where = args.config or os.environ.get("CSP_ORDERS_CONFIG")
+        reason = getattr(error, "strerror", None) or str(error).splitlines()[0]
+        print(f"csp-orders worker: cannot use the configuration {where}: {reason}", file=sys.stderr)
+        return EXIT_USAGE
 
     async def run() -> None:
         from workers.metrics import prometheus_runtime
@@ -85,7 +118,7 @@ def _worker(args: argparse.Namespace) -> int:
             worker = build_worker(
                 client,
                 pc,
-                load_config(args.config),
+                config,
                 task_queue=temporal.task_queue,
                 interceptors=tracing_interceptors(args.trace_exporter),
             )
@@ -133,7 +166,13 @@ def _dev(args: argparse.Namespace) -> int:
 
 
 def _with_shop(args: argparse.Namespace, action: Callable[[Any], Awaitable[int]]) -> int:
-    from clients.storefront import EngineUnreachable, Storefront, StorefrontError
+    from clients.storefront import (
+        EngineUnreachable,
+        LicencesAborted,
+        LicencesRefused,
+        Storefront,
+        StorefrontError,
+    )
     from ordering.validation import InvalidOrder
     from workers.settings import TemporalSettings
 
@@ -151,13 +190,16 @@ def _with_shop(args: argparse.Namespace, action: Callable[[Any], Awaitable[int]]
         print("The order is not valid:", file=sys.stderr)
         for problem in invalid.problems:
             print(f"  {problem}", file=sys.stderr)
-        code = 2
+        code = EXIT_USAGE
     except EngineUnreachable as error:
         print(f"{error} (Temporal address: --address or CSP_TEMPORAL_ADDRESS)", file=sys.stderr)
-        code = 1
+        code = EXIT_NOT_DONE
+    except (LicencesRefused, LicencesAborted) as error:
+        print(f"{error.refusal.code.value}: {error}", file=sys.stderr)
+        code = EXIT_REFUSED if isinstance(error, LicencesRefused) else EXIT_FAILED
     except StorefrontError as error:
         print(str(error), file=sys.stderr)
-        code = 1
+        code = EXIT_NOT_DONE
     return _exit_now(code)
 
 
@@ -171,15 +213,25 @@ def _exit_now(code: int) -> NoReturn:
 
 
 def _order_place(args: argparse.Namespace) -> int:
+    text = _read_text("order place", args.file)
+
     async def place(shop: Any) -> int:
         from ordering.validation import parse_order
 
-        document = parse_order(Path(args.file).read_text("utf-8"))
+        document = parse_order(text)
         workflow_id = await shop.place_order(document)
         print(f"placed order {document.order_id} (workflow {workflow_id})", flush=True)
-        if args.wait:
-            _print(await shop.wait_for_outcome(document.order_id))
-        return 0
+        if not args.wait:
+            return EXIT_OK
+        outcome = await shop.wait_for_outcome(document.order_id)
+        _print(outcome)
+        if outcome.refusal is not None and outcome.phase.value != "completed":
+            print(
+                f"order {document.order_id} {outcome.phase.value}: "
+                f"{outcome.refusal.code.value}: {outcome.refusal.message}",
+                file=sys.stderr,
+            )
+        return OUTCOME_EXIT.get(outcome.phase.value, EXIT_FAILED)
 
     return _with_shop(args, place)
 
@@ -223,9 +275,10 @@ def _licenses_add(args: argparse.Namespace) -> int:
     except ValidationError as exc:
         from ordering.validation import problems
 
+        print("The licence request is not valid:", file=sys.stderr)
         for problem in problems(exc):
             print(f"  {problem}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
 
     async def add(shop: Any) -> int:
         _print(await shop.add_licences(request))
