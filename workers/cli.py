@@ -131,8 +131,19 @@ def _worker(args: argparse.Namespace) -> int:
             async with worker:
                 await stop.wait()
 
-    asyncio.run(run())
-    return 0
+    try:
+        asyncio.run(run())
+    except SystemExit as stop:  # one line naming the address, as raised above
+        print(stop.code, file=sys.stderr)
+        _exit_now(EXIT_NOT_DONE)
+    # The last spans are exported now: leaving without interpreter finalization (see
+    # `_exit_now`) skips the tracer provider's own exit hook.
+    from opentelemetry import trace
+
+    shutdown = getattr(trace.get_tracer_provider(), "shutdown", None)
+    if callable(shutdown):
+        shutdown()
+    _exit_now(EXIT_OK)
 
 
 def _dev(args: argparse.Namespace) -> int:

@@ -1,0 +1,388 @@
+"""Every command line README.md documents, run as written (only ports, the Temporal address and
+the `<id>` placeholders substituted), in a directory laid out like the repository (`.venv`,
+`examples`), against the stack `csp-orders dev` starts. Each line is looked up in README.md, so
+a changed README fails here until its test changes too.
+
+README lines covered (section, command):
+  Operators:  .venv/bin/csp-orders dev     (--port, --ui-port, --sandbox-port, --codec-port)
+              set -a; . .state/dev/codec-keys.env; set +a
+              .venv/bin/csp-orders order place examples/russian-customer-tax-id-later.json
+              .venv/bin/csp-orders order status shop-1005
+              .venv/bin/csp-orders order tax-id shop-1005 7707083893
+              .venv/bin/csp-orders order cancel shop-1005   (refused: the purchase has started)
+              .venv/bin/csp-orders licenses add --request-id r-1 --customer <id>
+                  --subscription <id> --quantity 5
+              .venv/bin/csp-orders worker                   (CSP_TEMPORAL_ADDRESS, CSP_PC_BASE_URL)
+              .venv/bin/csp-orders codec-server             (--port)
+  Finding an order:    temporal workflow list --query ...  (CspPhase = "waiting_for_tax_id")
+  Decoding payloads:   temporal workflow show --workflow-id order-shop-1005 --output json
+                       --codec-endpoint http://127.0.0.1:8089
+                       --codec-auth "Bearer $CSP_CODEC_SERVER_TOKEN"   (and without the token)
+                       CSP_CODEC_KEYS=... CSP_CODEC_SERVER_TOKEN=... csp-orders codec-server
+                       --port 8089 --ui-origin https://temporal.example.com
+  Signalling a tax ID: .venv/bin/temporal workflow signal --workflow-id order-shop-1005 \\
+                           --name provide_tax_id --input '{"tax_id": "7707083893"}'
+                       temporal workflow update execute ... --name provide_tax_id
+                       (the elided options filled in; an invalid tax ID, refused with the reason)
+  Traces, metrics:     csp-orders worker --metrics-port 9464
+  The sandbox:         .venv/bin/csp-orders sandbox --port 8088 [--state sandbox.json]
+                       [--provisioning-delay 1] [--vetting-delay SECONDS]
+                       [--faults '{"throttle_rate": 0.05}']   (every option given)
+Covered elsewhere: `csp-orders worker --trace-exporter otlp` (tests/engine/test_otlp_export.py).
+Not run here: `make demo` and `make test` (CI runs `make test`, which is this suite; the demo is
+`csp-orders demo` on embedded defaults), `csp-orders chaos ...` (tests/test_chaos.py runs the
+harness), `python -m tests.engine.record_histories` and `CSP_UI_SCREENSHOTS=docs/ui` (they
+rewrite tracked files: the replay histories and the UI screenshots).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import shlex
+import signal
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from sandbox.admin_client import SandboxAdmin
+from tests.engine.test_codec_server import payload_data
+from workers.background_server import free_port
+
+ROOT = Path(__file__).parent.parent
+README = " ".join((ROOT / "README.md").read_text().split())
+VENV_BIN = Path(sys.executable).parent
+SECRETS = "set -a; . .state/dev/codec-keys.env; set +a"
+
+
+def documented(command: str) -> str:
+    """`command` exactly as README.md shows it (whitespace aside)."""
+    assert " ".join(command.split()) in README, f"README.md no longer documents: {command}"
+    return command
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """An operator's fresh terminal: none of the test session's engine settings or keys."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CSP_", "TEMPORAL_", "OTEL_"))}
+    return {**env, "PATH": f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}", **extra}
+
+
+@dataclass
+class Operator:
+    """A terminal in a directory laid out like the repository, the dev stack's ports known."""
+
+    cwd: Path
+    temporal: str
+    sandbox: str
+    codec: str
+
+    def env(self, **extra: str) -> dict[str, str]:
+        return clean_env(
+            CSP_TEMPORAL_ADDRESS=self.temporal, TEMPORAL_ADDRESS=self.temporal, **extra
+        )
+
+    async def run(self, line: str, **extra: str) -> tuple[int, str, str]:
+        """One command line in bash, after the README's line that loads the dev secrets."""
+        script = f"{documented(SECRETS)}\n{line}"
+        process = await asyncio.create_subprocess_exec(
+            "bash",
+            "-c",
+            script,
+            cwd=self.cwd,
+            env=self.env(**extra),
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        out, err = await asyncio.wait_for(process.communicate(), timeout=180)
+        return int(process.returncode or 0), out.decode(), err.decode()
+
+    async def status(self) -> dict[str, object]:
+        code, out, err = await self.run(documented(".venv/bin/csp-orders order status shop-1005"))
+        assert code == 0, err
+        status: dict[str, object] = json.loads(out)
+        return status
+
+    async def until_phase(self, phase: str) -> dict[str, object]:
+        for _ in range(300):
+            status = await self.status()
+            if status["phase"] == phase:
+                return status
+            assert status["phase"] not in {"refused", "cancelled", "failed"}, status
+            await asyncio.sleep(0.5)
+        raise AssertionError(f"shop-1005 never reached {phase}")
+
+
+def repository_layout(tmp_path: Path) -> Path:
+    """A working directory like the repository's: `.venv` and `examples` (state goes to
+    `.state/` here, not into the repository)."""
+    (tmp_path / ".venv").symlink_to(VENV_BIN.parent)
+    (tmp_path / "examples").symlink_to(ROOT / "examples")
+    return tmp_path
+
+
+@contextlib.contextmanager
+def started(
+    command: list[str], cwd: Path, env: dict[str, str], log: Path
+) -> Iterator[subprocess.Popen[bytes]]:
+    """A long-running command, its output in `log`; Ctrl-C (SIGINT) at the end, as an operator
+    stops it, then it must have exited cleanly."""
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            command, cwd=cwd, env=env, stdout=out, stderr=out, start_new_session=True
+        )
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGINT)  # its own process group: it and its children
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+async def until_logged(process: subprocess.Popen[bytes], log: Path, text: str) -> None:
+    for _ in range(1200):
+        if text in log.read_text(errors="replace"):
+            return
+        assert process.poll() is None, log.read_text(errors="replace")[-3000:]
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"never logged {text!r}: {log.read_text(errors='replace')[-3000:]}")
+
+
+async def until_answering(url: str) -> None:
+    async with httpx.AsyncClient() as client:
+        for _ in range(600):
+            with contextlib.suppress(httpx.TransportError):
+                await client.get(url)
+                return
+            await asyncio.sleep(0.1)
+    raise AssertionError(f"{url} never answered")
+
+
+@pytest.fixture
+async def operator(tmp_path: Path) -> AsyncIterator[Operator]:
+    """`.venv/bin/csp-orders dev`, ports substituted, running until the test ends (Ctrl-C)."""
+    cwd = repository_layout(tmp_path)
+    ports = {name: free_port() for name in ("port", "ui-port", "sandbox-port", "codec-port")}
+    command = shlex.split(documented(".venv/bin/csp-orders dev"))
+    for name, port in ports.items():
+        command += [f"--{name}", str(port)]
+    log = tmp_path / "dev.log"
+    with started(command, cwd, clean_env(), log) as dev:
+        await until_logged(dev, log, "Ctrl-C stops everything")
+        yield Operator(
+            cwd=cwd,
+            temporal=f"127.0.0.1:{ports['port']}",
+            sandbox=f"http://127.0.0.1:{ports['sandbox-port']}",
+            codec=f"http://127.0.0.1:{ports['codec-port']}",
+        )
+    assert dev.returncode == 0, log.read_text(errors="replace")[-3000:]
+
+
+async def test_the_operators_command_lines_on_the_dev_stack(operator: Operator) -> None:
+    admin = SandboxAdmin(operator.sandbox)
+    try:
+        await walk_an_order_through_the_documented_commands(operator, admin)
+    finally:
+        await admin.aclose()
+
+
+async def walk_an_order_through_the_documented_commands(
+    operator: Operator, admin: SandboxAdmin
+) -> None:
+    run = operator.run
+    # Microsoft takes its time provisioning: the order stays under way until the clock moves.
+    await admin.set_settings(provisioning_delay_seconds=86_400)
+
+    code, out, err = await run(
+        documented(".venv/bin/csp-orders order place examples/russian-customer-tax-id-later.json")
+    )
+    assert code == 0, err
+    assert out.startswith("placed order shop-1005 (workflow order-shop-1005)")
+    waiting = await operator.until_phase("waiting_for_tax_id")
+    assert waiting["waiting"]["what"] == "tax_id"  # type: ignore[index]
+
+    # Finding an order: the query the README gives, with the `temporal` CLI.
+    assert documented("`temporal workflow list --query ...`")
+    assert documented('`CspPhase = "waiting_for_tax_id"`')
+    for _ in range(100):  # visibility follows the order's search attributes shortly
+        code, out, err = await run(
+            "temporal workflow list --query 'CspPhase = \"waiting_for_tax_id\"'"
+        )
+        assert code == 0, err
+        if "order-shop-1005" in out:
+            break
+        await asyncio.sleep(0.2)
+    assert "order-shop-1005" in out
+
+    # Decoding payloads: with the token the input reads in the clear; without it, 401.
+    show = documented(
+        "temporal workflow show --workflow-id order-shop-1005 --output json --codec-endpoint "
+        'http://127.0.0.1:8089 --codec-auth "Bearer $CSP_CODEC_SERVER_TOKEN"'
+    ).replace("http://127.0.0.1:8089", operator.codec)
+    code, out, err = await run(show)
+    assert code == 0, err
+    assert b"Romashka LLC" in payload_data(out)
+    code, out, err = await run(show.split(" --codec-auth")[0])
+    assert code != 0, out
+    assert "Romashka" not in out
+
+    # Signalling a tax ID, the update from the `temporal` CLI (the README elides its options):
+    # an invalid tax ID is refused with the reason, and the order keeps waiting.
+    assert documented("`temporal workflow update execute ... --name provide_tax_id`")
+    code, out, err = await run(
+        "temporal workflow update execute --workflow-id order-shop-1005 "
+        '--name provide_tax_id --input \'{"tax_id": "7707083890"}\''
+    )
+    assert code != 0 and "check digit" in out + err, out + err
+    assert (await operator.status())["phase"] == "waiting_for_tax_id"
+
+    code, out, err = await run(documented(".venv/bin/csp-orders order tax-id shop-1005 7707083893"))
+    assert (code, out.strip()) == (0, "tax ID accepted"), err
+    await operator.until_phase("provisioning")
+
+    # While it provisions: the plain signal is delivered (the order notes the customer exists);
+    # a cancellation is refused, the purchase having started.
+    code, out, err = await run(
+        documented(
+            ".venv/bin/temporal workflow signal --workflow-id order-shop-1005 \\\n"
+            '    --name provide_tax_id --input \'{"tax_id": "7707083893"}\''
+        )
+    )
+    assert code == 0, out + err
+    code, out, err = await run(documented(".venv/bin/csp-orders order cancel shop-1005"))
+    assert code == 1 and "can no longer be cancelled" in err, out + err
+    assert "Traceback" not in err
+
+    await admin.advance_clock(86_400)
+    completed = await operator.until_phase("completed")
+    lines: list[dict[str, object]] = completed["lines"]  # type: ignore[assignment]
+    [bought] = lines
+    assert bought["quantity_after"] == 7
+
+    line = documented(
+        ".venv/bin/csp-orders licenses add --request-id r-1 --customer <id> "
+        "--subscription <id> --quantity 5"
+    )
+    line = line.replace("<id>", str(completed["customer_id"]), 1)
+    line = line.replace("<id>", str(bought["subscription_id"]), 1)
+    code, out, err = await run(line)
+    assert code == 0, err
+    assert (json.loads(out)["quantity_before"], json.loads(out)["quantity_after"]) == (7, 12)
+
+
+async def test_the_worker_and_codec_server_command_lines(
+    operator: Operator, tmp_path: Path
+) -> None:
+    # A worker of one's own for the running Temporal (its own task queue, the dev sandbox),
+    # with Prometheus metrics; an order placed through it completes.
+    metrics = free_port()
+    queue = {"CSP_TASK_QUEUE": "readme-worker"}
+    assert documented("`csp-orders worker --metrics-port 9464`")
+    worker_line = documented(".venv/bin/csp-orders worker") + f" --metrics-port {metrics}"
+    log = tmp_path / "worker.log"
+    env = operator.env(CSP_PC_BASE_URL=operator.sandbox, **queue)
+    with started(["bash", "-c", f"{SECRETS}; exec {worker_line}"], operator.cwd, env, log) as w:
+        await until_logged(w, log, "worker on task queue readme-worker")
+        code, out, err = await operator.run(
+            ".venv/bin/csp-orders order place examples/new-customer.json --wait", **queue
+        )
+        assert code == 0, err
+        assert json.loads(out[out.index("{") :])["phase"] == "completed"
+        async with httpx.AsyncClient() as client:
+            scraped = (await client.get(f"http://127.0.0.1:{metrics}/metrics")).text
+        assert any(
+            row.startswith("csp_orders_orders") and 'phase="completed"' in row
+            for row in scraped.splitlines()
+        )
+    assert w.returncode == 0, log.read_text()[-3000:]
+
+    # The codec server with the dev stack's key ring and token, on a port of its own.
+    port = free_port()
+    line = documented(".venv/bin/csp-orders codec-server") + f" --port {port}"
+    log = tmp_path / "codec.log"
+    with started(["bash", "-c", f"{SECRETS}; exec {line}"], operator.cwd, operator.env(), log):
+        await until_answering(f"http://127.0.0.1:{port}/decode")
+        token = dict(
+            (name, value.strip("'"))
+            for name, value in (
+                row.split("=", 1)
+                for row in (operator.cwd / ".state/dev/codec-keys.env").read_text().split()
+            )
+        )
+        async with httpx.AsyncClient() as client:
+            body: dict[str, list[object]] = {"payloads": []}
+            url = f"http://127.0.0.1:{port}/decode"
+            assert (await client.post(url, json=body)).status_code == 401
+            headers = {"Authorization": f"Bearer {token['CSP_CODEC_SERVER_TOKEN']}"}
+            assert (await client.post(url, json=body, headers=headers)).status_code == 200
+
+    # Elsewhere: the key ring and token given on the command line, a UI origin of one's own.
+    elsewhere = documented(
+        "CSP_CODEC_KEYS=... CSP_CODEC_SERVER_TOKEN=... csp-orders codec-server --port 8089 "
+        "--ui-origin https://temporal.example.com"
+    )
+    port = free_port()
+    elsewhere = (
+        elsewhere.replace("CSP_CODEC_KEYS=...", f"CSP_CODEC_KEYS={token['CSP_CODEC_KEYS']}")
+        .replace("CSP_CODEC_SERVER_TOKEN=...", "CSP_CODEC_SERVER_TOKEN=operators-token")
+        .replace("--port 8089", f"--port {port}")
+    )
+    log = tmp_path / "elsewhere.log"
+    with started(["bash", "-c", elsewhere], operator.cwd, clean_env(), log):
+        await until_answering(f"http://127.0.0.1:{port}/decode")
+        async with httpx.AsyncClient() as client:
+            url = f"http://127.0.0.1:{port}/decode"
+            preflight = await client.options(
+                url, headers={"Origin": "https://temporal.example.com"}
+            )
+            assert preflight.status_code == 204
+            assert preflight.headers["access-control-allow-origin"] == (
+                "https://temporal.example.com"
+            )
+            ok = await client.post(
+                url, json={"payloads": []}, headers={"Authorization": "Bearer operators-token"}
+            )
+            assert ok.status_code == 200
+
+
+async def test_the_sandbox_command_line_with_every_option(tmp_path: Path) -> None:
+    line = documented(
+        ".venv/bin/csp-orders sandbox --port 8088 [--state sandbox.json] [--provisioning-delay 1] "
+        "\\ [--vetting-delay SECONDS] [--faults '{\"throttle_rate\": 0.05}']"
+    )
+    port = free_port()
+    command = (
+        line.replace("--port 8088", f"--port {port}")
+        .replace("SECONDS", "5")
+        .replace("[", "")
+        .replace("]", "")
+        .replace("\\ ", "")
+    )
+    cwd = repository_layout(tmp_path)
+    log = tmp_path / "sandbox.log"
+    with started(["bash", "-c", f"exec {command}"], cwd, clean_env(), log) as sandbox:
+        base = f"http://127.0.0.1:{port}"
+        await until_answering(f"{base}/_sandbox/health")
+        async with httpx.AsyncClient() as client:
+            faults = (await client.get(f"{base}/_sandbox/faults")).json()
+            assert faults["throttle_rate"] == 0.05
+            unauthorised = await client.get(f"{base}/v1/customers")
+            assert unauthorised.status_code == 401
+        admin = SandboxAdmin(base)
+        try:
+            await admin.add_customer("Readme", "readme.onmicrosoft.com")
+        finally:
+            await admin.aclose()
+        state = json.loads((cwd / "sandbox.json").read_text())
+        assert "readme.onmicrosoft.com" in json.dumps(state)
+    assert sandbox.returncode == 0, log.read_text()[-3000:]
