@@ -35,6 +35,49 @@ class ProductPolicy(ConfigModel):
     note: str = ""
 
 
+class SubscriptionCap(ConfigModel):
+    """Microsoft's limit of concurrent subscriptions of one product per customer."""
+
+    products: tuple[str, ...]
+    max_subscriptions_per_customer: int
+    note: str = ""
+
+
+class SeatPool(ConfigModel):
+    """Microsoft's limit of seats per customer across a family of products."""
+
+    name: str
+    products: tuple[str, ...]
+    max_seats_per_customer: int
+    note: str = ""
+
+
+class MicrosoftLimits(ConfigModel):
+    """Limits Microsoft enforces at purchase that its catalog API does not state. Statuses are
+    Partner Center's subscription statuses (lowercase): a cancelled (deleted) or suspended
+    subscription keeps its slot until Microsoft deprovisions it."""
+
+    subscription_caps: tuple[SubscriptionCap, ...] = ()
+    seat_pools: tuple[SeatPool, ...] = ()
+    statuses_holding_a_slot: tuple[str, ...] = (
+        "active",
+        "pending",
+        "suspended",
+        "disabled",
+        "deleted",
+    )
+    statuses_holding_seats: tuple[str, ...] = ("active", "pending", "suspended")
+
+    def subscription_cap(self, product_id: str) -> int | None:
+        for cap in self.subscription_caps:
+            if product_id.upper() in cap.products:
+                return cap.max_subscriptions_per_customer
+        return None
+
+    def seat_pool(self, product_id: str) -> SeatPool | None:
+        return next((p for p in self.seat_pools if product_id.upper() in p.products), None)
+
+
 class Waits(ConfigModel):
     tax_id_reminder_every: timedelta = timedelta(days=1)
     tax_id_expires_after: timedelta = timedelta(days=14)
@@ -55,6 +98,7 @@ class EngineConfig(ConfigModel):
     discontinued_products: tuple[str, ...] = Field(
         (), description="end-of-sale products, in addition to what the catalog says"
     )
+    microsoft_limits: MicrosoftLimits = Field(default_factory=MicrosoftLimits)
     billing_address_required: bool = False
     tax_id_requirements: tuple[TaxIdRequirement, ...] = Field(default_factory=default_requirements)
     waits: Waits = Field(default_factory=Waits)

@@ -5,8 +5,8 @@ For each order line, from the customer's existing subscriptions and the product'
   else create one (so at most one monthly and one annual);
 - new per order (Dynamics): always a new subscription (a new instance);
 - one active (default): add licences to the active subscription of the product, else create;
-- discontinued offers: never create; add licences to an existing subscription where the policy
-  allows adding, else refuse.
+- discontinued offers are planned like the others; whether the plan can be carried out (end of
+  sale, seat and subscription limits, segments) is `ordering.feasibility`'s decision.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from pydantic import BaseModel
 
 from ordering.config import EngineConfig, SubscriptionPolicy
 from ordering.document import OrderLine
-from ordering.refusals import Refusal, RefusalCode
 
 # Subscriptions that count as "the customer's subscription" for adding licences. Pending ones
 # are being provisioned: licences are added once they are active.
@@ -40,17 +39,22 @@ class ExistingSubscription(BaseModel):
 
 
 class OfferFacts(BaseModel):
-    """What the catalog says of an offer, for the planner."""
+    """What the catalog says of an offer (product:sku) for the order's segment."""
 
     offer: str
     title: str
-    purchasable: bool
+    found: bool = True
+    purchasable: bool  # false: end of sale, no new subscription
+    sold_in_segment: bool = True  # an availability exists for the line's segment
+    minimum_quantity: int = 1  # seats per subscription
+    maximum_quantity: int = 10_000_000
 
 
 class PlannedLine(BaseModel):
     line: int
     offer: str
     title: str
+    policy: SubscriptionPolicy = SubscriptionPolicy.ONE_ACTIVE
     action: LineAction
     subscription_id: str | None = None  # known up front when adding licences
     billing_cycle: str
@@ -59,14 +63,13 @@ class PlannedLine(BaseModel):
     quantity_before: int
     quantity_after: int
 
+    @property
+    def product_id(self) -> str:
+        return self.offer.split(":")[0]
+
 
 class Plan(BaseModel):
     lines: list[PlannedLine]
-    refusals: list[tuple[int, Refusal]]
-
-    @property
-    def ok(self) -> bool:
-        return not self.refusals
 
 
 def plan_line(
@@ -75,10 +78,8 @@ def plan_line(
     policy: SubscriptionPolicy,
     facts: OfferFacts,
     existing: list[ExistingSubscription],
-    *,
-    discontinued: bool = False,
-) -> PlannedLine | Refusal:
-    """Decide one line: add licences to which subscription, or create one, or refuse."""
+) -> PlannedLine:
+    """Decide one line: add licences to which subscription, or create one."""
     same_offer = sorted(
         (s for s in existing if s.offer == line.offer and s.status in USABLE_STATUSES),
         key=lambda s: (s.created, s.id),
@@ -96,6 +97,7 @@ def plan_line(
             line=index,
             offer=line.offer,
             title=facts.title,
+            policy=policy,
             action=LineAction.ADD_LICENCES,
             subscription_id=target.id,
             billing_cycle=target.billing_cycle,
@@ -104,21 +106,11 @@ def plan_line(
             quantity_before=target.quantity,
             quantity_after=target.quantity + line.quantity,
         )
-    if discontinued or not facts.purchasable:
-        where = (
-            "Extra licences for an existing instance are bought from its subscription page."
-            if policy is SubscriptionPolicy.NEW_PER_ORDER
-            else "Only customers who already have it can add licences."
-        )
-        return Refusal(
-            code=RefusalCode.OFFER_DISCONTINUED,
-            message=f"{facts.title} is no longer sold by Microsoft. {where}",
-            details={"line": index, "offer": line.offer},
-        )
     return PlannedLine(
         line=index,
         offer=line.offer,
         title=facts.title,
+        policy=policy,
         action=LineAction.CREATE,
         billing_cycle=line.billing_cycle,
         term_duration=line.term_duration,
@@ -134,19 +126,11 @@ def plan_order(
     facts: dict[str, OfferFacts],
     existing: list[ExistingSubscription],
 ) -> Plan:
-    planned: list[PlannedLine] = []
-    refusals: list[tuple[int, Refusal]] = []
-    for index, line in enumerate(lines):
-        decision = plan_line(
-            index,
-            line,
-            config.policy_for(line.product_id),
-            facts[line.offer],
-            existing,
-            discontinued=config.is_discontinued(line.product_id),
-        )
-        if isinstance(decision, Refusal):
-            refusals.append((index, decision))
-        else:
-            planned.append(decision)
-    return Plan(lines=planned, refusals=refusals)
+    """Plan every line whose offer the catalog knows (the others are refused by feasibility)."""
+    return Plan(
+        lines=[
+            plan_line(n, line, config.policy_for(line.product_id), facts[line.offer], existing)
+            for n, line in enumerate(lines)
+            if facts[line.offer].found
+        ]
+    )

@@ -32,6 +32,7 @@ class RefusalCode(StrEnum):
     QUANTITY_OUT_OF_RANGE = "QUANTITY_OUT_OF_RANGE"
     SUBSCRIPTION_LIMIT = "SUBSCRIPTION_LIMIT"
     SEAT_LIMIT = "SEAT_LIMIT"
+    LINES_CONFLICT = "LINES_CONFLICT"
     SUBSCRIPTION_NOT_FOUND = "SUBSCRIPTION_NOT_FOUND"
     SUBSCRIPTION_NOT_ACTIVE = "SUBSCRIPTION_NOT_ACTIVE"
     CUSTOMER_AGREEMENT_REJECTED = "CUSTOMER_AGREEMENT_REJECTED"
@@ -43,11 +44,29 @@ class RefusalCode(StrEnum):
     ORDER_ABORTED = "ORDER_ABORTED"
 
 
+class Problem(BaseModel):
+    """One reason an order cannot be carried out, naming the order lines it concerns
+    (0-based, as `lines[n]` of the order document)."""
+
+    code: RefusalCode
+    message: str
+    lines: list[int] = Field(default_factory=list)
+
+    def __str__(self) -> str:
+        where = ", ".join(f"lines[{n}]" for n in self.lines)
+        return f"{where}: {self.message}" if where else self.message
+
+
 class Refusal(BaseModel):
     code: RefusalCode
     message: str
     details: dict[str, Any] = Field(default_factory=dict)
     partner_center_code: str | None = None
+    problems: list[Problem] = Field(
+        default_factory=list,
+        description="Every reason the order was refused, each naming its lines; `code` and "
+        "`message` are the first one's when there is only one.",
+    )
 
     def __str__(self) -> str:
         return f"{self.code}: {self.message}"
@@ -105,6 +124,23 @@ def from_partner_center(code: str | None, description: str) -> Refusal:
             else ("Microsoft refused the request.")
         )
     return Refusal(code=refusal_code, message=message, partner_center_code=code)
+
+
+def refusal_for(problems: list[Problem]) -> Refusal:
+    """One refusal reporting every problem of an order together. Its code is the first
+    problem's (in line order); its message has each problem's sentence, naming its lines."""
+    ordered = sorted(problems, key=lambda p: (min(p.lines, default=-1), p.code.value))
+    first = ordered[0]
+    if len(ordered) == 1:
+        message = first.message
+    else:
+        message = f"The order cannot be carried out ({len(ordered)} problems): " + " ".join(
+            str(p) if str(p).endswith(".") else f"{p}." for p in ordered
+        )
+    details: dict[str, Any] = {"lines": sorted({n for p in ordered for n in p.lines})}
+    if len(first.lines) == 1 and len(ordered) == 1:
+        details["line"] = first.lines[0]
+    return Refusal(code=first.code, message=message, details=details, problems=ordered)
 
 
 def invalid_input(code: RefusalCode, what: str, problems: list[Any]) -> Refusal:

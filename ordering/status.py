@@ -62,7 +62,8 @@ class LineState(StrEnum):
     PLANNED = "planned"
     ORDERED = "ordered"
     FULFILLED = "fulfilled"
-    FAILED = "failed"
+    REFUSED = "refused"  # nothing was bought for this line (see its problem)
+    FAILED = "failed"  # ordered at Microsoft but not fulfilled (see its problem)
 
 
 class LineStatus(BaseModel):

@@ -27,8 +27,22 @@ with workflow.unsafe.imports_passed_through():
     from ordering.config import EngineConfig
     from ordering.current_details import current_details
     from ordering.document import NewCustomer, OrderDocument, Segment
+    from ordering.feasibility import (
+        Standing,
+        catalog_problems,
+        not_eligible,
+        order_problems,
+    )
+    from ordering.outcome import incomplete_order, telling_what_exists
     from ordering.planning import LineAction, OfferFacts, Plan, PlannedLine, plan_order
-    from ordering.refusals import Refusal, RefusalCode, from_partner_center, invalid_input
+    from ordering.refusals import (
+        Problem,
+        Refusal,
+        RefusalCode,
+        from_partner_center,
+        invalid_input,
+        refusal_for,
+    )
     from ordering.segments import QUALIFICATION_FOR_SEGMENT, may_buy
     from ordering.status import (
         LineState,
@@ -92,6 +106,9 @@ class OrderWorkflow:
         self._relationship_nudged = False
         self._slot = SlotHolder()
         self._catalog_items: dict[str, str | None] = {}
+        self._approved_qualifications: frozenset[str] = frozenset()
+        self._customer_created = False
+        self._purchase_refusals: dict[int, RefusalCode] = {}
         self._cancel_requested = False
         self._purchase_started = False
         self._config = EngineConfig()
@@ -128,19 +145,22 @@ class OrderWorkflow:
             await self._slot.release()
             return await self._finish(
                 Phase.CANCELLED,
-                Refusal(
-                    code=RefusalCode.CANCELLED,
-                    message="The order was cancelled before anything was bought.",
+                telling_what_exists(
+                    Refusal(
+                        code=RefusalCode.CANCELLED,
+                        message="The order was cancelled before anything was bought.",
+                    ),
+                    self._status.customer_id if self._customer_created else None,
                 ),
             )
         except OrderRefused as refused:
             await self._slot.release()
-            await self._finish(Phase.REFUSED, refused.refusal)
+            refusal = telling_what_exists(
+                refused.refusal, self._status.customer_id if self._customer_created else None
+            )
+            await self._finish(Phase.REFUSED, refusal)
             raise ApplicationError(
-                refused.refusal.message,
-                refused.refusal,
-                type=refused.refusal.code.value,
-                non_retryable=True,
+                refusal.message, refusal, type=refusal.code.value, non_retryable=True
             ) from None
 
         # From here on the order is carried through: a cancellation no longer stops it.
@@ -157,15 +177,14 @@ class OrderWorkflow:
                     break
                 workflow.logger.info("cancellation ignored: the purchase has started")
         await self._slot.release()
-        failed = [line for line in self._status.lines if line.state is LineState.FAILED]
-        if failed:
+        if any(line.state is not LineState.FULFILLED for line in self._status.lines):
             return await self._finish(
                 Phase.FAILED,
-                Refusal(
-                    code=RefusalCode.PROVISIONING_FAILED,
-                    message=f"{len(failed)} of {len(self._status.lines)} lines could not be "
-                    "fulfilled; the other lines were bought. See each line.",
-                    details={"failed_lines": [line.line for line in failed]},
+                incomplete_order(
+                    self._status.lines,
+                    customer_id=self._status.customer_id,
+                    customer_created=self._customer_created,
+                    refusal_codes=self._purchase_refusals,
                 ),
             )
         return await self._finish(Phase.COMPLETED, None)
@@ -174,7 +193,21 @@ class OrderWorkflow:
         if order.reseller is not None:
             await self._check_reseller(order.reseller.mpn_id)
         offers = await self._describe_offers(order)
-        self._check_lines_against_catalog(order, offers)
+        if isinstance(order.customer, NewCustomer):
+            # Everything knowable is judged before the customer exists: it takes the domain
+            # for good. A new customer holds nothing and has no qualification yet.
+            self._refuse_problems(
+                order_problems(
+                    order.lines,
+                    offers,
+                    plan_order(order.lines, self._config, offers, []),
+                    [],
+                    self._new_customer_standing(order.customer),
+                    self._config,
+                )
+            )
+        else:
+            self._refuse_problems(catalog_problems(order.lines, offers))
         customer_id = await self._resolve_customer(order, offers)
         await self._check_eligibility(order, customer_id, offers)
         await self._confirm_customer_agreement(order, customer_id)
@@ -200,7 +233,7 @@ class OrderWorkflow:
 
     # ------------------------------------------------------------------ catalog
 
-    async def _describe_offers(self, order: OrderDocument) -> dict[str, m.OfferDetails]:
+    async def _describe_offers(self, order: OrderDocument) -> dict[str, OfferFacts]:
         catalog = await steps.read(
             m.DESCRIBE_OFFERS,
             m.DescribeOffers(
@@ -211,41 +244,44 @@ class OrderWorkflow:
             ),
             m.OfferCatalog,
         )
-        details = {d.offer: d for d in catalog.offers}
+        self._catalog_items = {d.offer: d.catalog_item_id for d in catalog.offers}
+        facts = {
+            d.offer: OfferFacts(
+                offer=d.offer,
+                title=d.title or d.offer,
+                found=d.found,
+                purchasable=d.purchasable,
+                sold_in_segment=d.catalog_item_id is not None,
+                minimum_quantity=d.minimum_quantity,
+                maximum_quantity=d.maximum_quantity,
+            )
+            for d in catalog.offers
+        }
         for line in self._status.lines:
-            line.title = details[line.offer].title or None
-        return details
+            line.title = facts[line.offer].title if facts[line.offer].found else None
+        return facts
 
-    def _check_lines_against_catalog(
-        self, order: OrderDocument, offers: dict[str, m.OfferDetails]
-    ) -> None:
-        for n, line in enumerate(order.lines):
-            offer = offers[line.offer]
-            if not offer.found:
-                refuse(
-                    RefusalCode.OFFER_NOT_FOUND,
-                    f"The plan {line.offer} is not in Microsoft's catalog.",
-                    line=n,
-                )
-            if offer.catalog_item_id is None:
-                refuse(
-                    RefusalCode.NOT_ELIGIBLE,
-                    f"{offer.title} is not sold for {line.segment.value} customers.",
-                    line=n,
-                )
-            if not offer.minimum_quantity <= line.quantity <= offer.maximum_quantity:
-                refuse(
-                    RefusalCode.QUANTITY_OUT_OF_RANGE,
-                    f"{offer.title} is sold in quantities of {offer.minimum_quantity} to "
-                    f"{offer.maximum_quantity}.",
-                    line=n,
-                )
+    def _refuse_problems(self, problems: list[Problem]) -> None:
+        """Refuse the order with every problem found, each line marked with its own."""
+        if not problems:
+            return
+        for problem in problems:
+            for n in problem.lines:
+                line = self._status.lines[n]
+                line.state = LineState.REFUSED
+                line.problem = problem.message if line.problem is None else line.problem
+        raise OrderRefused(refusal_for(problems))
+
+    @staticmethod
+    def _new_customer_standing(customer: NewCustomer) -> Standing:
+        # A new school's vetting is requested once it exists; until then it may plan for it.
+        return Standing(
+            to_be_vetted=frozenset({"Education"}) if customer.education is not None else frozenset()
+        )
 
     # ------------------------------------------------------------------ the customer
 
-    async def _resolve_customer(
-        self, order: OrderDocument, offers: dict[str, m.OfferDetails]
-    ) -> str:
+    async def _resolve_customer(self, order: OrderDocument, offers: dict[str, OfferFacts]) -> str:
         self._enter(Phase.RESOLVING_CUSTOMER)
         customer = order.customer
         if customer.kind == "known":
@@ -271,7 +307,7 @@ class OrderWorkflow:
         return customer_id
 
     async def _create_customer(
-        self, order: OrderDocument, customer: NewCustomer, offers: dict[str, m.OfferDetails]
+        self, order: OrderDocument, customer: NewCustomer, offers: dict[str, OfferFacts]
     ) -> str:
         available = await steps.read(
             m.CHECK_DOMAIN, m.DomainCheck(domain=customer.domain), m.DomainAvailability
@@ -285,13 +321,6 @@ class OrderWorkflow:
             )
         if self._config.billing_address_required:
             await self._check_billing_address(customer)
-        # A new customer has no qualification: what it may buy is known before it exists.
-        for n, line in enumerate(order.lines):
-            if line.segment is Segment.COMMERCIAL:
-                continue
-            if line.segment is Segment.EDUCATION and customer.education is not None:
-                continue  # education vetting is requested once the customer exists
-            self._refuse_not_eligible(n, offers[line.offer].title, line.segment)
         tax_id = await self._collect_tax_id(customer)
 
         self._enter(Phase.CREATING_CUSTOMER)
@@ -309,6 +338,7 @@ class OrderWorkflow:
             )
         except steps.ACTIVITY_FAILURES as error:
             self._raise_partner_center_refusal(error)
+        self._customer_created = True
         return str(created.customer_id)
 
     async def _check_billing_address(self, customer: NewCustomer) -> None:
@@ -438,7 +468,7 @@ class OrderWorkflow:
     # ------------------------------------------------------------------ eligibility
 
     async def _check_eligibility(
-        self, order: OrderDocument, customer_id: str, offers: dict[str, m.OfferDetails]
+        self, order: OrderDocument, customer_id: str, offers: dict[str, OfferFacts]
     ) -> None:
         needed = {
             QUALIFICATION_FOR_SEGMENT[line.segment]
@@ -449,6 +479,7 @@ class OrderWorkflow:
         qualifications = await steps.read(
             m.GET_QUALIFICATIONS, m.CustomerRef(customer_id=customer_id), m.Qualifications
         )
+        self._approved_qualifications = frozenset(qualifications.approved)
         government_only = "GovernmentCommunityCloud" in qualifications.approved
         if not needed and not government_only:
             return
@@ -472,30 +503,24 @@ class OrderWorkflow:
             )
         if "Education" in needed and "Education" in qualifications.in_review:
             qualifications = await self._wait_for_vetting(customer_id, qualifications)
+        self._approved_qualifications = frozenset(qualifications.approved)
+        problems = []
         for n, line in enumerate(order.lines):
-            if not may_buy(line.segment, set(qualifications.approved)):
-                qualification = QUALIFICATION_FOR_SEGMENT.get(line.segment)
-                if qualification and qualification in qualifications.denied:
-                    refuse(
-                        RefusalCode.VETTING_DENIED,
-                        f"Microsoft did not approve the customer as {qualification}; it "
-                        f"cannot buy {offers[line.offer].title}.",
-                        line=n,
+            if may_buy(line.segment, set(qualifications.approved)):
+                continue
+            qualification = QUALIFICATION_FOR_SEGMENT.get(line.segment)
+            if qualification and qualification in qualifications.denied:
+                problems.append(
+                    Problem(
+                        code=RefusalCode.VETTING_DENIED,
+                        message=f"Microsoft did not approve the customer as {qualification}; "
+                        f"it cannot buy {offers[line.offer].title}.",
+                        lines=[n],
                     )
-                self._refuse_not_eligible(n, offers[line.offer].title, line.segment)
-
-    def _refuse_not_eligible(self, line: int, title: str, segment: Segment) -> NoReturn:
-        who = {
-            Segment.COMMERCIAL: "commercial customers",
-            Segment.EDUCATION: "qualified education customers",
-            Segment.NONPROFIT: "qualified non-profit customers",
-            Segment.GOVERNMENT: "qualified government customers",
-        }[segment]
-        refuse(
-            RefusalCode.NOT_ELIGIBLE,
-            f"This customer cannot buy {title}: it is only for {who}.",
-            line=line,
-        )
+                )
+            else:
+                problems.append(not_eligible(n, offers[line.offer].title, line.segment))
+        self._refuse_problems(problems)
 
     async def _wait_for_vetting(
         self, customer_id: str, qualifications: m.Qualifications
@@ -613,16 +638,17 @@ class OrderWorkflow:
         )
         # Fresh catalog facts: availability ids change over time, and days may have passed.
         offers = await self._describe_offers(order)
-        self._check_lines_against_catalog(order, offers)
-        facts = {
-            offer: OfferFacts(offer=offer, title=d.title, purchasable=d.purchasable)
-            for offer, d in offers.items()
-        }
-        plan = plan_order(order.lines, self._config, facts, subscriptions.items)
-        if plan.refusals:
-            _, first = plan.refusals[0]
-            raise OrderRefused(first)
-        self._catalog_items = {offer: d.catalog_item_id for offer, d in offers.items()}
+        plan = plan_order(order.lines, self._config, offers, subscriptions.items)
+        self._refuse_problems(
+            order_problems(
+                order.lines,
+                offers,
+                plan,
+                subscriptions.items,
+                Standing(approved=self._approved_qualifications),
+                self._config,
+            )
+        )
         for planned in plan.lines:
             line = self._status.lines[planned.line]
             line.state = LineState.PLANNED
@@ -673,8 +699,8 @@ class OrderWorkflow:
                 self._publish()
         for planned in adds:
             line = self._status.lines[planned.line]
-            if line.state is LineState.FAILED:
-                continue
+            if line.state is not LineState.ORDERED:
+                continue  # refused or failed: no new quantity to wait for
             try:
                 await steps.poll(
                     m.AWAIT_QUANTITY,
@@ -718,9 +744,11 @@ class OrderWorkflow:
             )
         except steps.ACTIVITY_FAILURES as error:
             refusal = partner_center_refusal(error)
-            reason = refusal.message if refusal else f"the purchase failed: {error.cause}"
             for p in creates:
-                self._line_failed(p.line, reason)
+                if refusal is not None:
+                    self._line_refused(p.line, refusal)
+                else:  # not a refusal: whether Microsoft took the order is not known
+                    self._line_failed(p.line, f"the purchase did not complete: {error.cause}")
             return None
         for pc_order in purchased.orders:
             for n in pc_order.lines:
@@ -745,11 +773,20 @@ class OrderWorkflow:
             )
         except steps.ACTIVITY_FAILURES as error:
             refusal = partner_center_refusal(error)
-            self._line_failed(
-                planned.line, refusal.message if refusal else f"failed: {error.cause}"
-            )
+            if refusal is not None:
+                self._line_refused(planned.line, refusal)
+            else:
+                self._line_failed(planned.line, f"the change did not complete: {error.cause}")
             return
         self._status.lines[planned.line].state = LineState.ORDERED
+        self._publish()
+
+    def _line_refused(self, n: int, refusal: Refusal) -> None:
+        """Microsoft refused this line at purchase: nothing was bought for it."""
+        self._purchase_refusals[n] = refusal.code
+        line = self._status.lines[n]
+        line.state = LineState.REFUSED
+        line.problem = refusal.message
         self._publish()
 
     def _line_failed(self, n: int, problem: str) -> None:

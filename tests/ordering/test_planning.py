@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
-
 from ordering.config import EngineConfig, SubscriptionPolicy, load_config
 from ordering.document import OrderLine
 from ordering.planning import (
@@ -14,7 +12,6 @@ from ordering.planning import (
     plan_line,
     plan_order,
 )
-from ordering.refusals import Refusal, RefusalCode
 
 BASIC = "CFQ7TTC0LH18:0001"
 DYNAMICS = "CFQ7TTC0LHVK:0001"
@@ -47,7 +44,7 @@ def decide(
     existing: list[ExistingSubscription],
     ln: OrderLine | None = None,
     purchasable: bool = True,
-) -> PlannedLine | Refusal:
+) -> PlannedLine:
     ln = ln or line()
     return plan_line(0, ln, policy, facts(ln.offer, purchasable), existing)
 
@@ -103,39 +100,32 @@ def test_one_active_adds_to_any_cycle() -> None:
     )
 
 
-@pytest.mark.parametrize("policy", list(SubscriptionPolicy))
-def test_discontinued_offers_are_never_created(policy: SubscriptionPolicy) -> None:
-    d = decide(policy, [], purchasable=False)
-    assert isinstance(d, Refusal) and d.code is RefusalCode.OFFER_DISCONTINUED
-
-
-def test_discontinued_offers_grow_where_the_policy_adds() -> None:
+def test_discontinued_offers_are_planned_like_the_others() -> None:
+    """Whether a plan can be carried out is feasibility's decision (tests/ordering/
+    test_feasibility.py); the planner only says what each line would do."""
     d = decide(SubscriptionPolicy.ONE_ACTIVE, [sub("held")], purchasable=False)
-    assert isinstance(d, PlannedLine) and d.action is LineAction.ADD_LICENCES
-    dynamics = decide(
-        SubscriptionPolicy.NEW_PER_ORDER,
-        [sub("i", offer=DYNAMICS)],
-        line(DYNAMICS),
-        purchasable=False,
-    )
-    assert isinstance(dynamics, Refusal)
-    assert "subscription page" in dynamics.message
+    assert d.action is LineAction.ADD_LICENCES
+    assert decide(SubscriptionPolicy.ONE_ACTIVE, [], purchasable=False).action is LineAction.CREATE
 
 
-def test_plan_order_uses_configured_policies_and_discontinued_list() -> None:
-    config = load_config().model_copy(update={"discontinued_products": ("CFQ7TTC0LF8Q",)})
+def test_plan_order_uses_configured_policies() -> None:
     plan = plan_order(
         [line(BASIC), line(DYNAMICS), line(E3)],
-        config,
+        load_config(),
         {BASIC: facts(BASIC), DYNAMICS: facts(DYNAMICS), E3: facts(E3)},
         [sub("m"), sub("d", offer=DYNAMICS)],
     )
     assert [(p.line, p.action) for p in plan.lines] == [
         (0, LineAction.ADD_LICENCES),
         (1, LineAction.CREATE),
+        (2, LineAction.CREATE),
     ]
-    assert [(n, r.code) for n, r in plan.refusals] == [(2, RefusalCode.OFFER_DISCONTINUED)]
-    assert not plan.ok
+
+
+def test_lines_of_unknown_offers_are_not_planned() -> None:
+    unknown = OfferFacts(offer=E3, title=E3, found=False, purchasable=False)
+    plan = plan_order([line(BASIC), line(E3)], load_config(), {BASIC: facts(), E3: unknown}, [])
+    assert [p.line for p in plan.lines] == [0]
 
 
 def test_default_configuration_policies() -> None:
