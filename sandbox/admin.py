@@ -281,6 +281,25 @@ async def _address(sb: Sandbox, request: Request) -> Any:
     return {"status": body.status}
 
 
+class Hold(AdminModel):
+    call: str = Field(description="METHOD and path template, as in the call counts")
+
+
+async def _hold(sb: Sandbox, request: Request) -> Any:
+    body = await _parse(request, Hold)
+    sb.holds.hold(body.call)
+    return sb.holds.held()
+
+
+async def _held(sb: Sandbox, request: Request) -> Any:
+    return sb.holds.held()
+
+
+async def _release(sb: Sandbox, request: Request) -> Any:
+    sb.holds.release()
+    return {}
+
+
 async def _calls(sb: Sandbox, request: Request) -> Any:
     return dict(sorted(sb.state.calls.items()))
 
@@ -331,6 +350,9 @@ def admin_routes(sb: Sandbox) -> list[Route]:
         ("POST", "/customers/{customer_id}/subscriptions", _subscription),
         ("PUT", "/customers/{customer_id}/qualifications/{qualification}", _qualification),
         ("POST", "/addresses", _address),
+        ("PUT", "/holds", _hold),
+        ("GET", "/holds", _held),
+        ("DELETE", "/holds", _release),
         ("GET", "/calls", _calls),
         ("DELETE", "/calls", _clear_calls),
         ("GET", "/snapshot", _snapshot),

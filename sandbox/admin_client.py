@@ -90,6 +90,17 @@ class SandboxAdmin:
     ) -> None:
         await self._call("POST", "/addresses", {"address": address, "status": status, **fields})
 
+    async def hold(self, call: str) -> None:
+        """Hold the next Partner Center calls named `call` until `release_held()`."""
+        await self._call("PUT", "/holds", {"call": call})
+
+    async def held(self) -> dict[str, int]:
+        result: dict[str, int] = await self._call("GET", "/holds")
+        return result
+
+    async def release_held(self) -> None:
+        await self._call("DELETE", "/holds")
+
     async def calls(self) -> dict[str, int]:
         result: dict[str, int] = await self._call("GET", "/calls")
         return result

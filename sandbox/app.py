@@ -98,6 +98,7 @@ def partner_center_route(
                 },
                 echo,
             )
+        await sb.holds.pass_door(call_name)
         delay = sb.faults.latency_seconds()
         if delay:
             await asyncio.sleep(delay)

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 
 from sandbox.catalog import Catalog
 from sandbox.faults import FaultInjector, FaultSettings
+from sandbox.holds import Holds
 from sandbox.state import SandboxState, StateStore
 
 CUSTOMER_AGREEMENT_TEMPLATE_ID = "117a69a9-2f3c-4b9b-9b9e-2a6e1b1c9f00"
@@ -40,6 +41,7 @@ class Sandbox:
         self.store = StateStore(self.settings.state_file)
         self.catalog = Catalog.load()
         self.faults = FaultInjector(self.settings.faults)
+        self.holds = Holds()
         self.dirty = False
 
     @property
