@@ -22,6 +22,8 @@ from ordering.refusals import RefusalCode
 from ordering.status import OrderOutcome, Phase
 from ordering.tax_id import validate_tax_id
 from ordering.validation import RawInput
+from sandbox.admin_client import SandboxAdmin
+from tests.engine.partner_center_state import assert_no_customer_created
 from tests.properties.strategies import orders, tax_ids
 from workflows.messages import TaxIdSubmission, order_workflow_id
 from workflows.order import OrderWorkflow
@@ -31,12 +33,18 @@ CODES = {code.value for code in RefusalCode}
 SEEN: Counter[str] = Counter()  # how generated orders ended, checked after the property test
 
 
+# Refusals that can only come after the new customer exists (vetting needs a customer).
+AFTER_CREATION = {RefusalCode.VETTING_NOT_FINISHED.value, RefusalCode.VETTING_DENIED.value}
+
+
 async def _ends_properly(
     client: Client,
     shop: Storefront,
+    admin: SandboxAdmin,
     workflow_id: str,
     order_id: str | None,
     tax_id_attempts: list[str],
+    domain_prefix: str | None,
 ) -> None:
     handle = client.get_workflow_handle(workflow_id, result_type=OrderOutcome)
     for _ in range(200):
@@ -60,11 +68,15 @@ async def _ends_properly(
         result = await asyncio.wait_for(handle.result(), timeout=60)
         assert result.phase in (Phase.COMPLETED, Phase.CANCELLED), result
         SEEN[result.phase.value] += 1
+        if result.phase is Phase.CANCELLED and domain_prefix:
+            await assert_no_customer_created(admin, domain_prefix)
     except WorkflowFailureError as failure:
         cause = failure.cause
         assert isinstance(cause, ApplicationError), cause
         assert cause.type in CODES, cause.type
         SEEN[str(cause.type)] += 1
+        if domain_prefix and cause.type not in AFTER_CREATION:
+            await assert_no_customer_created(admin, domain_prefix)  # refused: no orphan tenant
     history = await handle.fetch_history()
     assert not any(e.HasField("workflow_task_failed_event_attributes") for e in history.events)
 
@@ -76,7 +88,7 @@ async def _ends_properly(
 )
 @given(data=st.data())
 async def test_generated_orders_end_completed_or_refused_with_a_code(
-    shop: Storefront, client: Client, data: st.DataObject
+    shop: Storefront, client: Client, admin: SandboxAdmin, data: st.DataObject
 ) -> None:
     n = next(_counter)
     token = uuid.uuid4().hex[:8]
@@ -89,7 +101,17 @@ async def test_generated_orders_end_completed_or_refused_with_a_code(
     await client.start_workflow(
         OrderWorkflow.run, RawInput(order), id=workflow_id, task_queue=shop.task_queue
     )
-    await _ends_properly(client, shop, workflow_id, order_id, attempts)
+    customer = order.get("customer") if isinstance(order, dict) else None
+    prefix = customer.get("domain_prefix") if isinstance(customer, dict) else None
+    await _ends_properly(
+        client,
+        shop,
+        admin,
+        workflow_id,
+        order_id,
+        attempts,
+        prefix.strip().lower() if isinstance(prefix, str) and prefix.strip() else None,
+    )
 
 
 def test_generated_orders_covered_both_outcomes() -> None:

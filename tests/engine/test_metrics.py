@@ -49,6 +49,8 @@ async def test_orders_phases_refusals_and_partner_center_calls_are_counted(
             await shop.place_order(document)
         assert (await shop.wait_for_outcome(ok.order_id)).phase is Phase.COMPLETED
         assert (await shop.wait_for_outcome(no.order_id)).phase is Phase.REFUSED
+        snapshot = await admin.snapshot()  # only the first order bought anything
+        assert len([s for s in snapshot["subscriptions"] if s["customerId"] == customer_id]) == 1
         text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
     lines = text.splitlines()
     assert any(x.startswith("csp_orders_orders") and 'phase="completed"' in x for x in lines)

@@ -25,6 +25,7 @@ from tests.engine.orders import (
     new_customer,
     order,
 )
+from tests.engine.partner_center_state import assert_no_customer_created
 from tests.engine.test_ordering_rules import wait_for
 from workers.worker import WORKFLOWS
 from workflows.messages import order_workflow_id
@@ -44,6 +45,8 @@ async def test_cancel_while_waiting_for_the_customer(
     outcome = await shop.wait_for_outcome(document.order_id)
     assert outcome.phase is Phase.CANCELLED
     assert outcome.refusal is not None and outcome.refusal.code is RefusalCode.CANCELLED
+    snapshot = await admin.snapshot()  # the tenant never became the partner's customer
+    assert not [c for c in snapshot["customers"] if c["domain"] == domain]
     with pytest.raises(CancelRejected):
         await shop.cancel(document.order_id)
 
@@ -66,7 +69,7 @@ def _address_checked() -> EngineConfig:
 
 
 async def test_billing_address_switch_refuses_missing_fields(
-    shop_with: object, unique: str
+    shop_with: object, admin: SandboxAdmin, unique: str
 ) -> None:
     shop = await shop_with(_address_checked())  # type: ignore[operator]
     document = order(
@@ -79,10 +82,11 @@ async def test_billing_address_switch_refuses_missing_fields(
     assert outcome.refusal.code is RefusalCode.BILLING_ADDRESS_INCOMPLETE
     assert outcome.refusal.details["missing_fields"] == ["address_line1", "postal_code"]
     assert "address_line1, postal_code" in outcome.refusal.message
+    await assert_no_customer_created(admin, f"addr{unique}")
 
 
 async def test_billing_address_switch_returns_microsofts_suggestions(
-    shop_with: object, unique: str
+    shop_with: object, admin: SandboxAdmin, unique: str
 ) -> None:
     shop = await shop_with(_address_checked())  # type: ignore[operator]
     document = order(
@@ -101,6 +105,7 @@ async def test_billing_address_switch_returns_microsofts_suggestions(
         "Redmond",
     )
     assert "Microsoft way" not in outcome.refusal.message  # no address in the message
+    await assert_no_customer_created(admin, f"sugg{unique}")
 
     ok = order(f"ok-{unique}", new_customer(f"ok{unique}"))
     await shop.place_order(ok)

@@ -24,6 +24,7 @@ from tests.engine.orders import (
     new_customer,
     order,
 )
+from tests.engine.partner_center_state import assert_no_customer_created, holdings, orders_of
 from workflows.licences import LicenceRequest
 
 
@@ -70,6 +71,8 @@ async def test_a_taken_domain_is_refused_before_anything_is_created(
     assert outcome.refusal is not None and outcome.refusal.code is RefusalCode.DOMAIN_TAKEN
     assert f"taken{unique}.onmicrosoft.com" in outcome.refusal.message
     assert outcome.customer_id is None
+    snapshot = await admin.snapshot()  # the tenant is somebody else's, not a new customer
+    assert not [c for c in snapshot["customers"] if c["domain"] == f"taken{unique}.onmicrosoft.com"]
 
 
 async def test_reseller_without_partner_agreement_is_told_to_accept_it(
@@ -87,9 +90,7 @@ async def test_reseller_without_partner_agreement_is_told_to_accept_it(
     assert outcome.refusal is not None
     assert outcome.refusal.code is RefusalCode.RESELLER_AGREEMENT_NOT_SIGNED
     assert "accept it in Partner Center" in outcome.refusal.message
-    assert not any(
-        c["domain"].startswith(f"mpa{unique}") for c in (await admin.snapshot())["customers"]
-    )
+    await assert_no_customer_created(admin, f"mpa{unique}")
 
 
 async def test_indirect_order_carries_the_reseller(
@@ -137,12 +138,17 @@ async def test_existing_tenant_waits_for_the_relationship_then_continues(
     assert customer["organizationRegistrationNumber"] is None  # never sent for an existing tenant
 
 
-async def test_unknown_known_customer_is_refused(shop: Storefront, unique: str) -> None:
-    document = order(f"unk-{unique}", known_customer("00000000-0000-4000-8000-000000000000"))
+async def test_unknown_known_customer_is_refused(
+    shop: Storefront, admin: SandboxAdmin, unique: str
+) -> None:
+    unknown = "00000000-0000-4000-8000-000000000000"
+    document = order(f"unk-{unique}", known_customer(unknown))
     await shop.place_order(document)
     outcome = await shop.wait_for_outcome(document.order_id)
     assert outcome.refusal is not None
     assert outcome.refusal.code is RefusalCode.CUSTOMER_NOT_FOUND
+    assert await holdings(admin, unknown) == {}
+    assert await orders_of(admin, unknown) == []
 
 
 async def test_business_plan_one_monthly_one_annual_then_licences_added(
@@ -224,6 +230,7 @@ async def test_a_customer_not_qualified_is_refused_naming_the_plan(
     assert outcome.refusal.code is RefusalCode.NOT_ELIGIBLE
     assert "cannot buy Office 365 A1 for faculty" in outcome.refusal.message
     assert await customer_subscriptions(admin, customer_id) == []  # nothing bought
+    assert await orders_of(admin, customer_id) == []
 
 
 async def test_a_government_customer_cannot_buy_commercial(
@@ -241,10 +248,13 @@ async def test_a_government_customer_cannot_buy_commercial(
     )
     await shop.place_order(ok)
     assert (await shop.wait_for_outcome(ok.order_id)).phase is Phase.COMPLETED
+    before = await holdings(admin, customer_id)
     refused = order(f"gov-no-{unique}", known_customer(customer_id), line(OFFICE_E3, 1))
     await shop.place_order(refused)
     outcome = await shop.wait_for_outcome(refused.order_id)
     assert outcome.refusal is not None and outcome.refusal.code is RefusalCode.NOT_ELIGIBLE
+    assert await holdings(admin, customer_id) == before
+    assert len(await orders_of(admin, customer_id)) == 1  # the G3 order only
 
 
 async def test_an_education_customer_buys_education_plans(
@@ -290,10 +300,8 @@ async def test_discontinued_offer_refused_when_new_extended_when_held(
     assert outcome.refusal is not None
     assert outcome.refusal.code is RefusalCode.OFFER_DISCONTINUED
     assert "no longer sold" in outcome.refusal.message
-    assert (
-        outcome.customer_id is None
-        or await customer_subscriptions(admin, outcome.customer_id) == []
-    )
+    assert outcome.customer_id is None
+    await assert_no_customer_created(admin, f"eos{unique}")
 
     holder = await admin.add_customer("Voice", f"voice{unique}.onmicrosoft.com")
     await admin.add_subscription(holder, "CFQ7TTC0LGZT:0001:CFQ7TTC0KGZT", quantity=4)
@@ -322,6 +330,7 @@ async def test_licences_for_a_missing_subscription_are_refused(
             )
         )
     assert caught.value.refusal.code is RefusalCode.SUBSCRIPTION_NOT_FOUND
+    assert await holdings(admin, customer_id) == {}
 
 
 async def test_customer_agreement_is_confirmed_once(
@@ -370,3 +379,4 @@ async def test_microsofts_reason_reaches_the_storefront(
     assert outcome.refusal.code is RefusalCode.PARTNER_CENTER_REFUSED
     assert outcome.refusal.partner_center_code == "2000"
     assert "billingProfile.defaultAddress.addressLine1" in outcome.refusal.message
+    await assert_no_customer_created(admin, f"noaddr{unique}")

@@ -34,8 +34,10 @@ async def test_the_synchronous_sdk(
 
 
 async def test_orders_can_stop_instead_of_waiting_for_vetting(
-    shop_with: object, unique: str
+    shop_with: object, admin: SandboxAdmin, unique: str
 ) -> None:
+    """Vetting can only be requested for a customer that exists: the new school is created,
+    nothing is bought, and the refusal says so with the customer's id."""
     config = engine_config_for_tests()
     config = config.model_copy(
         update={"waits": config.waits.model_copy(update={"wait_for_education_vetting": False})}
@@ -53,6 +55,11 @@ async def test_orders_can_stop_instead_of_waiting_for_vetting(
     outcome = await shop.wait_for_outcome(document.order_id)
     assert outcome.refusal is not None
     assert outcome.refusal.code is RefusalCode.VETTING_NOT_FINISHED
+    assert outcome.customer_id is not None
+    assert outcome.refusal.details["customer_created"] is True
+    assert f"created at Microsoft (customer id {outcome.customer_id})" in outcome.refusal.message
+    snapshot = await admin.snapshot()
+    assert [s for s in snapshot["subscriptions"] if s["customerId"] == outcome.customer_id] == []
 
 
 def test_tracing_is_off_by_default_and_wired_on_request() -> None:

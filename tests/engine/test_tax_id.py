@@ -13,6 +13,7 @@ from clients.storefront import Storefront, TaxIdRejected
 from ordering.status import Phase, WaitingFor
 from sandbox.admin_client import SandboxAdmin
 from tests.engine.orders import OFFICE_E3, line, new_customer, order
+from tests.engine.partner_center_state import assert_no_customer_created
 from tests.engine.test_ordering_rules import wait_for
 from workers.temporal_cli import temporal_binary
 from workflows.messages import order_workflow_id
@@ -112,9 +113,12 @@ async def test_tax_id_signalled_with_the_temporal_cli(
     assert outcome.phase is Phase.COMPLETED, outcome.refusal
 
 
-async def test_a_phone_is_required_where_the_tax_id_is(shop: Storefront, unique: str) -> None:
+async def test_a_phone_is_required_where_the_tax_id_is(
+    shop: Storefront, admin: SandboxAdmin, unique: str
+) -> None:
     await shop.place_order(russian_order(unique, phone=None, tax_id="7707083893"))  # type: ignore[arg-type]
     outcome = await shop.wait_for_outcome(f"ru-{unique}")
     assert outcome.refusal is not None
     assert outcome.refusal.code.value == "BILLING_ADDRESS_INCOMPLETE"
     assert outcome.refusal.details == {"missing_fields": ["phone"]}
+    await assert_no_customer_created(admin, f"ru{unique}")

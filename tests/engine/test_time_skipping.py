@@ -18,6 +18,7 @@ from sandbox.admin_client import SandboxAdmin
 from sandbox.server import SandboxServer
 from tests.conftest import client_config
 from tests.engine.orders import OFFICE_E3, existing_tenant, line, new_customer, order
+from tests.engine.partner_center_state import assert_no_customer_created
 from workers.temporal_cli import temporal_binary
 from workers.worker import build_worker
 from workflows.steps import SEARCH_ATTRIBUTES
@@ -55,7 +56,7 @@ async def skipping_shop(engine_sandbox: SandboxServer) -> AsyncIterator[Storefro
 
 
 async def test_tax_id_wait_expires_after_the_configured_days(
-    skipping_shop: Storefront, unique: str
+    skipping_shop: Storefront, admin: SandboxAdmin, unique: str
 ) -> None:
     document = order(
         f"ts-ru-{unique}",
@@ -72,6 +73,7 @@ async def test_tax_id_wait_expires_after_the_configured_days(
     assert outcome.refusal is not None
     assert outcome.refusal.code is RefusalCode.TAX_ID_NOT_PROVIDED
     assert outcome.customer_id is None
+    await assert_no_customer_created(admin, f"tsru{unique}")
 
 
 async def test_relationship_wait_expires_with_a_clear_reason(
@@ -85,3 +87,5 @@ async def test_relationship_wait_expires_with_a_clear_reason(
     assert outcome.refusal is not None
     assert outcome.refusal.code is RefusalCode.RELATIONSHIP_NOT_ACCEPTED
     assert "invitation" in outcome.refusal.message
+    snapshot = await admin.snapshot()  # the tenant never became the partner's customer
+    assert not [c for c in snapshot["customers"] if c["domain"] == domain]
