@@ -28,6 +28,7 @@ README lines covered (section, command):
   The sandbox:         .venv/bin/csp-orders sandbox --port 8088 [--state sandbox.json]
                        [--provisioning-delay 1] [--vetting-delay SECONDS]
                        [--faults '{"throttle_rate": 0.05}']   (every option given)
+              (with --trace-exporter console and --metrics-port, both documented beside it)
 Covered elsewhere: `csp-orders worker --trace-exporter otlp` (tests/engine/test_otlp_export.py).
 Not run here: `make demo` and `make test` (CI runs `make test`, which is this suite; the demo is
 `csp-orders demo` on embedded defaults), `csp-orders chaos ...` (tests/test_chaos.py runs the
@@ -284,11 +285,14 @@ async def test_the_worker_and_codec_server_command_lines(
     operator: Operator, tmp_path: Path
 ) -> None:
     # A worker of one's own for the running Temporal (its own task queue, the dev sandbox),
-    # with Prometheus metrics; an order placed through it completes.
+    # with Prometheus metrics and console spans; an order placed through it completes.
     metrics = free_port()
     queue = {"CSP_TASK_QUEUE": "readme-worker"}
     assert documented("`csp-orders worker --metrics-port 9464`")
-    worker_line = documented(".venv/bin/csp-orders worker") + f" --metrics-port {metrics}"
+    assert documented("--trace-exporter console|otlp, --metrics-port 9464")
+    worker_line = documented(".venv/bin/csp-orders worker") + (
+        f" --trace-exporter console --metrics-port {metrics}"
+    )
     log = tmp_path / "worker.log"
     env = operator.env(CSP_PC_BASE_URL=operator.sandbox, **queue)
     with started(["bash", "-c", f"{SECRETS}; exec {worker_line}"], operator.cwd, env, log) as w:
@@ -305,6 +309,14 @@ async def test_the_worker_and_codec_server_command_lines(
             for row in scraped.splitlines()
         )
     assert w.returncode == 0, log.read_text()[-3000:]
+    # Stopped with Ctrl-C, it exported its last spans and logged JSON lines with the order id.
+    written = log.read_text()
+    assert '"name": "RunActivity:purchase"' in written
+    logged = [json.loads(row) for row in written.splitlines() if row.startswith('{"')]
+    assert any(
+        row.get("event") == "partner_center.call" and row.get("order_id") == "shop-1001"
+        for row in logged
+    )
 
     # The codec server with the dev stack's key ring and token, on a port of its own.
     port = free_port()
