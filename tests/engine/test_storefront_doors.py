@@ -260,6 +260,16 @@ async def test_with_the_worker_stopped_every_door_answers_honestly(
     done = order(f"done-{unique}", known_customer(customer_id), line(OFFICE_E3, 1))
     await shop.place_order(done)
     assert (await shop.wait_for_outcome(done.order_id)).phase is Phase.COMPLETED
+    instance = await admin.add_subscription(
+        customer_id, f"{DYNAMICS_SALES}:CFQ7TTC0KHVK", quantity=10
+    )
+    request = LicenceRequest(
+        request_id=f"stopped-lic-{unique}",
+        customer_id=customer_id,
+        subscription_id=instance["id"],
+        quantity=2,
+    )
+    added = await shop.add_licences(request)
 
     await stop_worker()
 
@@ -293,6 +303,11 @@ async def test_with_the_worker_stopped_every_door_answers_honestly(
     with pytest.raises(EngineBusy) as received:
         await shop.status(fresh.order_id)
     assert received.value.last_known_phase is Phase.RECEIVED
+
+    # A licence request that ended is answered from its history; other content is a conflict.
+    assert await shop.add_licences(request) == added
+    with pytest.raises(RequestIdConflict):
+        await shop.add_licences(request.model_copy(update={"quantity": 3}))
 
     # Unknown ids are still unknown, from every method, sync and async.
     await assert_not_found_everywhere(shop, address, shop.task_queue, unique)
