@@ -18,7 +18,18 @@ from ordering.document import OrderDocument
 from ordering.status import WaitingFor
 from sandbox.admin_client import SandboxAdmin
 from tests.engine.conftest import TASK_QUEUE
-from tests.engine.orders import DYNAMICS_SALES, OFFICE_E3, known_customer, line, order
+from tests.engine.orders import (
+    DYNAMICS_SALES,
+    OFFICE_E3,
+    known_customer,
+    line,
+    new_customer,
+    order,
+)
+from tests.engine.orders import (
+    VOICE_END_OF_SALE as VOICE,
+)
+from tests.engine.partner_center_state import assert_no_customer_created, holdings
 from tests.engine.test_storefront_doors import russian_order, until_waiting
 from workflows.messages import order_workflow_id
 
@@ -95,10 +106,32 @@ async def test_place_and_wait_exits_0_only_when_the_order_completed(
     assert code == 3, err
     assert json.loads(out[out.index("{") :])["phase"] == "refused"
     assert f"order exit-no-{unique} refused: OFFER_NOT_FOUND" in err
+    held = await holdings(admin, customer_id)  # the E3 of the first order only
+    assert [offer for offer, _, _ in held.values()] == ["CFQ7TTC0LF8Q:0001:CFQ7TTC0KF8Q"]
+
+
+async def test_a_discontinued_offer_for_a_new_customer_exits_3_and_leaves_no_tenant(
+    temporal: WorkflowEnvironment,
+    worker: None,
+    admin: SandboxAdmin,
+    tmp_path: Path,
+    unique: str,
+) -> None:
+    document = order(f"exit-eos-{unique}", new_customer(f"exiteos{unique}"), line(VOICE, 2))
+    code, out, err = await run(temporal, "order", "place", write(tmp_path, document), "--wait")
+    assert code == 3, err
+    assert json.loads(out[out.index("{") :])["phase"] == "refused"
+    assert f"order exit-eos-{unique} refused: OFFER_DISCONTINUED" in err
+    await assert_no_customer_created(admin, f"exiteos{unique}")
 
 
 async def test_place_and_wait_exits_4_when_cancelled_and_5_when_failed(
-    temporal: WorkflowEnvironment, worker: None, shop: Storefront, tmp_path: Path, unique: str
+    temporal: WorkflowEnvironment,
+    worker: None,
+    shop: Storefront,
+    admin: SandboxAdmin,
+    tmp_path: Path,
+    unique: str,
 ) -> None:
     cancelled = russian_order(f"exit-cancel-{unique}", f"exitcancel{unique}")
     placing = asyncio.ensure_future(
@@ -110,6 +143,7 @@ async def test_place_and_wait_exits_4_when_cancelled_and_5_when_failed(
     code, out, err = await placing
     assert code == 4, err
     assert json.loads(out[out.index("{") :])["phase"] == "cancelled"
+    await assert_no_customer_created(admin, f"exitcancel{unique}")
 
     terminated = russian_order(f"exit-term-{unique}", f"exitterm{unique}")
     placing = asyncio.ensure_future(
@@ -121,6 +155,7 @@ async def test_place_and_wait_exits_4_when_cancelled_and_5_when_failed(
     assert code == 5, err
     assert json.loads(out[out.index("{") :])["phase"] == "failed"
     assert "ORDER_ABORTED" in err
+    await assert_no_customer_created(admin, f"exitterm{unique}")
 
 
 async def until_placed_and_waiting(shop: Storefront, order_id: str) -> None:
@@ -160,6 +195,7 @@ async def test_licences_refused_exit_3_and_a_reused_request_id_exits_1(
     )  # fmt: skip
     assert code == 3
     assert err.startswith("SUBSCRIPTION_NOT_FOUND: ")
+    assert [q for _, q, _ in (await holdings(admin, customer_id)).values()] == [12]
 
 
 async def test_status_with_no_worker_is_the_last_known_phase_not_no_order(

@@ -39,6 +39,7 @@ from sandbox.server import SandboxServer
 from tests.conftest import client_config
 from tests.engine.conftest import TASK_QUEUE, engine_config_for_tests
 from tests.engine.orders import DYNAMICS_SALES, OFFICE_E3, known_customer, line, new_customer, order
+from tests.engine.partner_center_state import assert_no_customer_created, holdings
 from workers.worker import build_worker
 from workflows.licences import LicenceRequest, LicencesWorkflow
 from workflows.messages import licences_workflow_id, order_workflow_id
@@ -125,6 +126,10 @@ async def test_an_order_id_placed_again_with_other_content_is_refused(
     assert await shop.place_order(document) == workflow_id
     with pytest.raises(OrderIdConflict):
         await shop.place_order(other)
+    held = await holdings(admin, customer_id)  # the conflicting content bought nothing
+    assert [(offer, quantity) for offer, quantity, _ in held.values()] == [
+        ("CFQ7TTC0LF8Q:0001:CFQ7TTC0KF8Q", 2)
+    ]
 
     # The memo keeps a SHA-256 of the canonical document: no personal data in it.
     description = await temporal.client.get_workflow_handle(workflow_id).describe()
@@ -335,7 +340,7 @@ async def test_with_the_worker_stopped_every_door_answers_honestly(
 
 
 async def test_a_terminated_order_is_failed_not_refused(
-    shop: Storefront, temporal: WorkflowEnvironment, unique: str
+    shop: Storefront, temporal: WorkflowEnvironment, admin: SandboxAdmin, unique: str
 ) -> None:
     document = russian_order(f"term-{unique}", f"term{unique}")
     await shop.place_order(document)
@@ -350,6 +355,7 @@ async def test_a_terminated_order_is_failed_not_refused(
     assert outcome.refusal.partner_center_code is None
     assert f"Order term-{unique} was stopped by an operator" in outcome.refusal.message
     assert [line.quantity for line in outcome.lines] == [2]  # as the order last recorded them
+    await assert_no_customer_created(admin, f"term{unique}")  # stopped while waiting
 
     status = await shop.status(document.order_id)  # not "waiting_for_tax_id" any more
     assert status.phase is Phase.FAILED
