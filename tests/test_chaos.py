@@ -38,8 +38,9 @@ def documented_chaos_lines() -> list[str]:
     found: list[str] = []
     for doc in ("README.md", "docs/RELIABILITY.md"):
         for line in (ROOT / doc).read_text("utf-8").splitlines():
-            match = re.search(r"csp-orders chaos\b([^`#]*)", line)
-            if match and "[" not in match.group(1):  # not the synopsis with [--orders N]
+            # a command line in a code block: `[$ ][.venv/bin/]csp-orders chaos ...  [# comment]`
+            match = re.match(r"\s*(?:\$\s+)?(?:\.venv/bin/)?csp-orders chaos\b([^#]*)", line)
+            if match:
                 found.append(match.group(1).strip())
     return found
 
