@@ -260,6 +260,13 @@ def test_a_refused_order_of_a_known_customer_must_leave_its_licences_alone() -> 
     reconcile(report, snapshot, documents, {"s0": 10}, {KNOWN})
     assert report.orphans.existing_customers_changed == {"no1": KNOWN}
     assert report.drift == {"s0": 1}
+    # An order of that customer that never ended may have bought the extra licence: the refused
+    # one is not blamed (the unended order fails the run as still running).
+    documents.append(_order("run1", known, "CFQ7TTC0LF8Q:0001"))
+    report = Report(outcomes={"ok1": completed, "no1": _refused("no1", KNOWN)})
+    reconcile(report, snapshot, documents, {"s0": 10}, {KNOWN})
+    assert report.orphans.existing_customers_changed == {}
+    assert report.drift == {"s0": 1}
     # As Partner Center should hold it: 12 licences, nothing orphaned.
     snapshot["subscriptions"] = [_sub("s0", KNOWN, 12)]
     report = Report(outcomes={"ok1": completed, "no1": _refused("no1", KNOWN)})

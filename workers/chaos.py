@@ -614,13 +614,20 @@ def reconcile(
 
     # (b) An order that bought nothing leaves an existing customer's licences as they were: what
     # the customer holds is its seed plus what completed orders and licence requests report.
+    # A customer with an order that never ended is not judged here: what that order bought is
+    # unknown (it is reported as still running, which fails the run anyway).
     held: dict[str, int] = defaultdict(int)
     for sub in subscriptions:
         held[sub["customerId"]] += sub["quantity"] - seeded.get(sub["id"], 0)
+    unended = {
+        d.customer.customer_id
+        for d in documents
+        if d.order_id not in report.outcomes and isinstance(d.customer, KnownCustomer)
+    }
     for document in documents:
         if document.order_id in unbought and isinstance(document.customer, KnownCustomer):
             customer_id = document.customer.customer_id
-            if held[customer_id] != bought[customer_id]:
+            if customer_id not in unended and held[customer_id] != bought[customer_id]:
                 orphans.existing_customers_changed[document.order_id] = customer_id
 
 
