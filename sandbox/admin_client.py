@@ -12,13 +12,24 @@ from sandbox.admin import PREFIX
 class SandboxAdmin:
     def __init__(self, base_url: str, http: httpx.AsyncClient | None = None) -> None:
         self._base = base_url.rstrip("/") + PREFIX
-        self._http = http or httpx.AsyncClient(timeout=30)
+        # Idle connections are dropped before the server's keep-alive timeout (uvicorn: 5 s)
+        # would close them under a request.
+        self._http = http or httpx.AsyncClient(
+            timeout=30, limits=httpx.Limits(keepalive_expiry=2.0)
+        )
 
     async def aclose(self) -> None:
         await self._http.aclose()
 
     async def _call(self, method: str, path: str, body: Any = None) -> Any:
-        response = await self._http.request(method, self._base + path, json=body)
+        try:
+            response = await self._http.request(method, self._base + path, json=body)
+        except httpx.TransportError:
+            if method != "GET":
+                raise
+            # A read is safe to ask again: a busy sandbox may close a kept-alive connection
+            # just as the request goes out.
+            response = await self._http.request(method, self._base + path, json=body)
         if response.status_code >= 400:
             raise RuntimeError(f"sandbox admin {method} {path}: {response.text}")
         return response.json()
