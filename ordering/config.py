@@ -47,6 +47,7 @@ class SeatPool(ConfigModel):
     """Microsoft's limit of seats per customer across a family of products."""
 
     name: str
+    title: str = Field(description="as a customer reads it, e.g. 'the Business plans'")
     products: tuple[str, ...]
     max_seats_per_customer: int
     note: str = ""
@@ -73,9 +74,6 @@ class MicrosoftLimits(ConfigModel):
             if product_id.upper() in cap.products:
                 return cap.max_subscriptions_per_customer
         return None
-
-    def seat_pool(self, product_id: str) -> SeatPool | None:
-        return next((p for p in self.seat_pools if product_id.upper() in p.products), None)
 
 
 class Waits(ConfigModel):

@@ -58,7 +58,8 @@ def not_eligible(line: int, title: str, segment: Segment) -> Problem:
 
 
 def catalog_problems(lines: list[OrderLine], offers: dict[str, OfferFacts]) -> list[Problem]:
-    """What the catalog alone rules out, whoever the customer is."""
+    """What the catalog alone rules out, whoever the customer is: at most one problem per
+    line (an unknown offer, one not sold in the segment, more than a subscription may hold)."""
     problems = []
     for n, line in enumerate(lines):
         offer = offers[line.offer]
@@ -78,12 +79,12 @@ def catalog_problems(lines: list[OrderLine], offers: dict[str, OfferFacts]) -> l
                     lines=[n],
                 )
             )
-        elif not offer.minimum_quantity <= line.quantity <= offer.maximum_quantity:
+        elif line.quantity > offer.maximum_quantity:  # too many for any subscription
             problems.append(
                 Problem(
                     code=RefusalCode.QUANTITY_OUT_OF_RANGE,
                     message=f"{offer.title} is sold in quantities of {offer.minimum_quantity} "
-                    f"to {offer.maximum_quantity}.",
+                    f"to {offer.maximum_quantity} per subscription.",
                     lines=[n],
                 )
             )
@@ -91,14 +92,19 @@ def catalog_problems(lines: list[OrderLine], offers: dict[str, OfferFacts]) -> l
 
 
 def segment_problems(
-    lines: list[OrderLine], offers: dict[str, OfferFacts], standing: Standing
+    lines: list[OrderLine],
+    offers: dict[str, OfferFacts],
+    standing: Standing,
+    *,
+    only: list[int] | None = None,
 ) -> list[Problem]:
-    """Lines whose segment the customer's qualifications do not allow."""
+    """Lines (all, or those numbered in `only`) whose segment the customer's qualifications do
+    not allow."""
     allowed = set(standing.approved | standing.to_be_vetted)
     return [
         not_eligible(n, offers[line.offer].title, line.segment)
         for n, line in enumerate(lines)
-        if offers[line.offer].found and not may_buy(line.segment, allowed)
+        if (only is None or n in only) and not may_buy(line.segment, allowed)
     ]
 
 
@@ -128,11 +134,16 @@ def order_problems(
     config: EngineConfig,
 ) -> list[Problem]:
     """Every knowable refusal of the order: catalog, segments, then the plan against the
-    customer's subscriptions. Empty: Microsoft is not expected to refuse any line."""
+    customer's subscriptions. A line the catalog refuses is not judged further (its other
+    "problems" would only repeat it). Empty: Microsoft is not expected to refuse any line."""
+    catalog = catalog_problems(lines, offers)
+    refused = {n for problem in catalog for n in problem.lines}
+    rest = [n for n in range(len(lines)) if n not in refused]
+    judged = Plan(lines=[p for p in plan.lines if p.line not in refused])
     return (
-        catalog_problems(lines, offers)
-        + segment_problems(lines, offers, standing)
-        + plan_problems(plan, offers, existing, config)
+        catalog
+        + segment_problems(lines, offers, standing, only=rest)
+        + plan_problems(judged, offers, existing, config)
     )
 
 
@@ -198,9 +209,15 @@ def _seats_per_subscription(
 ) -> Iterable[Problem]:
     for p in planned:
         offer = offers[p.offer]
-        if p.action is LineAction.CREATE:
-            continue  # the line's own quantity is a catalog problem
         if offer.minimum_quantity <= p.quantity_after <= offer.maximum_quantity:
+            continue
+        if p.action is LineAction.CREATE:
+            yield Problem(
+                code=RefusalCode.QUANTITY_OUT_OF_RANGE,
+                message=f"{p.title} is sold in quantities of {offer.minimum_quantity} to "
+                f"{offer.maximum_quantity} per subscription.",
+                lines=[p.line],
+            )
             continue
         yield Problem(
             code=RefusalCode.QUANTITY_OUT_OF_RANGE,
@@ -245,13 +262,14 @@ def _seat_pools(
 ) -> Iterable[Problem]:
     limits = config.microsoft_limits
     for pool in limits.seat_pools:
-        adding = [p for p in planned if p.product_id in pool.products]
+        adding = [p for p in planned if p.product_id.upper() in pool.products]
         if not adding:
             continue
         held = sum(
             s.quantity
             for s in existing
-            if s.offer.split(":")[0] in pool.products and s.status in limits.statuses_holding_seats
+            if s.offer.split(":")[0].upper() in pool.products
+            and s.status in limits.statuses_holding_seats
         )
         requested = sum(p.quantity for p in adding)
         if held + requested <= pool.max_seats_per_customer:
@@ -259,11 +277,7 @@ def _seat_pools(
         yield Problem(
             code=RefusalCode.SEAT_LIMIT,
             message=f"Microsoft allows at most {pool.max_seats_per_customer} licences across "
-            f"{_pool_name(pool.name)} per customer; the customer holds {held} and the order asks "
-            f"for {requested} more.",
+            f"{pool.title} per customer; the customer holds {held} and the order asks for "
+            f"{requested} more.",
             lines=[p.line for p in adding],
         )
-
-
-def _pool_name(name: str) -> str:
-    return "the Business plans" if name == "business" else f"the {name} plans"

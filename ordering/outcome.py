@@ -15,13 +15,14 @@ def _lines(numbers: list[int]) -> str:
 def created_customer_sentence(customer_id: str) -> str:
     """What exists at Microsoft when an order created a customer and then did not complete."""
     return (
-        f"The new customer was created at Microsoft (customer id {customer_id}); "
-        "place a corrected order for this known customer."
+        f"The new customer was created at Microsoft (customer id {customer_id}): a new order "
+        "for it names this known customer."
     )
 
 
 def telling_what_exists(refusal: Refusal, created_customer_id: str | None) -> Refusal:
-    """A refusal that came after the order created its customer says so, with the id."""
+    """A refusal (or cancellation) that came after the order created its customer says so,
+    with the id."""
     if created_customer_id is None:
         return refusal
     return refusal.model_copy(
@@ -43,7 +44,7 @@ def incomplete_order(
 
     `refusal_codes` maps refused lines to the code Microsoft's refusal translates to; the
     outcome's code is that code when every unfinished line was refused for the same reason, and
-    PROVISIONING_FAILED when something was ordered but not fulfilled."""
+    PROVISIONING_FAILED when something may have been ordered but was not fulfilled."""
     codes = refusal_codes or {}
     bought = [line.line for line in lines if line.state is LineState.FULFILLED]
     refused = [line for line in lines if line.state is LineState.REFUSED]
@@ -51,19 +52,17 @@ def incomplete_order(
     sentences: list[str] = []
     if bought:
         sentences.append(f"Bought: {_lines(bought)}.")
-    else:
+    elif not failed:
         sentences.append("Nothing was bought.")
+    for line in failed:
+        sentences.append(f"Not fulfilled: lines[{line.line}] ({line.problem or 'unknown'}).")
     for line in refused:
         sentences.append(f"Not bought: lines[{line.line}] ({line.problem or 'refused'}).")
-    for line in failed:
-        sentences.append(
-            f"Ordered but not fulfilled: lines[{line.line}] ({line.problem or 'unknown'})."
-        )
     if customer_created and customer_id:
         sentences.append(created_customer_sentence(customer_id))
-    elif customer_id and refused:
+    if refused and customer_id:
         sentences.append(
-            f"Place a corrected order for the lines not bought (customer id {customer_id})."
+            f"The lines not bought may be ordered again for customer id {customer_id}."
         )
     distinct = {codes.get(line.line, RefusalCode.PARTNER_CENTER_REFUSED) for line in refused}
     if failed or len(distinct) != 1:

@@ -395,9 +395,16 @@ def _provisioning(sb: Sandbox, call: Call) -> Any:
 
 
 def _subscriptions(sb: Sandbox, call: Call) -> Any:
+    """A cancelled subscription is listed (status deleted) until Microsoft deprovisions it;
+    from then on it is gone from the customer's list and no longer holds a slot."""
     customers.get_customer(sb, call.path["customer_id"])
     subs = sorted(
-        sb.state.customer_subscriptions(call.path["customer_id"]), key=lambda s: s.created_at
+        (
+            s
+            for s in sb.state.customer_subscriptions(call.path["customer_id"])
+            if not s.deprovisioned
+        ),
+        key=lambda s: s.created_at,
     )
     return collection([commerce.subscription_json(s) for s in subs])
 

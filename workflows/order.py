@@ -272,12 +272,11 @@ class OrderWorkflow:
                 line.problem = problem.message if line.problem is None else line.problem
         raise OrderRefused(refusal_for(problems))
 
-    @staticmethod
-    def _new_customer_standing(customer: NewCustomer) -> Standing:
-        # A new school's vetting is requested once it exists; until then it may plan for it.
-        return Standing(
-            to_be_vetted=frozenset({"Education"}) if customer.education is not None else frozenset()
-        )
+    def _new_customer_standing(self, customer: NewCustomer) -> Standing:
+        # A new school's vetting is requested once it exists; it may plan for it only where the
+        # engine will wait for the verdict (else nothing it could buy would be known in time).
+        vetted = customer.education is not None and self._config.waits.wait_for_education_vetting
+        return Standing(to_be_vetted=frozenset({"Education"}) if vetted else frozenset())
 
     # ------------------------------------------------------------------ the customer
 
@@ -686,8 +685,8 @@ class OrderWorkflow:
                     for n in pc_order.lines:
                         self._line_failed(
                             n,
-                            "Microsoft did not provision the order in time: "
-                            f"{error.cause or error}",
+                            f"ordered at Microsoft (order {pc_order.order_id}), not provisioned "
+                            f"in time: {error.cause or error}",
                         )
                     continue
                 for n, subscription_id in zip(
@@ -716,7 +715,11 @@ class OrderWorkflow:
                 line.state = LineState.FULFILLED
                 self._publish()
             except steps.ACTIVITY_FAILURES as error:
-                self._line_failed(planned.line, f"the new quantity did not show: {error.cause}")
+                self._line_failed(
+                    planned.line,
+                    "the change was accepted; the new quantity did not show in time: "
+                    f"{error.cause}",
+                )
 
     async def _buy_new_subscriptions(
         self, order: OrderDocument, customer_id: str, creates: list[PlannedLine]
@@ -746,9 +749,22 @@ class OrderWorkflow:
             refusal = partner_center_refusal(error)
             for p in creates:
                 if refusal is not None:
-                    self._line_refused(p.line, refusal)
+                    self._line_refused(
+                        p.line,
+                        refusal.model_copy(
+                            update={
+                                "message": "Microsoft refused the checkout of the new "
+                                f"subscriptions: {refusal.message}"
+                            }
+                        ),
+                    )
                 else:  # not a refusal: whether Microsoft took the order is not known
-                    self._line_failed(p.line, f"the purchase did not complete: {error.cause}")
+                    self._line_failed(
+                        p.line,
+                        f"the purchase did not complete ({error.cause}); it may have been "
+                        "ordered at Microsoft: check the customer's subscriptions before ordering "
+                        "it again",
+                    )
             return None
         for pc_order in purchased.orders:
             for n in pc_order.lines:
@@ -776,7 +792,11 @@ class OrderWorkflow:
             if refusal is not None:
                 self._line_refused(planned.line, refusal)
             else:
-                self._line_failed(planned.line, f"the change did not complete: {error.cause}")
+                self._line_failed(
+                    planned.line,
+                    f"the change did not complete ({error.cause}); the licences may have been "
+                    "added at Microsoft: check the subscription before ordering them again",
+                )
             return
         self._status.lines[planned.line].state = LineState.ORDERED
         self._publish()

@@ -138,17 +138,13 @@ async def test_existing_tenant_waits_for_the_relationship_then_continues(
     assert customer["organizationRegistrationNumber"] is None  # never sent for an existing tenant
 
 
-async def test_unknown_known_customer_is_refused(
-    shop: Storefront, admin: SandboxAdmin, unique: str
-) -> None:
-    unknown = "00000000-0000-4000-8000-000000000000"
-    document = order(f"unk-{unique}", known_customer(unknown))
+async def test_unknown_known_customer_is_refused(shop: Storefront, unique: str) -> None:
+    document = order(f"unk-{unique}", known_customer("00000000-0000-4000-8000-000000000000"))
     await shop.place_order(document)
     outcome = await shop.wait_for_outcome(document.order_id)
     assert outcome.refusal is not None
     assert outcome.refusal.code is RefusalCode.CUSTOMER_NOT_FOUND
-    assert await holdings(admin, unknown) == {}
-    assert await orders_of(admin, unknown) == []
+    # Partner Center has no such customer: there is nothing the order could have changed.
 
 
 async def test_business_plan_one_monthly_one_annual_then_licences_added(
@@ -289,6 +285,34 @@ async def test_a_new_school_waits_for_education_vetting(
     await admin.set_vetting(status.customer_id, "Education", "Approved")
     outcome = await shop.wait_for_outcome(document.order_id)
     assert outcome.phase is Phase.COMPLETED, outcome.refusal
+
+
+async def test_a_new_school_denied_is_told_that_its_customer_exists(
+    shop: Storefront, admin: SandboxAdmin, unique: str
+) -> None:
+    """Vetting needs a customer, so a denial comes after the tenant exists: the refusal says so,
+    with the id, and nothing is bought."""
+    document = order(
+        f"denied-{unique}",
+        new_customer(
+            f"denied{unique}", education={"segment": "K12", "website": "https://school.example"}
+        ),
+        line(EDUCATION_A1, 30, segment="Education"),
+    )
+    await shop.place_order(document)
+    await wait_for(shop, document.order_id, WaitingFor.VETTING)
+    customer_id = (await shop.status(document.order_id)).customer_id
+    assert customer_id
+    await admin.set_vetting(customer_id, "Education", "Denied", "not a school")
+    outcome = await shop.wait_for_outcome(document.order_id)
+    assert outcome.refusal is not None and outcome.refusal.code is RefusalCode.VETTING_DENIED
+    assert outcome.refusal.details["customer_created"] is True
+    assert (
+        f"The new customer was created at Microsoft (customer id {customer_id})"
+        in outcome.refusal.message
+    )
+    assert await holdings(admin, customer_id) == {}
+    assert await orders_of(admin, customer_id) == []
 
 
 async def test_discontinued_offer_refused_when_new_extended_when_held(

@@ -15,6 +15,7 @@ from ordering.status import Phase
 from sandbox.admin_client import SandboxAdmin
 from tests.engine.conftest import TASK_QUEUE, engine_config_for_tests
 from tests.engine.orders import EDUCATION_A1, OFFICE_E3, known_customer, line, new_customer, order
+from tests.engine.partner_center_state import assert_no_customer_created
 from workers.worker import tracing_interceptors
 
 
@@ -36,8 +37,9 @@ async def test_the_synchronous_sdk(
 async def test_orders_can_stop_instead_of_waiting_for_vetting(
     shop_with: object, admin: SandboxAdmin, unique: str
 ) -> None:
-    """Vetting can only be requested for a customer that exists: the new school is created,
-    nothing is bought, and the refusal says so with the customer's id."""
+    """Not waiting for vetting: a new school cannot be vetted before it exists, so its
+    education plan is refused before the customer is created. A customer already in review is
+    refused without waiting."""
     config = engine_config_for_tests()
     config = config.model_copy(
         update={"waits": config.waits.model_copy(update={"wait_for_education_vetting": False})}
@@ -54,12 +56,25 @@ async def test_orders_can_stop_instead_of_waiting_for_vetting(
     await shop.place_order(document)
     outcome = await shop.wait_for_outcome(document.order_id)
     assert outcome.refusal is not None
+    assert outcome.refusal.code is RefusalCode.NOT_ELIGIBLE
+    assert outcome.customer_id is None
+    await assert_no_customer_created(admin, f"novet{unique}")
+
+    school = await admin.add_customer(
+        "Review",
+        f"review{unique}.onmicrosoft.com",
+        qualifications=[{"qualification": "Education", "vettingStatus": "InReview"}],
+    )
+    in_review = order(
+        f"inreview-{unique}", known_customer(school), line(EDUCATION_A1, 10, segment="Education")
+    )
+    await shop.place_order(in_review)
+    outcome = await shop.wait_for_outcome(in_review.order_id)
+    assert outcome.refusal is not None
     assert outcome.refusal.code is RefusalCode.VETTING_NOT_FINISHED
-    assert outcome.customer_id is not None
-    assert outcome.refusal.details["customer_created"] is True
-    assert f"created at Microsoft (customer id {outcome.customer_id})" in outcome.refusal.message
+    assert "customer_created" not in outcome.refusal.details
     snapshot = await admin.snapshot()
-    assert [s for s in snapshot["subscriptions"] if s["customerId"] == outcome.customer_id] == []
+    assert [s for s in snapshot["subscriptions"] if s["customerId"] == school] == []
 
 
 def test_tracing_is_off_by_default_and_wired_on_request() -> None:

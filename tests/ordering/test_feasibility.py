@@ -60,10 +60,11 @@ def judge(
     existing: list[ExistingSubscription] | None = None,
     standing: Standing | None = None,
     config: EngineConfig = CONFIG,
+    offers: dict[str, OfferFacts] = OFFERS,
 ) -> list[Problem]:
     held = existing or []
-    plan = plan_order(lines, config, OFFERS, held)
-    return order_problems(lines, OFFERS, plan, held, standing or Standing(), config)
+    plan = plan_order(lines, config, offers, held)
+    return order_problems(lines, offers, plan, held, standing or Standing(), config)
 
 
 def codes(problems: list[Problem]) -> list[tuple[RefusalCode, list[int]]]:
@@ -138,7 +139,8 @@ def test_segments_follow_the_qualifications() -> None:
 def test_an_offer_not_sold_in_the_segment_or_unknown_is_refused() -> None:
     offers = {
         **OFFERS,
-        E3: OFFERS[E3].model_copy(update={"sold_in_segment": False}),
+        # As describe_offers reports it: no availability in the segment, so not purchasable.
+        E3: OFFERS[E3].model_copy(update={"sold_in_segment": False, "purchasable": False}),
         BASIC: OFFERS[BASIC].model_copy(update={"found": False}),
     }
     lines = [line(BASIC, 1), line(E3, 1)]
@@ -148,6 +150,26 @@ def test_an_offer_not_sold_in_the_segment_or_unknown_is_refused() -> None:
         (RefusalCode.NOT_ELIGIBLE, [1]),
         (RefusalCode.OFFER_NOT_FOUND, [0]),
     ]
+
+
+def test_a_line_the_catalog_refuses_has_that_one_problem() -> None:
+    """Not sold in the segment (hence not purchasable, and not for the customer's segment
+    either): one problem, not three."""
+    offers = {
+        **OFFERS,
+        A1: OFFERS[A1].model_copy(update={"purchasable": False, "sold_in_segment": False}),
+    }
+    problems = judge([line(A1, 1, segment="NonProfit")], offers=offers)
+    assert codes(problems) == [(RefusalCode.NOT_ELIGIBLE, [0])]
+    assert codes(judge([line(BASIC, 301)])) == [(RefusalCode.QUANTITY_OUT_OF_RANGE, [0])]
+
+
+def test_the_sku_minimum_applies_to_the_subscription_not_to_the_licences_added() -> None:
+    offers = {**OFFERS, E3: OFFERS[E3].model_copy(update={"minimum_quantity": 5})}
+    assert judge([line(E3, 2)], [sub(E3, 20)], offers=offers) == []
+    new = judge([line(E3, 2)], offers=offers)
+    assert codes(new) == [(RefusalCode.QUANTITY_OUT_OF_RANGE, [0])]
+    assert "sold in quantities of 5 to" in new[0].message
 
 
 def test_configured_end_of_sale_is_honoured() -> None:

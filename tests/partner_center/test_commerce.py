@@ -116,6 +116,9 @@ async def test_cancelled_business_subscriptions_count_until_deprovisioned(
     await buy(pc, customer_id, cart((BUSINESS_BASIC, 1, "monthly")), "one")
     error = await refusal(pc, customer_id, cart((BUSINESS_BASIC, 1, "annual")))
     assert error.code == "800089"
+    # What the partner sees: the cancelled one, not the deprovisioned one (it is gone).
+    listed = await pc.list_subscriptions(customer_id)
+    assert sorted(s.status for s in listed) == ["deleted", "pending"]
 
 
 async def test_three_hundred_seats_across_business_plans(
