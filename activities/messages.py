@@ -176,8 +176,16 @@ class PurchasedOrder(BaseModel):
     lines: list[int]  # our line numbers in this Partner Center order, by its line item number
 
 
+class RefusedPurchaseLines(BaseModel):
+    """Lines of a checkout whose order group Microsoft refused while placing the others."""
+
+    lines: list[int]
+    refusal: PartnerCenterRefusal
+
+
 class PurchaseResult(BaseModel):
     orders: list[PurchasedOrder]
+    refused: list[RefusedPurchaseLines] = Field(default_factory=list)
 
 
 class ProvisioningCheck(BaseModel):

@@ -285,12 +285,15 @@ class PartnerCenterActivities:
                 step.customer_id, cart_id, request_id=f"{step.request_id}:checkout"
             )
         )
-        if result.order_errors:
+        if result.order_errors and not result.orders:
             first = result.order_errors[0]
             raise activity_error(
                 PartnerCenterError(400, str(first.code), first.description or "", retryable=False)
             )
-        return m.PurchaseResult(orders=[_match_lines(o, step.lines) for o in result.orders])
+        placed = [_match_lines(o, step.lines) for o in result.orders]
+        return m.PurchaseResult(
+            orders=placed, refused=_refused_groups(created, result.order_errors, placed)
+        )
 
     @activity.defn(name=m.AWAIT_PROVISIONING)
     async def await_provisioning(self, check: m.ProvisioningCheck) -> m.ProvisionedOrder:
@@ -366,6 +369,31 @@ def _state(sub: pc.Subscription) -> m.SubscriptionState:
         billing_cycle=(sub.billing_cycle or "").lower(),
         term_duration=sub.term_duration,
     )
+
+
+def _refused_groups(
+    cart: pc.Cart, errors: list[pc.OrderError], placed: list[m.PurchasedOrder]
+) -> list[m.RefusedPurchaseLines]:
+    """A checkout can place some order groups and refuse others: the lines of each refused
+    group (by the cart's order groups; lines in no placed order otherwise) with its reason."""
+    in_orders = {n for order in placed for n in order.lines}
+    unplaced = [item for item in cart.line_items if item.id not in in_orders]
+    refused = []
+    for error in errors:
+        lines = [i.id for i in unplaced if error.order_group_id in (None, i.order_group)]
+        if len(errors) == 1 or not lines:
+            lines = [i.id for i in unplaced]
+        unplaced = [i for i in unplaced if i.id not in lines]
+        if lines:
+            refused.append(
+                m.RefusedPurchaseLines(
+                    lines=lines,
+                    refusal=m.PartnerCenterRefusal(
+                        status=400, code=str(error.code), description=error.description or ""
+                    ),
+                )
+            )
+    return refused
 
 
 def _match_lines(order: pc.Order, lines: list[m.PurchaseLine]) -> m.PurchasedOrder:

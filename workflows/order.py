@@ -770,6 +770,10 @@ class OrderWorkflow:
             for n in pc_order.lines:
                 self._status.lines[n].state = LineState.ORDERED
                 self._status.lines[n].partner_center_order_id = pc_order.order_id
+        for group in purchased.refused:  # Microsoft placed some order groups, not these
+            refusal = from_partner_center(group.refusal.code, group.refusal.description)
+            for n in group.lines:
+                self._line_refused(n, refusal)
         self._publish()
         return purchased
 
