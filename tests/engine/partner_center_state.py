@@ -20,6 +20,12 @@ async def holdings(admin: SandboxAdmin, customer_id: str) -> Holdings:
     }
 
 
+async def customer_subscriptions(admin: SandboxAdmin, customer_id: str) -> list[dict[str, Any]]:
+    """The customer's subscriptions as the snapshot shows them (Partner Center's JSON)."""
+    snapshot = await admin.snapshot()
+    return [s for s in snapshot["subscriptions"] if s["customerId"] == customer_id]
+
+
 async def orders_of(admin: SandboxAdmin, customer_id: str) -> list[dict[str, Any]]:
     snapshot = await admin.snapshot()
     return [o for o in snapshot["orders"] if o["referenceCustomerId"] == customer_id]

@@ -30,7 +30,8 @@ from tests.engine.orders import (
     VOICE_END_OF_SALE as VOICE,
 )
 from tests.engine.partner_center_state import assert_no_customer_created, holdings
-from tests.engine.test_storefront_doors import russian_order, until_waiting
+from tests.engine.storefront_waits import wait_for
+from tests.engine.test_storefront_doors import russian_order
 from workflows.messages import order_workflow_id
 
 CSP_ORDERS = str(Path(sys.executable).with_name("csp-orders"))
@@ -161,7 +162,7 @@ async def test_place_and_wait_exits_4_when_cancelled_and_5_when_failed(
 async def until_placed_and_waiting(shop: Storefront, order_id: str) -> None:
     while True:  # the CLI places it; then it waits for its tax ID
         try:
-            await until_waiting(shop, order_id, WaitingFor.TAX_ID)
+            await wait_for(shop, order_id, WaitingFor.TAX_ID)
             return
         except Exception as error:
             if "There is no order" not in str(error):

@@ -16,7 +16,7 @@ from temporalio.client import Client
 
 from clients.storefront import Storefront
 from ordering.status import WaitingFor
-from tests.engine.test_ordering_rules import wait_for
+from tests.engine.storefront_waits import wait_for
 from tests.engine.test_tax_id import russian_order
 from workflows.messages import PROVIDE_TAX_ID, TaxIdSubmission, order_workflow_id
 

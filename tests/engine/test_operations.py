@@ -26,7 +26,7 @@ from tests.engine.orders import (
     order,
 )
 from tests.engine.partner_center_state import assert_no_customer_created
-from tests.engine.test_ordering_rules import wait_for
+from tests.engine.storefront_waits import wait_for
 from workers.worker import WORKFLOWS
 from workflows.messages import order_workflow_id
 

@@ -24,23 +24,14 @@ from tests.engine.orders import (
     new_customer,
     order,
 )
-from tests.engine.partner_center_state import assert_no_customer_created, holdings, orders_of
+from tests.engine.partner_center_state import (
+    assert_no_customer_created,
+    customer_subscriptions,
+    holdings,
+    orders_of,
+)
+from tests.engine.storefront_waits import wait_for
 from workflows.licences import LicenceRequest
-
-
-async def customer_subscriptions(admin: SandboxAdmin, customer_id: str) -> list[dict[str, object]]:
-    snapshot = await admin.snapshot()
-    return [s for s in snapshot["subscriptions"] if s["customerId"] == customer_id]
-
-
-async def wait_for(shop: Storefront, order_id: str, what: WaitingFor) -> None:
-    for _ in range(200):
-        status = await shop.status(order_id)
-        if status.waiting is not None and status.waiting.what is what:
-            return
-        assert not status.phase.final, status
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"order {order_id} never waited for {what}")
 
 
 async def test_placing_the_same_order_twice_runs_it_once(

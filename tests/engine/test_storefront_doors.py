@@ -40,6 +40,7 @@ from tests.conftest import client_config
 from tests.engine.conftest import TASK_QUEUE, engine_config_for_tests
 from tests.engine.orders import DYNAMICS_SALES, OFFICE_E3, known_customer, line, new_customer, order
 from tests.engine.partner_center_state import assert_no_customer_created, holdings
+from tests.engine.storefront_waits import wait_for
 from workers.worker import build_worker
 from workflows.licences import LicenceRequest, LicencesWorkflow
 from workflows.messages import licences_workflow_id, order_workflow_id
@@ -57,16 +58,6 @@ def russian_order(order_id: str, prefix: str) -> OrderDocument:
         ),
         line(OFFICE_E3, 2),
     )
-
-
-async def until_waiting(shop: Storefront, order_id: str, what: WaitingFor) -> None:
-    for _ in range(600):
-        status = await shop.status(order_id)
-        if status.waiting is not None and status.waiting.what is what:
-            return
-        assert not status.phase.final, status
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"order {order_id} never waited for {what}")
 
 
 async def terminate_all_on(client: Client, queue: str) -> None:
@@ -260,7 +251,7 @@ async def test_with_the_worker_stopped_every_door_answers_honestly(
     address = client.service_client.config.target_host
     waiting = russian_order(f"stopped-{unique}", f"stopped{unique}")
     await shop.place_order(waiting)
-    await until_waiting(shop, waiting.order_id, WaitingFor.TAX_ID)
+    await wait_for(shop, waiting.order_id, WaitingFor.TAX_ID)
     customer_id = await admin.add_customer("Done", f"done{unique}.onmicrosoft.com")
     done = order(f"done-{unique}", known_customer(customer_id), line(OFFICE_E3, 1))
     await shop.place_order(done)
@@ -344,7 +335,7 @@ async def test_a_terminated_order_is_failed_not_refused(
 ) -> None:
     document = russian_order(f"term-{unique}", f"term{unique}")
     await shop.place_order(document)
-    await until_waiting(shop, document.order_id, WaitingFor.TAX_ID)
+    await wait_for(shop, document.order_id, WaitingFor.TAX_ID)
     handle = temporal.client.get_workflow_handle(order_workflow_id(document.order_id))
     await handle.terminate("an operator stops it")
 

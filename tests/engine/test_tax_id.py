@@ -14,7 +14,7 @@ from ordering.status import Phase, WaitingFor
 from sandbox.admin_client import SandboxAdmin
 from tests.engine.orders import OFFICE_E3, line, new_customer, order
 from tests.engine.partner_center_state import assert_no_customer_created
-from tests.engine.test_ordering_rules import wait_for
+from tests.engine.storefront_waits import wait_for
 from workers.temporal_cli import temporal_binary
 from workflows.messages import order_workflow_id
 
