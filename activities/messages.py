@@ -58,6 +58,9 @@ class ResellerCheck(BaseModel):
 class ResellerAgreement(BaseModel):
     known: bool
     signed: bool
+    # Why the reseller cannot be transacted for although known: "not_indirect_reseller"
+    # (2204) or "region_mismatch" (2201).
+    ineligible: str | None = None
 
 
 class DomainCheck(BaseModel):

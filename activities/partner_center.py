@@ -7,14 +7,14 @@ retried activity (after a timeout, a lost answer, a worker crash) sends the same
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import TypeGuard, TypeVar
+from typing import TypeVar
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
 from activities import messages as m
 from activities.errors import activity_error
-from clients.partner_center import PartnerCenterClient, PartnerCenterError
+from clients.partner_center import PartnerCenterClient, PartnerCenterError, errors
 from clients.partner_center import models as pc
 from ordering.config import EngineConfig
 from ordering.document import Segment
@@ -23,6 +23,18 @@ from ordering.planning import ExistingSubscription
 T = TypeVar("T")
 
 VERIFIED_ADDRESS_STATUSES = ("VerifiedShippable", "Verified")
+
+# The MPA status check answers these as errors (400), not as {"isAgreementSigned": ...}.
+MPA_CHECK_ANSWERS: dict[str, m.ResellerAgreement] = {
+    errors.UNKNOWN_MPN_ID: m.ResellerAgreement(known=False, signed=False),
+    errors.MPA_NOT_SIGNED_STATUS: m.ResellerAgreement(known=True, signed=False),
+    errors.NOT_AN_INDIRECT_RESELLER: m.ResellerAgreement(
+        known=True, signed=False, ineligible="not_indirect_reseller"
+    ),
+    errors.MPA_REGION_MISMATCH: m.ResellerAgreement(
+        known=True, signed=False, ineligible="region_mismatch"
+    ),
+}
 
 
 def not_yet(what: str) -> ApplicationError:
@@ -51,9 +63,10 @@ class PartnerCenterActivities:
         try:
             status = await self._pc.get_reseller_agreement_status(check.mpn_id)
         except PartnerCenterError as error:
-            if error.code == "2200":
-                return m.ResellerAgreement(known=False, signed=False)
-            raise activity_error(error) from None
+            answer = MPA_CHECK_ANSWERS.get(error.code or "")
+            if answer is None:
+                raise activity_error(error) from None
+            return answer
         return m.ResellerAgreement(known=True, signed=status.is_agreement_signed)
 
     @activity.defn(name=m.CHECK_DOMAIN)
@@ -216,7 +229,11 @@ class PartnerCenterActivities:
                     offers.append(m.OfferDetails(offer=q.offer, segment=q.segment, found=False))
                     continue
                 raise activity_error(error) from None
-            chosen = next((a for a in availabilities if a.segment == q.segment.value), None)
+            # Microsoft sends "commercial" where its field table says "Commercial".
+            chosen = next(
+                (a for a in availabilities if (a.segment or "").lower() == q.segment.value.lower()),
+                None,
+            )
             offers.append(
                 m.OfferDetails(
                     offer=q.offer,
@@ -225,7 +242,7 @@ class PartnerCenterActivities:
                     title=sku.title or q.offer,
                     purchasable=chosen.is_purchasable if chosen else False,
                     catalog_item_id=chosen.catalog_item_id if chosen else None,
-                    segments=[Segment(a.segment) for a in availabilities if _segment(a.segment)],
+                    segments=[s for a in availabilities if (s := _segment(a.segment)) is not None],
                     minimum_quantity=sku.minimum_quantity,
                     maximum_quantity=sku.maximum_quantity,
                 )
@@ -341,8 +358,9 @@ class PartnerCenterActivities:
         return _state(sub)
 
 
-def _segment(value: str | None) -> TypeGuard[str]:
-    return value in {s.value for s in Segment}
+def _segment(value: str | None) -> Segment | None:
+    """Microsoft's segment, in whatever casing it sends."""
+    return next((s for s in Segment if s.value.lower() == (value or "").lower()), None)
 
 
 def _qualifications(found: list[pc.Qualification]) -> m.Qualifications:

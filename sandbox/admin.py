@@ -47,6 +47,7 @@ class SeedReseller(AdminModel):
     tenant_id: str
     name: str = "Reseller"
     agreement_signed: bool = True
+    mpa_check_error: int | None = Field(None, description="2204 or 2201")
 
 
 class SeedTenant(AdminModel):

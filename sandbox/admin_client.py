@@ -47,11 +47,23 @@ class SandboxAdmin:
     async def advance_clock(self, seconds: float) -> None:
         await self._call("POST", "/clock/advance", {"seconds": seconds})
 
-    async def add_reseller(self, mpn_id: str, tenant_id: str, *, signed: bool = True) -> None:
+    async def add_reseller(
+        self,
+        mpn_id: str,
+        tenant_id: str,
+        *,
+        signed: bool = True,
+        mpa_check_error: int | None = None,
+    ) -> None:
         await self._call(
             "POST",
             "/resellers",
-            {"mpnId": mpn_id, "tenantId": tenant_id, "agreementSigned": signed},
+            {
+                "mpnId": mpn_id,
+                "tenantId": tenant_id,
+                "agreementSigned": signed,
+                "mpaCheckError": mpa_check_error,
+            },
         )
 
     async def add_tenant(self, domain: str, company_name: str, country: str = "US") -> str:

@@ -153,7 +153,7 @@ class Catalog:
             "productId": product.id,
             "skuId": sku.id,
             "catalogItemId": f"{product.id}:{sku.id}:{availability.id}",
-            "segment": availability.segment,
+            "segment": availability.segment.lower(),  # as Microsoft sends it: "commercial"
             "country": country.upper(),
             "isPurchasable": not product.rules.end_of_sale,
             "isRenewable": True,

@@ -374,7 +374,7 @@ def change_subscription(
     if quantity < sku.minimum_quantity:
         raise bad_request(2002, f"Quantity must be at least {sku.minimum_quantity}.")
     if quantity > sku.maximum_quantity:
-        raise bad_request(
+        raise forbidden(
             800067,
             f"The quantity {quantity} exceeds the {sku.maximum_quantity} seats allowed per "
             "subscription.",

@@ -22,8 +22,15 @@ def reseller_agreement_status(sb: Sandbox, mpn_id: str | None, *, app_user: bool
         raise missing_field("mpnId")
     reseller = sb.state.resellers.get(mpn_id)
     if reseller is None:
-        raise bad_request(2200, f"MPN ID {mpn_id} was not found.")
-    return {"isAgreementSigned": reseller.agreement_signed}
+        raise bad_request(2200, f"MPN ID {mpn_id} was not found or is not migrated.")
+    if reseller.mpa_check_error == 2204:
+        raise bad_request(2204, f"MPN ID {mpn_id} is not an indirect reseller.")
+    if reseller.mpa_check_error == 2201:
+        raise bad_request(2201, f"MPN ID {mpn_id} is not in the partner's region.")
+    if not reseller.agreement_signed:
+        # As Microsoft answers it: an error, not {"isAgreementSigned": false}.
+        raise bad_request(2203, f"MPN ID {mpn_id} has not signed the Microsoft Partner Agreement.")
+    return {"isAgreementSigned": True}
 
 
 # ------------------------------------------------------------ qualifications

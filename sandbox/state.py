@@ -111,6 +111,9 @@ class ResellerRecord(BaseModel):
     tenant_id: str
     name: str = "Reseller"
     agreement_signed: bool = True
+    # What the MPA status check answers instead, when set: 2204 (not an indirect reseller) or
+    # 2201 (the reseller's region does not match the partner's).
+    mpa_check_error: int | None = None
 
 
 class TenantRecord(BaseModel):

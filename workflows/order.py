@@ -223,6 +223,18 @@ class OrderWorkflow:
         )
         if not status.known:
             refuse(RefusalCode.RESELLER_UNKNOWN, f"Partner Center knows no reseller {mpn_id}.")
+        if status.ineligible == "not_indirect_reseller":
+            refuse(
+                RefusalCode.RESELLER_NOT_ELIGIBLE,
+                f"The partner {mpn_id} is not an indirect reseller: orders for it cannot be "
+                "placed through an indirect provider.",
+            )
+        if status.ineligible == "region_mismatch":
+            refuse(
+                RefusalCode.RESELLER_NOT_ELIGIBLE,
+                f"The reseller {mpn_id} is not in this provider's region: it must buy through "
+                "an indirect provider of its own region.",
+            )
         if not status.signed:
             refuse(
                 RefusalCode.RESELLER_AGREEMENT_NOT_SIGNED,

@@ -32,7 +32,10 @@ UNKNOWN_PRODUCT = "400013"
 UNKNOWN_SKU = "400018"
 UNKNOWN_AVAILABILITY = "400019"
 CART_ALREADY_CHECKED_OUT = "800065"
-UNKNOWN_MPN_ID = "2200"
+UNKNOWN_MPN_ID = "2200"  # unknown or not migrated
+MPA_REGION_MISMATCH = "2201"
+MPA_NOT_SIGNED_STATUS = "2203"  # the MPA status check's answer for an unsigned reseller
+NOT_AN_INDIRECT_RESELLER = "2204"
 
 
 class PartnerCenterError(Exception):

@@ -11,7 +11,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
 
@@ -181,7 +181,10 @@ class Qualification(PartnerCenterModel):
     qualification: str
     vetting_status: str | None = None
     vetting_reason: str | None = None
-    vetting_create_date: datetime | None = None
+    # Microsoft spells it both ways in its answers.
+    vetting_create_date: datetime | None = Field(
+        None, validation_alias=AliasChoices("vettingCreateDate", "vettingCreatedDate")
+    )
     education_segment: str | None = None
     website: str | None = None
     validation_code: str | None = None

@@ -84,6 +84,24 @@ async def test_reseller_without_partner_agreement_is_told_to_accept_it(
     await assert_no_customer_created(admin, f"mpa{unique}")
 
 
+async def test_a_partner_that_is_not_an_indirect_reseller_is_refused_before_anything(
+    shop: Storefront, admin: SandboxAdmin, unique: str
+) -> None:
+    """Microsoft's MPA check answers 2204 for a partner id that is not an indirect reseller."""
+    mpn = str(int(unique[:8], 16) % 10_000_000).zfill(7)
+    tenant = "bbbbbbbb-0000-4000-8000-" + unique[:10] + "00"
+    await admin.add_reseller(mpn, tenant, mpa_check_error=2204)
+    document = order(
+        f"ind-{unique}", new_customer(f"ind{unique}"), reseller={"mpn_id": mpn, "tenant_id": tenant}
+    )
+    await shop.place_order(document)
+    outcome = await shop.wait_for_outcome(document.order_id)
+    assert outcome.refusal is not None
+    assert outcome.refusal.code is RefusalCode.RESELLER_NOT_ELIGIBLE
+    assert "not an indirect reseller" in outcome.refusal.message
+    await assert_no_customer_created(admin, f"ind{unique}")
+
+
 async def test_indirect_order_carries_the_reseller(
     shop: Storefront, admin: SandboxAdmin, unique: str
 ) -> None:

@@ -27,7 +27,7 @@ async def test_products_skus_and_availabilities(pc: PartnerCenterClient) -> None
 
     availabilities = await pc.list_availabilities("CFQ7TTC0LH18", "0001", "US")
     by_segment = {a.segment: a for a in availabilities}
-    commercial = by_segment["Commercial"]
+    commercial = by_segment["commercial"]  # Microsoft's casing on the wire, not its field table's
     assert commercial.catalog_item_id == "CFQ7TTC0LH18:0001:CFQ7TTC0K971"
     assert commercial.is_purchasable
     assert {(t.duration, t.billing_cycle) for t in commercial.terms} == {
@@ -35,7 +35,7 @@ async def test_products_skus_and_availabilities(pc: PartnerCenterClient) -> None
         ("P1Y", "monthly"),
         ("P1Y", "annual"),
     }
-    assert "NonProfit" in by_segment
+    assert "nonprofit" in by_segment
 
 
 async def test_segment_filter_and_end_of_sale(pc: PartnerCenterClient) -> None:

@@ -132,10 +132,18 @@ async def test_reseller_agreement_status(pc: PartnerCenterClient, admin: Sandbox
     await admin.add_reseller("1111111", RESELLER_TENANT, signed=True)
     await admin.add_reseller("2222222", "cccccccc-0000-4000-8000-000000000003", signed=False)
     assert (await pc.get_reseller_agreement_status("1111111")).is_agreement_signed
-    assert not (await pc.get_reseller_agreement_status("2222222")).is_agreement_signed
+    # Microsoft answers an unsigned reseller with an error, not {"isAgreementSigned": false}.
+    with pytest.raises(PartnerCenterError) as caught:
+        await pc.get_reseller_agreement_status("2222222")
+    assert (caught.value.status, caught.value.code) == (400, "2203")
     with pytest.raises(PartnerCenterError) as caught:
         await pc.get_reseller_agreement_status("9999999")
-    assert caught.value.code == "2200"
+    assert (caught.value.status, caught.value.code) == (400, "2200")
+    for code in (2204, 2201):
+        await admin.add_reseller(f"33{code}", RESELLER_TENANT, mpa_check_error=code)
+        with pytest.raises(PartnerCenterError) as caught:
+            await pc.get_reseller_agreement_status(f"33{code}")
+        assert (caught.value.status, caught.value.code) == (400, str(code))
 
 
 async def test_existing_tenant_becomes_a_customer_after_accepting_the_link(
