@@ -296,6 +296,9 @@ class PartnerCenterActivities:
         )
         if created.id is None:
             raise ApplicationError("Partner Center created a cart without an id")
+        line_errors = _cart_line_errors(created)
+        if line_errors:  # Microsoft named lines it will not sell: nothing is checked out
+            return m.PurchaseResult(orders=[], refused=line_errors)
         cart_id = created.id
         result = await _call(
             lambda: self._pc.checkout_cart(
@@ -387,6 +390,40 @@ def _state(sub: pc.Subscription) -> m.SubscriptionState:
         billing_cycle=(sub.billing_cycle or "").lower(),
         term_duration=sub.term_duration,
     )
+
+
+def _cart_line_errors(cart: pc.Cart) -> list[m.RefusedPurchaseLines]:
+    """A cart whose lines carry errors is not checked out: each such line is refused with
+    Microsoft's reason, the others are not bought either (the cart is left as it is)."""
+    errored = [item for item in cart.line_items if item.error is not None]
+    if not errored:
+        return []
+    refused = [
+        m.RefusedPurchaseLines(
+            lines=[item.id],
+            refusal=m.PartnerCenterRefusal(
+                status=400,
+                code=str(item.error.error_code) if item.error.error_code is not None else None,
+                description=item.error.error_description or "",
+            ),
+        )
+        for item in errored
+        if item.error is not None
+    ]
+    others = [item.id for item in cart.line_items if item.error is None]
+    if others:
+        named = ", ".join(f"lines[{item.id}]" for item in errored)
+        refused.append(
+            m.RefusedPurchaseLines(
+                lines=others,
+                refusal=m.PartnerCenterRefusal(
+                    status=400,
+                    code=None,
+                    description=f"not checked out: Microsoft refused {named} of the same cart",
+                ),
+            )
+        )
+    return refused
 
 
 def _refused_groups(

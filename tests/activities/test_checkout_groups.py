@@ -4,7 +4,7 @@ of a refused group are refused with Microsoft's reason, the others were bought."
 from __future__ import annotations
 
 from activities import messages as m
-from activities.partner_center import _refused_groups
+from activities.partner_center import _cart_line_errors, _refused_groups
 from clients.partner_center import models as pc
 
 
@@ -51,3 +51,14 @@ def test_without_order_groups_every_unplaced_line_carries_the_error() -> None:
     placed = [m.PurchasedOrder(order_id="o-1", lines=[0])]
     refused = _refused_groups(cart("monthly", "annual", "annual"), [error(None)], placed)
     assert [r.lines for r in refused] == [[1, 2]]
+
+
+def test_a_cart_with_line_errors_is_not_checked_out_and_says_why_per_line() -> None:
+    with_errors = cart("monthly", "monthly", "annual")
+    with_errors.line_items[1].error = pc.CartLineItemError(
+        error_code="400019", error_description="The availability is no longer valid."
+    )
+    refused = _cart_line_errors(with_errors)
+    assert [(r.lines, r.refusal.code) for r in refused] == [([1], "400019"), ([0, 2], None)]
+    assert "lines[1]" in refused[1].refusal.description
+    assert _cart_line_errors(cart("monthly")) == []
