@@ -140,7 +140,14 @@ def confirm_agreement(
     kind = body.get("type", CUSTOMER_AGREEMENT)
     if kind != CUSTOMER_AGREEMENT:
         raise bad_request(600060, f"Agreement type {kind} is not supported.")
-    if any(a.template_id == body["templateId"] for a in customer.agreements):
+    contact_on_record = {
+        k: contact[k] for k in ("firstName", "lastName", "email", "phoneNumber") if k in contact
+    }
+    # The same confirmation twice is refused; one with changed contact details is a new record.
+    if any(
+        a.template_id == body["templateId"] and a.primary_contact == contact_on_record
+        for a in customer.agreements
+    ):
         raise bad_request(
             600061,
             "PartnerConfirmedAgreementAlreadyExists: the partner has already confirmed the "
@@ -152,9 +159,7 @@ def confirm_agreement(
         template_id=str(body["templateId"]),
         type=str(kind),
         date_agreed=str(body["dateAgreed"]),
-        primary_contact={
-            k: contact[k] for k in ("firstName", "lastName", "email", "phoneNumber") if k in contact
-        },
+        primary_contact=contact_on_record,
     )
     customer.agreements.append(record)
     return agreement_json(record)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from clients.partner_center import PartnerCenterClient, PartnerCenterError
-from clients.partner_center.models import QualificationRequest
+from clients.partner_center.models import Contact, QualificationRequest
 from sandbox.admin_client import SandboxAdmin
 from sandbox.server import SandboxServer
 from tests.conftest import SandboxFactory, client_config
@@ -107,6 +107,16 @@ async def test_customer_agreement_is_confirmed_once(
     assert caught.value.code == "600061" and not caught.value.retryable
     assert caught.value.body is not None
     assert caught.value.body.error_name == "PartnerConfirmedAgreementAlreadyExists"
+    # Confirming again with changed contact details is accepted (a new record).
+    changed = customer_agreement(metadata.template_id).model_copy(
+        update={
+            "primary_contact": Contact(
+                first_name="Grace", last_name="Hopper", email="grace@example.com"
+            )
+        }
+    )
+    await pc.confirm_agreement(customer_id, changed, request_id="mca-3")
+    assert len(await pc.list_agreements(customer_id)) == 2
 
 
 async def test_confirmation_with_an_unknown_template_is_refused(
