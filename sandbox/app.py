@@ -48,7 +48,12 @@ class Call:
     app_user: bool
 
     def query(self, name: str) -> str | None:
-        return self.request.query_params.get(name)
+        """A query parameter, its name in any casing (`mpnId`, `mpnid`, `MpnId`)."""
+        found = self.request.query_params.get(name)
+        if found is not None:
+            return found
+        wanted = name.lower()
+        return next((v for k, v in self.request.query_params.items() if k.lower() == wanted), None)
 
 
 Result = Any  # a JSON body (200/201 by the route), or a Response for empty/odd answers

@@ -335,6 +335,11 @@ def subscription_json(s: SubscriptionRecord) -> dict[str, Any]:
         "orderId": s.order_id,
         "autoRenewEnabled": True,
         "creationDate": _iso(s.created_at),
+        # New commerce: cancellation with a refund is possible for a while after purchase.
+        "cancellationAllowedUntilDate": _iso(s.created_at + DECREASE_WINDOW_SECONDS),
+        "refundOptions": [
+            {"type": "Full", "expiresAt": _iso(s.created_at + DECREASE_WINDOW_SECONDS)}
+        ],
         "effectiveStartDate": _iso(s.created_at),
         "commitmentEndDate": _iso(s.created_at + (365 if s.term_duration == "P1Y" else 30) * 86400),
         "links": {"self": {"uri": f"/customers/{s.customer_id}/subscriptions/{s.id}"}},

@@ -235,7 +235,12 @@ def _judge(address: dict[str, Any]) -> AddressVerdict:
             validation_message="The address was corrected; confirm the suggested address.",
             suggested_addresses=[suggestion],
         )
-    return AddressVerdict(status="VerifiedShippable", validation_message="Address is valid.")
+    # Microsoft lists its standardized form as a suggestion even for a verified address.
+    return AddressVerdict(
+        status="VerifiedShippable",
+        validation_message="Address is valid.",
+        suggested_addresses=[suggestion],
+    )
 
 
 def _normalized(address: dict[str, Any]) -> dict[str, Any]:

@@ -8,7 +8,8 @@ from importlib import resources
 import pytest
 
 from clients.partner_center import PartnerCenterClient, PartnerCenterError
-from clients.partner_center.models import Address
+from clients.partner_center.auth import AuthMode
+from clients.partner_center.models import Address, AgreementStatus
 from sandbox.admin_client import SandboxAdmin
 from tests.partner_center.builders import new_customer
 
@@ -195,6 +196,8 @@ class TestAddressValidation:
             )
         )
         assert result.status == "VerifiedShippable" and result.is_verified
+        # Microsoft's standardized form comes back as a suggestion even when verified.
+        assert [a.address_line1 for a in result.suggested_addresses] == ["1 Microsoft Way"]
 
     async def test_an_address_needing_correction_comes_with_suggestions(
         self, pc: PartnerCenterClient
@@ -242,3 +245,19 @@ class TestAddressValidation:
         result = await pc.validate_address(Address.model_validate(address))
         assert result.status == "Multiple"
         assert [a.address_line2 for a in result.suggested_addresses] == ["Flat 1", "Flat 2"]
+
+
+async def test_query_parameter_names_in_any_casing(
+    pc: PartnerCenterClient, admin: SandboxAdmin
+) -> None:
+    """Microsoft's examples write `mpnid` as well as `mpnId`; the sandbox reads either."""
+    await admin.add_reseller("7777777", RESELLER_TENANT, signed=True)
+    for name in ("mpnId", "mpnid", "MpnId"):
+        status = await pc._call(  # the client itself always sends mpnId
+            "GET",
+            "/v1/compliance/csp/agreementstatus",
+            AgreementStatus,
+            params={name: "7777777"},
+            mode=AuthMode.APP_USER,
+        )
+        assert status.is_agreement_signed
