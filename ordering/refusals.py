@@ -31,6 +31,7 @@ class RefusalCode(StrEnum):
     OFFER_NOT_FOUND = "OFFER_NOT_FOUND"
     OFFER_DISCONTINUED = "OFFER_DISCONTINUED"
     QUANTITY_OUT_OF_RANGE = "QUANTITY_OUT_OF_RANGE"
+    QUANTITY_REDUCTION_NOT_ALLOWED = "QUANTITY_REDUCTION_NOT_ALLOWED"
     SUBSCRIPTION_LIMIT = "SUBSCRIPTION_LIMIT"
     SEAT_LIMIT = "SEAT_LIMIT"
     LINES_CONFLICT = "LINES_CONFLICT"
@@ -99,6 +100,10 @@ PARTNER_CENTER_CODES: dict[str, tuple[RefusalCode, str]] = {
     "800086": (RefusalCode.NOT_ELIGIBLE, "The customer is not qualified for this plan."),
     "2002": (RefusalCode.QUANTITY_OUT_OF_RANGE, "The quantity is outside what the plan allows."),
     "800067": (RefusalCode.QUANTITY_OUT_OF_RANGE, "The quantity exceeds the plan's maximum."),
+    "800090": (
+        RefusalCode.QUANTITY_REDUCTION_NOT_ALLOWED,
+        "Microsoft allows licences to be reduced only within 7 days of purchase or renewal.",
+    ),
     "400013": (RefusalCode.OFFER_NOT_FOUND, "The plan is not in Microsoft's catalog."),
     "400018": (RefusalCode.OFFER_NOT_FOUND, "The plan is not in Microsoft's catalog."),
     "400019": (RefusalCode.OFFER_NOT_FOUND, "The plan is not available in Microsoft's catalog."),

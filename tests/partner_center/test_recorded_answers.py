@@ -1,0 +1,191 @@
+"""The engine's activities read Partner Center's answers as bytes on the wire, replayed by an
+httpx transport (no sandbox, no Temporal server: the activities are called as plain methods),
+and decide from them: the Business Basic availability is purchasable for a commercial line,
+Microsoft's MPA-check errors are understood, a refused reduction is a coded refusal, a 429 is
+retried after its `Retry-After`.
+
+The bodies are the documented-payload fixtures (`tests/fixtures/microsoft/`, sources in its
+SOURCES.md); error bodies follow the documented error shape. When verbatim copies of Microsoft's
+examples and recorded sessions are available, they are what this transport replays."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from pydantic import SecretStr
+from temporalio.exceptions import ApplicationError
+
+from activities import messages as m
+from activities.partner_center import PartnerCenterActivities
+from clients.partner_center import PartnerCenterClient
+from clients.partner_center.auth import EntraCredentials, TokenProvider
+from ordering.config import load_config
+from ordering.document import Segment
+from ordering.refusals import RefusalCode, from_partner_center
+
+FIXTURES = Path(__file__).parent.parent / "fixtures" / "microsoft"
+BASE = "https://api.partnercenter.microsoft.com"
+CUSTOMER = "4b10bf41-ab11-40e3-8c53-cd67849b50ba"
+
+
+def fixture(name: str) -> bytes:
+    return (FIXTURES / name).read_bytes()
+
+
+def error_body(code: int, description: str) -> bytes:
+    """Partner Center's error shape (error_classic.json) with another code."""
+    body = json.loads(fixture("error_classic.json"))
+    body.update(code=code, description=description)
+    return json.dumps(body).encode()
+
+
+class RecordedPartnerCenter:
+    """Answers by method and path pattern, in order; the token endpoint always answers."""
+
+    def __init__(self) -> None:
+        self._answers: list[tuple[str, re.Pattern[str], httpx.Response]] = []
+        self.requests: list[httpx.Request] = []
+
+    def answer(
+        self,
+        method: str,
+        path: str,
+        status: int,
+        body: bytes,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        response = httpx.Response(status, content=body, headers=headers or {})
+        self._answers.append((method, re.compile(path), response))
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/oauth2/token"):
+            return httpx.Response(200, json={"access_token": "recorded", "expires_in": 3599})
+        self.requests.append(request)
+        for n, (method, path, response) in enumerate(self._answers):
+            if request.method == method and path.fullmatch(request.url.path):
+                del self._answers[n]
+                return response
+        return httpx.Response(404, content=error_body(400013, "not recorded"))
+
+
+@pytest.fixture
+async def recorded() -> AsyncIterator[tuple[RecordedPartnerCenter, PartnerCenterActivities]]:
+    wire = RecordedPartnerCenter()
+    http = httpx.AsyncClient(transport=httpx.MockTransport(wire))
+    credentials = EntraCredentials(
+        authority="https://login.microsoftonline.com",
+        tenant="partner",
+        client_id="app",
+        client_secret=SecretStr("secret"),
+        refresh_token=SecretStr("refresh"),
+    )
+    client = PartnerCenterClient(BASE, TokenProvider(credentials, http), http)
+    yield wire, PartnerCenterActivities(client, load_config())
+    await http.aclose()
+
+
+Recorded = tuple[RecordedPartnerCenter, PartnerCenterActivities]
+
+
+async def test_the_business_basic_availability_is_purchasable_for_a_commercial_line(
+    recorded: Recorded,
+) -> None:
+    wire, steps = recorded
+    wire.answer("GET", "/v1/products/CFQ7TTC0LH18/skus/0001", 200, fixture("sku.json"))
+    wire.answer(
+        "GET",
+        "/v1/products/CFQ7TTC0LH18/skus/0001/availabilities",
+        200,
+        fixture("availabilities_collection.json"),
+    )
+    catalog = await steps.describe_offers(
+        m.DescribeOffers(
+            country="US",
+            offers=[m.OfferQuery(offer="CFQ7TTC0LH18:0001", segment=Segment.COMMERCIAL)],
+        )
+    )
+    [offer] = catalog.offers
+    assert offer.found and offer.purchasable
+    assert offer.catalog_item_id == "CFQ7TTC0LH18:0001:CFQ7TTC0K971"  # "segment": "commercial"
+    assert (offer.minimum_quantity, offer.maximum_quantity) == (1, 300)
+    assert offer.segments == [Segment.COMMERCIAL]
+
+
+@pytest.mark.parametrize(
+    ("code", "known", "signed", "ineligible"),
+    [
+        (2203, True, False, None),
+        (2204, True, False, "not_indirect_reseller"),
+        (2201, True, False, "region_mismatch"),
+        (2200, False, False, None),
+    ],
+)
+async def test_the_mpa_checks_error_answers_are_understood(
+    recorded: Recorded, code: int, known: bool, signed: bool, ineligible: str | None
+) -> None:
+    wire, steps = recorded
+    wire.answer("GET", "/v1/compliance/csp/agreementstatus", 400, error_body(code, "MPA status"))
+    answer = await steps.check_reseller(m.ResellerCheck(mpn_id="1234567"))
+    assert (answer.known, answer.signed, answer.ineligible) == (known, signed, ineligible)
+
+
+async def test_a_signed_reseller(recorded: Recorded) -> None:
+    wire, steps = recorded
+    wire.answer("GET", "/v1/compliance/csp/agreementstatus", 200, fixture("mpa_status.json"))
+    answer = await steps.check_reseller(m.ResellerCheck(mpn_id="1234567"))
+    assert (answer.known, answer.signed) == (True, True)
+    [request] = wire.requests
+    assert request.url.params["mpnId"] == "1234567"
+
+
+async def test_a_refused_reduction_is_a_coded_refusal(recorded: Recorded) -> None:
+    wire, steps = recorded
+    subscription = json.loads(fixture("subscription.json"))
+    path = f"/v1/customers/{CUSTOMER}/subscriptions/{subscription['id']}"
+    wire.answer("GET", path, 200, fixture("subscription.json"))
+    wire.answer(
+        "PATCH",
+        path,
+        400,
+        error_body(800090, "Seat count can only be reduced within 7 days of purchase."),
+    )
+    with pytest.raises(ApplicationError) as caught:
+        await steps.change_quantity(
+            m.ChangeQuantity(
+                request_id="r-1",
+                customer_id=CUSTOMER,
+                subscription_id=subscription["id"],
+                quantity=int(subscription["quantity"]) - 1,
+            )
+        )
+    assert caught.value.non_retryable
+    detail: Any = caught.value.details[0]
+    refusal = from_partner_center(detail.code, caught.value.message)
+    assert refusal.code is RefusalCode.QUANTITY_REDUCTION_NOT_ALLOWED
+
+
+async def test_throttling_is_retried_after_microsofts_retry_after(recorded: Recorded) -> None:
+    wire, steps = recorded
+    wire.answer(
+        "GET",
+        "/v1/products/CFQ7TTC0LH18/skus/0001",
+        429,
+        fixture("error_throttled.json"),
+        {"Retry-After": "23"},
+    )
+    with pytest.raises(ApplicationError) as caught:
+        await steps.describe_offers(
+            m.DescribeOffers(
+                country="US",
+                offers=[m.OfferQuery(offer="CFQ7TTC0LH18:0001", segment=Segment.COMMERCIAL)],
+            )
+        )
+    assert not caught.value.non_retryable
+    assert caught.value.next_retry_delay == timedelta(seconds=23)
