@@ -10,6 +10,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from sandbox.errors import not_found
+from sandbox.links import link
 
 
 class ProductRules(BaseModel):
@@ -126,7 +127,7 @@ class Catalog:
             "productType": {"id": "OnlineServices", "displayName": "OnlineServices"},
             "isMicrosoftProduct": True,
             "publisherName": "Microsoft Corporation",
-            "links": {"skus": {"uri": f"/products/{product.id}/skus?country=US", "method": "GET"}},
+            "links": {"skus": link(f"/products/{product.id}/skus?country=US")},
             "attributes": {"objectType": "Product"},
         }
 
@@ -141,7 +142,13 @@ class Catalog:
             "isTrial": False,
             "supportedBillingCycles": sorted({t.billing_cycle for t in self.data.terms}),
             "purchasePrerequisites": [],
-            "dynamicAttributes": {"isAddon": False, "hasAddOns": False},
+            "dynamicAttributes": {"isAddon": False, "hasAddOns": False, "isMicrosoftProduct": True},
+            "links": {
+                "availabilities": link(
+                    f"/products/{product.id}/skus/{sku.id}/availabilities?country=US"
+                ),
+                "self": link(f"/products/{product.id}/skus/{sku.id}?country=US"),
+            },
             "attributes": {"objectType": "Sku"},
         }
 
@@ -155,6 +162,7 @@ class Catalog:
             "catalogItemId": f"{product.id}:{sku.id}:{availability.id}",
             "segment": availability.segment.lower(),  # as Microsoft sends it: "commercial"
             "country": country.upper(),
+            "defaultCurrency": {"code": "USD", "symbol": "$"},
             "isPurchasable": not product.rules.end_of_sale,
             "isRenewable": True,
             "terms": [
@@ -162,6 +170,7 @@ class Catalog:
                     "duration": t.duration,
                     "billingCycle": t.billing_cycle,
                     "description": t.description,
+                    "cancellationPolicies": [],
                 }
                 for t in self.data.terms
             ],

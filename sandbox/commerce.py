@@ -18,6 +18,7 @@ from sandbox.errors import (
     missing_field,
     not_found,
 )
+from sandbox.links import link
 from sandbox.state import CartRecord, OrderLineRecord, OrderRecord, SubscriptionRecord
 
 SEAT_POOL_LIMIT = 300
@@ -82,6 +83,7 @@ def _check_line(sb: Sandbox, line: Any, n: int) -> dict[str, Any]:
         "catalogItemId": catalog_item_id.upper(),
         "friendlyName": line.get("friendlyName") or sku.title,
         "quantity": quantity,
+        "currencyCode": "USD",
         "billingCycle": billing_cycle,
         "termDuration": term,
         "participants": line.get("participants") or [],
@@ -99,6 +101,7 @@ def cart_json(cart: CartRecord) -> dict[str, Any]:
         "lastModifiedUser": "partner-admin",
         "status": cart.status,
         "lineItems": cart.line_items,
+        "links": {"self": link(f"/customers/{cart.customer_id}/carts/{cart.id}")},
         "attributes": {"objectType": "Cart"},
     }
 
@@ -183,7 +186,7 @@ def checkout(sb: Sandbox, customer_id: str, cart_id: str) -> dict[str, Any]:
         cart.order_ids.append(order.id)
         orders.append(order_json(order))
     cart.status = "Ordered"
-    return {"orders": orders, "orderErrors": []}
+    return {"orders": orders, "orderErrors": [], "attributes": {"objectType": "CartCheckoutResult"}}
 
 
 def _check_purchase(
@@ -265,26 +268,34 @@ def get_order(sb: Sandbox, customer_id: str, order_id: str) -> OrderRecord:
 
 def order_json(order: OrderRecord) -> dict[str, Any]:
     done = order.status == "completed"
+    here = f"/customers/{order.customer_id}/orders/{order.id}"
     lines = []
     for line in order.line_items:
+        product_id, sku_id, availability_id = line.offer_id.split(":")
         item: dict[str, Any] = {
             "lineItemNumber": line.line_item_number,
             "offerId": line.offer_id,
             "friendlyName": line.friendly_name,
             "quantity": line.quantity,
             "termDuration": line.term_duration,
+            "transactionType": "New",
             "links": {
-                "provisioningStatus": {
-                    "uri": f"/customers/{order.customer_id}/orders/{order.id}/provisioningstatus",
-                    "method": "GET",
-                    "headers": [],
-                }
+                "product": link(f"/products/{product_id}?country=US"),
+                "sku": link(f"/products/{product_id}/skus/{sku_id}?country=US"),
+                "availability": link(
+                    f"/products/{product_id}/skus/{sku_id}/availabilities/{availability_id}"
+                    "?country=US"
+                ),
+                "provisioningStatus": link(f"{here}/provisioningstatus"),
             },
         }
         if line.partner_id_on_record:
             item["partnerIdOnRecord"] = line.partner_id_on_record
         if done:
             item["subscriptionId"] = line.subscription_id
+            item["links"]["subscription"] = link(
+                f"/customers/{order.customer_id}/subscriptions/{line.subscription_id}"
+            )
         lines.append(item)
     return {
         "id": order.id,
@@ -292,11 +303,12 @@ def order_json(order: OrderRecord) -> dict[str, Any]:
         "referenceCustomerId": order.customer_id,
         "billingCycle": order.billing_cycle,
         "currencyCode": "USD",
+        "currencySymbol": "$",
         "lineItems": lines,
         "creationDate": _iso(order.created_at),
         "status": order.status,
         "transactionType": "UserPurchase",
-        "links": {"self": {"uri": f"/customers/{order.customer_id}/orders/{order.id}"}},
+        "links": {"self": link(here), "provisioningStatus": link(f"{here}/provisioningstatus")},
         "attributes": {"objectType": "Order"},
     }
 
@@ -308,11 +320,13 @@ def provisioning_status(order: OrderRecord) -> list[dict[str, Any]]:
             "lineItemNumber": line.line_item_number,
             "status": status,
             "quantity": line.quantity,
+            "quantityProvisioningInformation": [],
             "resourceUri": (
                 f"/customers/{order.customer_id}/subscriptions/{line.subscription_id}"
                 if status == "Fulfilled"
                 else None
             ),
+            "attributes": {"objectType": "LineItemProvisioningStatus"},
         }
         for line in order.line_items
     ]
@@ -325,10 +339,20 @@ def subscription_json(s: SubscriptionRecord) -> dict[str, Any]:
     body: dict[str, Any] = {
         "id": s.id,
         "offerId": s.offer_id,
+        "entitlementId": s.id,
         "offerName": s.offer_name,
         "friendlyName": s.friendly_name,
+        "productType": {"id": "OnlineServicesNCE", "displayName": "OnlineServicesNCE"},
         "quantity": s.quantity,
         "unitType": "Licenses",
+        "hasPurchasableAddons": False,
+        "isTrial": False,
+        "billingType": "license",
+        "isMicrosoftProduct": True,
+        "attentionNeeded": False,
+        "actionTaken": False,
+        "contractType": "subscription",
+        "publisherName": "Microsoft Corporation",
         "status": s.status,
         "billingCycle": s.billing_cycle,
         "termDuration": s.term_duration,
@@ -342,7 +366,7 @@ def subscription_json(s: SubscriptionRecord) -> dict[str, Any]:
         ],
         "effectiveStartDate": _iso(s.created_at),
         "commitmentEndDate": _iso(s.created_at + (365 if s.term_duration == "P1Y" else 30) * 86400),
-        "links": {"self": {"uri": f"/customers/{s.customer_id}/subscriptions/{s.id}"}},
+        "links": {"self": link(f"/customers/{s.customer_id}/subscriptions/{s.id}")},
         "attributes": {"etag": s.etag, "objectType": "Subscription"},
     }
     if s.partner_id:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from typing import Any
 
 from sandbox.core import CUSTOMER_AGREEMENT_TEMPLATE_ID, Sandbox
@@ -37,9 +38,12 @@ def reseller_agreement_status(sb: Sandbox, mpn_id: str | None, *, app_user: bool
 
 
 def qualification_json(q: QualificationRecord) -> dict[str, Any]:
-    body: dict[str, Any] = {"qualification": q.qualification, "vettingStatus": q.vetting_status}
-    if q.vetting_reason:
-        body["vettingReason"] = q.vetting_reason
+    body: dict[str, Any] = {
+        "qualification": q.qualification,
+        "vettingStatus": q.vetting_status,
+        "vettingReason": q.vetting_reason or "",
+        "vettingCreateDate": datetime.fromtimestamp(q.created_at, UTC).isoformat(),
+    }
     if q.education_segment:
         body["educationSegment"] = q.education_segment
     if q.website:
@@ -100,6 +104,7 @@ def agreement_metadata() -> dict[str, Any]:
         "agreementType": CUSTOMER_AGREEMENT,
         "agreementLink": "https://aka.ms/customeragreement",
         "versionRank": 0,
+        "retiredDate": None,
     }
 
 
@@ -110,6 +115,7 @@ def agreement_json(a: AgreementRecord) -> dict[str, Any]:
         "dateAgreed": a.date_agreed,
         "type": a.type,
         "agreementLink": "https://aka.ms/customeragreement",
+        "userId": a.user_id,
         "attributes": {"objectType": "Agreement"},
     }
 

@@ -16,6 +16,7 @@ from sandbox.errors import (
     missing_field,
     not_found,
 )
+from sandbox.links import link
 from sandbox.state import CustomerRecord
 
 ONMICROSOFT = ".onmicrosoft.com"
@@ -43,16 +44,21 @@ def customer_json(
             "tenantId": c.id,
             "domain": c.domain,
             "companyName": c.company_name,
+            "links": {"self": link(f"/customers/{c.id}/profiles/company")},
             "attributes": {"objectType": "CustomerCompanyProfile"},
         },
         "billingProfile": {
             **c.billing_profile,
             "id": c.id,
-            "attributes": {"objectType": "CustomerBillingProfile"},
+            "firstName": c.billing_profile.get("defaultAddress", {}).get("firstName"),
+            "lastName": c.billing_profile.get("defaultAddress", {}).get("lastName"),
+            "links": {"self": link(f"/customers/{c.id}/profiles/billing")},
+            "attributes": {"etag": str(int(c.created_at)), "objectType": "CustomerBillingProfile"},
         },
         "relationshipToPartner": c.relationship_to_partner,
         "allowDelegatedAccess": True,
         "customDomains": [c.domain],
+        "links": {"self": link(f"/customers/{c.id}")},
         "attributes": {"objectType": "Customer"},
     }
     if c.organization_registration_number:
@@ -62,7 +68,11 @@ def customer_json(
     if c.associated_partner_id:
         body["associatedPartnerId"] = c.associated_partner_id
     if credentials is not None:
-        body["userCredentials"] = {"userName": "admin", "password": credentials}
+        body["userCredentials"] = {
+            "userName": "admin",
+            "password": credentials,
+            "attributes": {"objectType": "UserCredentials"},
+        }
     return body
 
 

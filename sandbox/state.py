@@ -40,6 +40,7 @@ class QualificationRecord(BaseModel):
 
 
 class AgreementRecord(BaseModel):
+    user_id: str = "5b1e2c3d-0000-4a4b-9c9d-0e1f2a3b4c5d"  # the partner user who confirmed
     template_id: str
     type: str
     date_agreed: str
