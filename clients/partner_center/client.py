@@ -1,8 +1,10 @@
 """The engine's Partner Center client: every call the engine makes to Microsoft goes through here.
 
-Each write takes the caller's `request_id`, sent as `MS-RequestId`: a step that is retried
-(after a timeout, a lost answer, a crash) sends the same value, and Partner Center does not carry
-the operation out twice. Every call gets a fresh `MS-CorrelationId` for tracing.
+Each write takes the caller's `request_id` (a step's key, e.g. `<order>:purchase:cart`), sent as
+`MS-RequestId`: a step that is retried (after a timeout, a lost answer, a crash) sends the same
+value, and Partner Center does not carry the operation out twice. Microsoft documents the header
+as a GUID, so a key that is not one is sent as its name-based UUID (v5): the same key, the same
+GUID, every time. Every call gets a fresh `MS-CorrelationId` for tracing.
 """
 
 from __future__ import annotations
@@ -75,6 +77,18 @@ class PartnerCenterConfig(BaseModel):
 
 def new_request_id() -> str:
     return str(uuid.uuid4())
+
+
+# Fixed for good: changing it would change every step's GUID (and so Partner Center's idempotency).
+REQUEST_ID_NAMESPACE = uuid.UUID("5f0c2a1e-6c1b-4f3e-9a57-2f1d6d6b0c11")
+
+
+def ms_request_id(key: str) -> str:
+    """The GUID sent as `MS-RequestId` for a request key: the key itself when it is a GUID."""
+    try:
+        return str(uuid.UUID(key))
+    except ValueError:
+        return str(uuid.uuid5(REQUEST_ID_NAMESPACE, key))
 
 
 class PartnerCenterClient:
@@ -450,7 +464,7 @@ class PartnerCenterClient:
             correlation_id = str(uuid.uuid4())
             headers = {
                 "Authorization": f"Bearer {await self._tokens.token(mode)}",
-                "MS-RequestId": request_id,
+                "MS-RequestId": ms_request_id(request_id),
                 "MS-CorrelationId": correlation_id,
                 "MS-Contract-Version": "v1",
                 "Accept": "application/json",
@@ -465,7 +479,8 @@ class PartnerCenterClient:
                         "http.request.method": method,
                         "url.path": path,
                         "partner_center.correlation_id": correlation_id,
-                        "partner_center.request_id": request_id,
+                        "partner_center.request_id": ms_request_id(request_id),
+                        "partner_center.request_key": request_id,
                     },
                 ) as span:
                     response = await self._http.request(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
@@ -26,6 +27,7 @@ from activities import messages as m
 from activities.partner_center import PartnerCenterActivities
 from clients.partner_center import PartnerCenterClient
 from clients.partner_center.auth import EntraCredentials, TokenProvider
+from clients.partner_center.client import ms_request_id
 from ordering.config import load_config
 from ordering.document import Segment
 from ordering.refusals import RefusalCode, from_partner_center
@@ -189,3 +191,30 @@ async def test_throttling_is_retried_after_microsofts_retry_after(recorded: Reco
         )
     assert not caught.value.non_retryable
     assert caught.value.next_retry_delay == timedelta(seconds=23)
+
+
+async def test_ms_request_id_is_a_guid_stable_for_a_step(recorded: Recorded) -> None:
+    """Microsoft documents MS-RequestId as a GUID: a step's key is sent as the same GUID on every
+    attempt (so a retry is still recognised), and different steps get different GUIDs."""
+    wire, steps = recorded
+    subscription = json.loads(fixture("subscription.json"))
+    path = f"/v1/customers/{CUSTOMER}/subscriptions/{subscription['id']}"
+    changed = json.dumps({**subscription, "quantity": subscription["quantity"] + 1}).encode()
+    for _ in range(2):
+        wire.answer("GET", path, 200, fixture("subscription.json"))
+        wire.answer("PATCH", path, 200, changed)
+    for request_id in ("order-1:line-0:quantity", "order-1:line-0:quantity"):
+        await steps.change_quantity(
+            m.ChangeQuantity(
+                request_id=request_id,
+                customer_id=CUSTOMER,
+                subscription_id=subscription["id"],
+                quantity=subscription["quantity"] + 1,
+            )
+        )
+    sent = [r.headers["MS-RequestId"] for r in wire.requests if r.method == "PATCH"]
+    assert len(sent) == 2 and sent[0] == sent[1]
+    assert str(uuid.UUID(sent[0])) == sent[0]
+    assert ms_request_id("order-1:line-1:quantity") != sent[0]
+    guid = str(uuid.uuid4())
+    assert ms_request_id(guid) == guid
