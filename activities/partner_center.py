@@ -24,6 +24,10 @@ T = TypeVar("T")
 
 VERIFIED_ADDRESS_STATUSES = ("VerifiedShippable", "Verified")
 
+# Order statuses Microsoft documents that end an order without every line fulfilled; waiting
+# longer would not change them (order-resources).
+ORDER_ENDED_UNFULFILLED = frozenset({"cancelled", "error", "partial success", "po review rejected"})
+
 # The MPA status check answers these as errors (400), not as {"isAgreementSigned": ...}.
 MPA_CHECK_ANSWERS: dict[str, m.ResellerAgreement] = {
     errors.UNKNOWN_MPN_ID: m.ResellerAgreement(known=False, signed=False),
@@ -183,8 +187,14 @@ class PartnerCenterActivities:
                 step.customer_id, request, request_id=step.request_id
             )
         except PartnerCenterError as error:
-            if error.code != "600048":  # already requested: read where it stands
+            if error.retryable:
                 raise activity_error(error) from None
+            # Refused: perhaps because it was requested already (Microsoft documents no code
+            # for that; the sandbox says 600048). Where it stands decides, not the code.
+            standing = await self.get_qualifications(m.CustomerRef(customer_id=step.customer_id))
+            if "Education" in (*standing.approved, *standing.in_review, *standing.denied):
+                return standing
+            raise activity_error(error) from None
         return await self.get_qualifications(m.CustomerRef(customer_id=step.customer_id))
 
     @activity.defn(name=m.CONFIRM_CUSTOMER_AGREEMENT)
@@ -222,7 +232,11 @@ class PartnerCenterActivities:
             try:
                 sku = await self._pc.get_sku(product_id, sku_id, query.country)
                 availabilities = await self._pc.list_availabilities(
-                    product_id, sku_id, query.country
+                    product_id,
+                    sku_id,
+                    query.country,
+                    # Microsoft lists non-profit availabilities only when asked for them.
+                    target_segment="nonprofit" if q.segment is Segment.NONPROFIT else None,
                 )
             except PartnerCenterError as error:
                 if error.status == 404:
@@ -321,11 +335,15 @@ class PartnerCenterActivities:
         this fails with NotYet and the retry policy asks again."""
         order = await _call(lambda: self._pc.get_order(check.customer_id, check.order_id))
         status = (order.status or "").lower()
-        if status == "cancelled":
-            raise ApplicationError(
-                "Microsoft cancelled the order", type="OrderCancelled", non_retryable=True
-            )
         lines = sorted(order.line_items, key=lambda line: line.line_item_number)
+        if status in ORDER_ENDED_UNFULFILLED and not (
+            status == "partial success" and all(line.subscription_id for line in lines)
+        ):
+            raise ApplicationError(
+                f"Microsoft reports the order as {status}",
+                type="OrderNotFulfilled",
+                non_retryable=True,
+            )
         if status != "completed" or any(not line.subscription_id for line in lines):
             raise not_yet(f"order is {status or 'unknown'}")
         return m.ProvisionedOrder(

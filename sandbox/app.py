@@ -379,11 +379,12 @@ def _availabilities(sb: Sandbox, call: Call) -> Any:
     product = sb.catalog.product(call.path["product_id"])
     sku = sb.catalog.sku(product.id, call.path["sku_id"])
     segment = (call.query("targetSegment") or "").lower()
+    # As Microsoft does: without targetSegment, every segment but non-profit.
     return collection(
         [
             sb.catalog.availability_json(product, sku, a, country)
             for a in sku.availabilities
-            if not segment or a.segment.lower() == segment
+            if a.segment.lower() == segment or (not segment and a.segment.lower() != "nonprofit")
         ]
     )
 

@@ -697,8 +697,8 @@ class OrderWorkflow:
                     for n in pc_order.lines:
                         self._line_failed(
                             n,
-                            f"ordered at Microsoft (order {pc_order.order_id}), not provisioned "
-                            f"in time: {error.cause or error}",
+                            f"ordered at Microsoft (order {pc_order.order_id}), not fulfilled: "
+                            f"{error.cause or error}",
                         )
                     continue
                 for n, subscription_id in zip(

@@ -236,7 +236,10 @@ class PartnerCenterClient:
         self, agreement_type: str = "MicrosoftCustomerAgreement"
     ) -> list[AgreementMetadata]:
         return await self._collection(
-            "/v1/agreements", AgreementMetadata, params={"agreementType": agreement_type}
+            "/v1/agreements",
+            AgreementMetadata,
+            params={"agreementType": agreement_type},
+            mode=AuthMode.APP_USER,  # documented as app+user only
         )
 
     async def confirm_agreement(
@@ -258,6 +261,7 @@ class PartnerCenterClient:
             f"/v1/customers/{customer_id}/agreements",
             Agreement,
             params={"agreementType": agreement_type},
+            mode=AuthMode.APP_USER,  # documented as app+user only
         )
 
     # ------------------------------------------------------------ catalog
@@ -290,12 +294,17 @@ class PartnerCenterClient:
         )
 
     async def list_availabilities(
-        self, product_id: str, sku_id: str, country: str
+        self, product_id: str, sku_id: str, country: str, *, target_segment: str | None = None
     ) -> list[Availability]:
+        """Without `target_segment` Microsoft lists every segment but non-profit: a non-profit
+        availability is only listed when asked for."""
+        params = {"country": country}
+        if target_segment:
+            params["targetSegment"] = target_segment
         return await self._collection(
             f"/v1/products/{product_id}/skus/{sku_id}/availabilities",
             Availability,
-            params={"country": country},
+            params=params,
         )
 
     # ------------------------------------------------------------ carts and orders
@@ -328,6 +337,7 @@ class PartnerCenterClient:
         return await self._collection(
             f"/v1/customers/{customer_id}/orders/{order_id}/provisioningstatus",
             LineItemProvisioningStatus,
+            mode=AuthMode.APP_USER,  # documented as app+user only
         )
 
     # ------------------------------------------------------------ subscriptions
@@ -391,9 +401,14 @@ class PartnerCenterClient:
         return _parse(TypeAdapter(model), data)
 
     async def _collection(
-        self, path: str, model: type[M], *, params: Mapping[str, str] | None = None
+        self,
+        path: str,
+        model: type[M],
+        *,
+        params: Mapping[str, str] | None = None,
+        mode: AuthMode | None = None,
     ) -> list[M]:
-        data = await self._json("GET", path, params=params)
+        data = await self._json("GET", path, params=params, mode=mode)
         if not isinstance(data, dict) or not isinstance(data.get("items"), list):
             raise _unexpected(200, "a collection without items")
         adapter = TypeAdapter(model)

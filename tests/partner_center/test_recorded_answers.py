@@ -29,7 +29,7 @@ from clients.partner_center import PartnerCenterClient
 from clients.partner_center.auth import EntraCredentials, TokenProvider
 from clients.partner_center.client import ms_request_id
 from ordering.config import load_config
-from ordering.document import Segment
+from ordering.document import EducationDetails, EducationSegment, Segment
 from ordering.refusals import RefusalCode, from_partner_center
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "microsoft"
@@ -218,3 +218,40 @@ async def test_ms_request_id_is_a_guid_stable_for_a_step(recorded: Recorded) -> 
     assert ms_request_id("order-1:line-1:quantity") != sent[0]
     guid = str(uuid.uuid4())
     assert ms_request_id(guid) == guid
+
+
+@pytest.mark.parametrize(
+    ("status", "ends"), [("error", True), ("po review rejected", True), ("pending", False)]
+)
+async def test_an_order_microsoft_ended_unfulfilled_is_not_waited_for(
+    recorded: Recorded, status: str, ends: bool
+) -> None:
+    wire, steps = recorded
+    order = json.loads(fixture("order.json"))
+    body = json.dumps({**order, "status": status}).encode()
+    wire.answer("GET", f"/v1/customers/{CUSTOMER}/orders/{order['id']}", 200, body)
+    with pytest.raises(ApplicationError) as caught:
+        await steps.await_provisioning(
+            m.ProvisioningCheck(customer_id=CUSTOMER, order_id=order["id"])
+        )
+    assert caught.value.non_retryable is ends
+    assert caught.value.type == ("OrderNotFulfilled" if ends else "NotYet")
+
+
+async def test_a_refused_vetting_request_is_judged_by_where_the_customer_stands(
+    recorded: Recorded,
+) -> None:
+    """Microsoft documents no code for "already requested": whatever the refusal, the
+    qualifications are read again, and an Education qualification on record is the answer."""
+    wire, steps = recorded
+    path = f"/v1/customers/{CUSTOMER}/qualifications"
+    wire.answer("POST", path, 400, error_body(600099, "Already requested."))
+    wire.answer("GET", path, 200, b"[" + fixture("qualification_in_review.json") + b"]")
+    standing = await steps.request_education_vetting(
+        m.RequestEducationVetting(
+            request_id="v-1",
+            customer_id=CUSTOMER,
+            education=EducationDetails(segment=EducationSegment.K12, website="https://k12.example"),
+        )
+    )
+    assert standing.in_review == ["Education"]
