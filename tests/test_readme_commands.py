@@ -30,8 +30,8 @@ README lines covered (section, command):
                        [--faults '{"throttle_rate": 0.05}']   (every option given)
               (with --trace-exporter console and --metrics-port, both documented beside it)
 Covered elsewhere: `csp-orders worker --trace-exporter otlp` (tests/engine/test_otlp_export.py).
-Not run here: `make demo` and `make test` (CI runs `make test`, which is this suite; the demo is
-`csp-orders demo` on embedded defaults), `csp-orders chaos ...` (tests/test_chaos.py runs the
+Run elsewhere: `make demo` (tests/test_demo.py). Not run here: `make test` (CI runs it: it is
+this suite), `csp-orders chaos ...` (tests/test_chaos.py runs the
 harness), `python -m tests.engine.record_histories` and `CSP_UI_SCREENSHOTS=docs/ui` (they
 rewrite tracked files: the replay histories and the UI screenshots).
 """

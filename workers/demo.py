@@ -23,6 +23,7 @@ from workers.dev import DevStack, dev_stack
 from workflows.licences import LicenceRequest
 
 BUSINESS_BASIC = "CFQ7TTC0LH18:0001"
+BUSINESS_STANDARD = "CFQ7TTC0LDPB:0001"
 OFFICE_E3 = "CFQ7TTC0LF8Q:0001"
 DYNAMICS_SALES = "CFQ7TTC0LHVK:0001"
 EDUCATION_A1 = "CFQ7TTC0LF8R:0001"
@@ -197,6 +198,15 @@ class Demo:
             "Discontinued offer for a new customer",
             _order(self.id("eos-new"), _new(f"voice{s}"), (VOICE, 2, "monthly")),
         )
+        await self.place(
+            "300 seats across Business plans, new customer (no tenant left)",
+            _order(
+                self.id("cap"),
+                _new(f"capped{s}"),
+                (BUSINESS_BASIC, 200, "monthly"),
+                (BUSINESS_STANDARD, 200, "monthly"),
+            ),
+        )
         voice = await self.admin.add_customer("Litware", f"litware{s}.onmicrosoft.com")
         await self.admin.add_subscription(voice, f"{VOICE}:CFQ7TTC0KGZT", quantity=4)
         await self.place(
@@ -233,6 +243,8 @@ class Demo:
                 f"  {names[sub['customerId']]:<18} {sub['offerName']:<40} "
                 f"{sub['billingCycle']:<8} x{sub['quantity']:<4} {sub['status']}"
             )
+        # Refused new customers' orders left no tenant: only these customers exist.
+        print("\nPartner Center's customers: " + ", ".join(sorted(names.values())))
         await self.admin.aclose()
 
 
