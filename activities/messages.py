@@ -6,6 +6,8 @@ activities by these names.
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, Field
 
 from ordering.document import (
@@ -58,9 +60,9 @@ class ResellerCheck(BaseModel):
 class ResellerAgreement(BaseModel):
     known: bool
     signed: bool
-    # Why the reseller cannot be transacted for although known: "not_indirect_reseller"
-    # (2204) or "region_mismatch" (2201).
-    ineligible: str | None = None
+    # Why the reseller cannot be transacted for although known: not an indirect reseller
+    # (2204), or another region than the provider's (2201).
+    ineligible: Literal["not_indirect_reseller", "region_mismatch"] | None = None
 
 
 class DomainCheck(BaseModel):
@@ -180,10 +182,13 @@ class PurchasedOrder(BaseModel):
 
 
 class RefusedPurchaseLines(BaseModel):
-    """Lines of a checkout whose order group Microsoft refused while placing the others."""
+    """Lines of a checkout Microsoft refused (their order group, or their cart line), or lines
+    not ordered because of another line's refusal: then `not_ordered` says why, in a sentence,
+    and `refusal` is the other line's."""
 
     lines: list[int]
     refusal: PartnerCenterRefusal
+    not_ordered: str | None = None
 
 
 class PurchaseResult(BaseModel):
@@ -198,7 +203,8 @@ class ProvisioningCheck(BaseModel):
 
 class ProvisionedOrder(BaseModel):
     order_id: str
-    subscription_ids: list[str]  # by line item number
+    subscription_ids: list[str]  # by line item number; "" for a line Microsoft did not fulfil
+    status: str = "completed"  # or "partial success": the lines without a subscription failed
 
 
 class ChangeQuantity(BaseModel):

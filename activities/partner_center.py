@@ -26,7 +26,7 @@ VERIFIED_ADDRESS_STATUSES = ("VerifiedShippable", "Verified")
 
 # Order statuses Microsoft documents that end an order without every line fulfilled; waiting
 # longer would not change them (order-resources).
-ORDER_ENDED_UNFULFILLED = frozenset({"cancelled", "error", "partial success", "po review rejected"})
+ORDER_ENDED_UNFULFILLED = frozenset({"cancelled", "error", "po review rejected"})
 
 # The MPA status check answers these as errors (400), not as {"isAgreementSigned": ...}.
 MPA_CHECK_ANSWERS: dict[str, m.ResellerAgreement] = {
@@ -70,7 +70,7 @@ class PartnerCenterActivities:
             answer = MPA_CHECK_ANSWERS.get(error.code or "")
             if answer is None:
                 raise activity_error(error) from None
-            return answer
+            return answer.model_copy()
         return m.ResellerAgreement(known=True, signed=status.is_agreement_signed)
 
     @activity.defn(name=m.CHECK_DOMAIN)
@@ -336,9 +336,13 @@ class PartnerCenterActivities:
         order = await _call(lambda: self._pc.get_order(check.customer_id, check.order_id))
         status = (order.status or "").lower()
         lines = sorted(order.line_items, key=lambda line: line.line_item_number)
-        if status in ORDER_ENDED_UNFULFILLED and not (
-            status == "partial success" and all(line.subscription_id for line in lines)
-        ):
+        if status == "partial success":  # final: some lines fulfilled, the others never will be
+            return m.ProvisionedOrder(
+                order_id=order.id,
+                subscription_ids=[line.subscription_id or "" for line in lines],
+                status=status,
+            )
+        if status in ORDER_ENDED_UNFULFILLED:
             raise ApplicationError(
                 f"Microsoft reports the order as {status}",
                 type="OrderNotFulfilled",
@@ -434,11 +438,9 @@ def _cart_line_errors(cart: pc.Cart) -> list[m.RefusedPurchaseLines]:
         refused.append(
             m.RefusedPurchaseLines(
                 lines=others,
-                refusal=m.PartnerCenterRefusal(
-                    status=400,
-                    code=None,
-                    description=f"not checked out: Microsoft refused {named} of the same cart",
-                ),
+                refusal=refused[0].refusal,
+                not_ordered=f"Not ordered: the cart was not checked out because Microsoft "
+                f"refused {named} of it; nothing was bought for this line.",
             )
         )
     return refused

@@ -704,6 +704,13 @@ class OrderWorkflow:
                 for n, subscription_id in zip(
                     pc_order.lines, provisioned.subscription_ids, strict=True
                 ):
+                    if not subscription_id:  # the order ended as a partial success
+                        self._line_failed(
+                            n,
+                            f"ordered at Microsoft (order {pc_order.order_id}), which reports "
+                            f"the order as {provisioned.status}; this line was not fulfilled",
+                        )
+                        continue
                     line = self._status.lines[n]
                     line.subscription_id = subscription_id
                     line.state = LineState.FULFILLED
@@ -782,8 +789,10 @@ class OrderWorkflow:
             for n in pc_order.lines:
                 self._status.lines[n].state = LineState.ORDERED
                 self._status.lines[n].partner_center_order_id = pc_order.order_id
-        for group in purchased.refused:  # Microsoft placed some order groups, not these
+        for group in purchased.refused:  # refused by Microsoft, or not ordered because of it
             refusal = from_partner_center(group.refusal.code, group.refusal.description)
+            if group.not_ordered is not None:
+                refusal = refusal.model_copy(update={"message": group.not_ordered})
             for n in group.lines:
                 self._line_refused(n, refusal)
         self._publish()

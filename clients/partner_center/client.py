@@ -84,11 +84,14 @@ REQUEST_ID_NAMESPACE = uuid.UUID("5f0c2a1e-6c1b-4f3e-9a57-2f1d6d6b0c11")
 
 
 def ms_request_id(key: str) -> str:
-    """The GUID sent as `MS-RequestId` for a request key: the key itself when it is a GUID."""
+    """The GUID sent as `MS-RequestId` for a request key: the key itself when it is a GUID in
+    canonical form, else the key's name-based UUID (two different keys never share a GUID)."""
     try:
-        return str(uuid.UUID(key))
+        if str(uuid.UUID(key)) == key:
+            return key
     except ValueError:
-        return str(uuid.uuid5(REQUEST_ID_NAMESPACE, key))
+        pass
+    return str(uuid.uuid5(REQUEST_ID_NAMESPACE, key))
 
 
 class PartnerCenterClient:
@@ -442,7 +445,7 @@ class PartnerCenterClient:
         ok: tuple[int, ...] = (200, 201),
     ) -> httpx.Response:
         """Send one logical request, retrying retryable failures with the same request id."""
-        request_id = request_id or new_request_id()
+        request_key = request_id or new_request_id()
         if mode is None or not self._tokens.supports_app_user:
             # Without a refresh token only app-only tokens exist; an app+user-only operation
             # is then refused by Partner Center itself (403, 900329), which says it best.
@@ -451,7 +454,7 @@ class PartnerCenterClient:
         while True:
             try:
                 return await self._send_once(
-                    method, path, json_body, params, request_id, mode, headers or {}, ok
+                    method, path, json_body, params, request_key, mode, headers or {}, ok
                 )
             except PartnerCenterError as error:
                 if not error.retryable or attempt >= self._retries:
@@ -470,16 +473,17 @@ class PartnerCenterClient:
         path: str,
         json_body: Any,
         params: Mapping[str, str] | None,
-        request_id: str,
+        request_key: str,
         mode: AuthMode,
         extra_headers: Mapping[str, str],
         ok: tuple[int, ...],
     ) -> httpx.Response:
+        request_id = ms_request_id(request_key)  # what Microsoft sees, logs and quotes
         for auth_attempt in range(2):
             correlation_id = str(uuid.uuid4())
             headers = {
                 "Authorization": f"Bearer {await self._tokens.token(mode)}",
-                "MS-RequestId": ms_request_id(request_id),
+                "MS-RequestId": request_id,
                 "MS-CorrelationId": correlation_id,
                 "MS-Contract-Version": "v1",
                 "Accept": "application/json",
@@ -494,8 +498,8 @@ class PartnerCenterClient:
                         "http.request.method": method,
                         "url.path": path,
                         "partner_center.correlation_id": correlation_id,
-                        "partner_center.request_id": ms_request_id(request_id),
-                        "partner_center.request_key": request_id,
+                        "partner_center.request_id": request_id,
+                        "partner_center.request_key": request_key,
                     },
                 ) as span:
                     response = await self._http.request(
@@ -514,6 +518,7 @@ class PartnerCenterClient:
                     path=path,
                     outcome=type(exc).__name__,
                     request_id=request_id,
+                    request_key=request_key,
                     correlation_id=correlation_id,
                 )
                 raise PartnerCenterError(
@@ -531,6 +536,7 @@ class PartnerCenterClient:
                 path=path,
                 status=response.status_code,
                 request_id=request_id,
+                request_key=request_key,
                 correlation_id=correlation_id,
                 ms=round((time.perf_counter() - started) * 1000, 1),
             )

@@ -59,6 +59,7 @@ def test_a_cart_with_line_errors_is_not_checked_out_and_says_why_per_line() -> N
         error_code="400019", error_description="The availability is no longer valid."
     )
     refused = _cart_line_errors(with_errors)
-    assert [(r.lines, r.refusal.code) for r in refused] == [([1], "400019"), ([0, 2], None)]
-    assert "lines[1]" in refused[1].refusal.description
+    assert [(r.lines, r.refusal.code) for r in refused] == [([1], "400019"), ([0, 2], "400019")]
+    assert refused[0].not_ordered is None
+    assert refused[1].not_ordered is not None and "refused lines[1]" in refused[1].not_ordered
     assert _cart_line_errors(cart("monthly")) == []

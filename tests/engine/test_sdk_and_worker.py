@@ -101,7 +101,7 @@ async def test_partner_center_calls_are_logged_with_workflow_and_correlation_ids
     ]
     assert calls, "no Partner Center call was logged for the order"
     assert all(x["correlation_id"] and x["request_id"] and x["activity"] for x in calls)
-    assert any(x["request_id"] == f"logs-{unique}:customer-agreement" for x in calls) or any(
+    assert any(x["request_key"] == f"logs-{unique}:customer-agreement" for x in calls) or any(
         x["path"].endswith("/carts") for x in calls
     )
     text = json.dumps(calls)

@@ -255,3 +255,72 @@ async def test_a_refused_vetting_request_is_judged_by_where_the_customer_stands(
         )
     )
     assert standing.in_review == ["Education"]
+
+
+async def test_a_partial_success_fulfils_the_lines_with_a_subscription(recorded: Recorded) -> None:
+    wire, steps = recorded
+    order = json.loads(fixture("order.json"))
+    second = {**order["lineItems"][0], "lineItemNumber": 1}
+    second.pop("subscriptionId")
+    body = {**order, "status": "partial success", "lineItems": [order["lineItems"][0], second]}
+    wire.answer(
+        "GET", f"/v1/customers/{CUSTOMER}/orders/{order['id']}", 200, json.dumps(body).encode()
+    )
+    provisioned = await steps.await_provisioning(
+        m.ProvisioningCheck(customer_id=CUSTOMER, order_id=order["id"])
+    )
+    assert provisioned.status == "partial success"
+    assert provisioned.subscription_ids == [order["lineItems"][0]["subscriptionId"], ""]
+
+
+async def test_a_cart_with_a_line_error_is_not_checked_out(recorded: Recorded) -> None:
+    wire, steps = recorded
+    cart = json.loads(fixture("cart.json"))
+    cart["lineItems"][0]["error"] = {"errorCode": "400019", "errorDescription": "stale"}
+    second = {**cart["lineItems"][0], "id": 1}
+    second.pop("error")
+    cart["lineItems"].append(second)
+    wire.answer("POST", f"/v1/customers/{CUSTOMER}/carts", 201, json.dumps(cart).encode())
+    result = await steps.purchase(
+        m.Purchase(
+            request_id="o-1:purchase",
+            customer_id=CUSTOMER,
+            lines=[
+                m.PurchaseLine(
+                    line=n,
+                    catalog_item_id="CFQ7TTC0LH18:0001:CFQ7TTC0K971",
+                    quantity=2,
+                    billing_cycle="monthly",
+                    term_duration="P1M" if n == 0 else "P1Y",
+                    friendly_name="Business Basic",
+                )
+                for n in (0, 1)
+            ],
+        )
+    )
+    assert result.orders == []
+    assert [(g.lines, g.refusal.code, g.not_ordered is None) for g in result.refused] == [
+        ([0], "400019", True),
+        ([1], "400019", False),
+    ]
+    assert not [r for r in wire.requests if r.url.path.endswith("/checkout")]
+
+
+async def test_non_profit_availabilities_are_asked_for(recorded: Recorded) -> None:
+    """Microsoft lists non-profit availabilities only when asked with targetSegment."""
+    wire, steps = recorded
+    wire.answer("GET", "/v1/products/CFQ7TTC0LH18/skus/0001", 200, fixture("sku.json"))
+    wire.answer(
+        "GET",
+        "/v1/products/CFQ7TTC0LH18/skus/0001/availabilities",
+        200,
+        fixture("availabilities_collection.json"),
+    )
+    await steps.describe_offers(
+        m.DescribeOffers(
+            country="US",
+            offers=[m.OfferQuery(offer="CFQ7TTC0LH18:0001", segment=Segment.NONPROFIT)],
+        )
+    )
+    [listing] = [r for r in wire.requests if r.url.path.endswith("/availabilities")]
+    assert listing.url.params["targetSegment"] == "nonprofit"
