@@ -11,7 +11,6 @@ from sandbox.compliance import has_customer_agreement
 from sandbox.core import Sandbox
 from sandbox.customers import get_customer, mpa_not_signed
 from sandbox.errors import (
-    PartnerCenterRefusal,
     bad_request,
     conflict,
     forbidden,
@@ -113,7 +112,7 @@ def checkout(sb: Sandbox, customer_id: str, cart_id: str) -> dict[str, Any]:
     customer = get_customer(sb, customer_id)
     cart = sb.state.carts.get(cart_id)
     if cart is None or cart.customer_id != customer_id:
-        raise not_found(800052, f"Cart {cart_id} was not found.")
+        raise not_found(800008, f"Cart {cart_id} was not found.")
     if cart.status != "Active":
         raise bad_request(800065, "The cart has already been checked out.")
     if not has_customer_agreement(sb, customer_id):
@@ -262,7 +261,7 @@ def get_order(sb: Sandbox, customer_id: str, order_id: str) -> OrderRecord:
     get_customer(sb, customer_id)
     order = sb.state.orders.get(order_id)
     if order is None or order.customer_id != customer_id:
-        raise not_found(800051, f"Order {order_id} was not found.")
+        raise not_found(20000, f"Order {order_id} was not found.")
     return order
 
 
@@ -378,7 +377,7 @@ def get_subscription(sb: Sandbox, customer_id: str, subscription_id: str) -> Sub
     get_customer(sb, customer_id)
     sub = sb.state.subscriptions.get(subscription_id)
     if sub is None or sub.customer_id != customer_id:
-        raise not_found(800041, f"Subscription {subscription_id} was not found.")
+        raise not_found(20003, f"Subscription {subscription_id} was not found.")
     return sub
 
 
@@ -391,14 +390,20 @@ def change_subscription(
 ) -> dict[str, Any]:
     sub = get_subscription(sb, customer_id, subscription_id)
     if if_match and if_match != sub.etag:
-        raise PartnerCenterRefusal(412, 800042, "The subscription changed since it was read.")
+        raise bad_request(
+            2055, "The ETag is no longer valid: the subscription changed since it was read."
+        )
     quantity = body.get("quantity")
     if not isinstance(quantity, int) or isinstance(quantity, bool):
         raise missing_field("quantity")
     if sub.status == "pending":
         raise conflict(800060, "An order for this subscription is still in progress.")
     if sub.status != "active":
-        raise bad_request(800044, f"The subscription is {sub.status}; only active ones change.")
+        # 800091 is Microsoft's code for a suspended one; 800044 (others) is ours, undocumented.
+        raise bad_request(
+            800091 if sub.status == "suspended" else 800044,
+            f"The subscription is {sub.status}; only active ones change.",
+        )
     product, sku, _ = sb.catalog.resolve(sub.offer_id)
     if quantity < sku.minimum_quantity:
         raise bad_request(2002, f"Quantity must be at least {sku.minimum_quantity}.")

@@ -79,7 +79,7 @@ def customer_json(
 def get_customer(sb: Sandbox, customer_id: str) -> CustomerRecord:
     customer = sb.state.customers.get(customer_id)
     if customer is None:
-        raise not_found(600012, f"Customer {customer_id} was not found.")
+        raise not_found(60003, f"Customer {customer_id} was not found.")
     return customer
 
 
@@ -190,7 +190,7 @@ def accept_relationship(sb: Sandbox, domain: str) -> CustomerRecord:
     """The customer's global admin accepted the invitation: the tenant becomes a customer."""
     tenant = sb.state.tenants.get(domain.lower())
     if tenant is None:
-        raise not_found(600012, f"No tenant with domain {domain}.")
+        raise not_found(60003, f"No tenant with domain {domain}.")
     existing = sb.state.customers.get(tenant.tenant_id)
     if existing is not None:
         return existing
