@@ -262,6 +262,26 @@ async def test_a_government_customer_cannot_buy_commercial(
     assert len(await orders_of(admin, customer_id)) == 1  # the G3 order only
 
 
+async def test_a_non_profit_customer_buys_the_non_profit_plan(
+    shop: Storefront, admin: SandboxAdmin, unique: str
+) -> None:
+    """Microsoft lists non-profit availabilities only when asked for them (targetSegment): the
+    engine asks, and buys the non-profit catalog item, not the commercial one."""
+    customer_id = await admin.add_customer(
+        "Charity",
+        f"charity{unique}.onmicrosoft.com",
+        qualifications=[{"qualification": "Nonprofit"}],
+    )
+    document = order(
+        f"npo-{unique}", known_customer(customer_id), line(BUSINESS_BASIC, 5, segment="NonProfit")
+    )
+    await shop.place_order(document)
+    outcome = await shop.wait_for_outcome(document.order_id)
+    assert outcome.phase is Phase.COMPLETED, outcome.refusal
+    [sub] = await customer_subscriptions(admin, customer_id)
+    assert (sub["offerId"], sub["quantity"]) == ("CFQ7TTC0LH18:0001:CFQ7TTC0K9NP", 5)
+
+
 async def test_an_education_customer_buys_education_plans(
     shop: Storefront, admin: SandboxAdmin, unique: str
 ) -> None:
