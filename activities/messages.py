@@ -41,6 +41,8 @@ REQUEST_CUSTOMER_SLOT = "request_customer_slot"
 # The ApplicationError type of a Partner Center business refusal (details[0]: PartnerCenterRefusal)
 PARTNER_CENTER_REFUSAL = "PartnerCenterRefusal"
 NOT_YET = "NotYet"
+# Partner Center's code for an availability id that is no longer valid: read it again, retry.
+STALE_AVAILABILITY = "400019"
 
 
 class NoInput(BaseModel):

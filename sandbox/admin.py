@@ -282,6 +282,16 @@ async def _address(sb: Sandbox, request: Request) -> Any:
     return {"status": body.status}
 
 
+class CatalogItem(AdminModel):
+    catalog_item_id: str
+
+
+async def _replace_availability(sb: Sandbox, request: Request) -> Any:
+    """Microsoft publishes a new availability id for the offer: the old one goes stale."""
+    body = await _parse(request, CatalogItem)
+    return {"catalogItemId": sb.catalog.replace_availability(body.catalog_item_id)}
+
+
 class Hold(AdminModel):
     call: str = Field(description="METHOD and path template, as in the call counts")
 
@@ -351,6 +361,7 @@ def admin_routes(sb: Sandbox) -> list[Route]:
         ("POST", "/customers/{customer_id}/subscriptions", _subscription),
         ("PUT", "/customers/{customer_id}/qualifications/{qualification}", _qualification),
         ("POST", "/addresses", _address),
+        ("POST", "/catalog/replace-availability", _replace_availability),
         ("PUT", "/holds", _hold),
         ("GET", "/holds", _held),
         ("DELETE", "/holds", _release),

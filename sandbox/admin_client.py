@@ -113,6 +113,13 @@ class SandboxAdmin:
     ) -> None:
         await self._call("POST", "/addresses", {"address": address, "status": status, **fields})
 
+    async def replace_availability(self, catalog_item_id: str) -> str:
+        """Make the offer's availability id stale (Microsoft published a new one); the new id."""
+        result = await self._call(
+            "POST", "/catalog/replace-availability", {"catalogItemId": catalog_item_id}
+        )
+        return str(result["catalogItemId"])
+
     async def hold(self, call: str) -> None:
         """Hold the next Partner Center calls named `call` until `release_held()`."""
         await self._call("PUT", "/holds", {"call": call})

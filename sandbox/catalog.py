@@ -71,6 +71,9 @@ class Catalog:
     def __init__(self, data: CatalogData) -> None:
         self.data = data
         self._products = {p.id: p for p in data.products}
+        # Availability ids Microsoft replaced (old -> new): existing subscriptions keep working,
+        # a purchase with an old one is refused (400019), as with a stale id at Microsoft.
+        self.replaced: dict[str, str] = {}
 
     @classmethod
     def load(cls) -> Catalog:
@@ -93,9 +96,14 @@ class Catalog:
                 return sku
         raise not_found(400018, f"Sku with id {sku_id} was not found for product {product_id}.")
 
-    def availability(self, product_id: str, sku_id: str, availability_id: str) -> AvailabilityData:
+    def availability(
+        self, product_id: str, sku_id: str, availability_id: str, *, purchase: bool = False
+    ) -> AvailabilityData:
+        wanted = availability_id.upper()
+        if not purchase:
+            wanted = self.replaced.get(wanted, wanted)
         for availability in self.sku(product_id, sku_id).availabilities:
-            if availability.id == availability_id.upper():
+            if availability.id == wanted:
                 return availability
         raise not_found(
             400019,
@@ -103,13 +111,25 @@ class Catalog:
             f"product {product_id} and sku {sku_id}.",
         )
 
-    def resolve(self, catalog_item_id: str) -> tuple[ProductData, SkuData, AvailabilityData]:
+    def resolve(
+        self, catalog_item_id: str, *, purchase: bool = False
+    ) -> tuple[ProductData, SkuData, AvailabilityData]:
+        """`purchase`: for a cart or a checkout, where a replaced availability id is stale."""
         parts = catalog_item_id.split(":")
         if len(parts) != 3 or not all(parts):
             raise not_found(400013, f"Catalog item {catalog_item_id} was not found.")
         product = self.product(parts[0])
         sku = self.sku(product.id, parts[1])
-        return product, sku, self.availability(product.id, sku.id, parts[2])
+        return product, sku, self.availability(product.id, sku.id, parts[2], purchase=purchase)
+
+    def replace_availability(self, catalog_item_id: str) -> str:
+        """Microsoft publishes a new availability id for an offer; the old one goes stale."""
+        product, sku, availability = self.resolve(catalog_item_id, purchase=True)
+        old = availability.id
+        new = old[:-1] + ("Z" if old[-1] != "Z" else "Y")
+        availability.id = new
+        self.replaced[old] = new
+        return f"{product.id}:{sku.id}:{new}"
 
     def tax_id_required(self, country: str, on: date) -> bool:
         return any(

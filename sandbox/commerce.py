@@ -53,7 +53,7 @@ def _check_line(sb: Sandbox, line: Any, n: int) -> dict[str, Any]:
     catalog_item_id = line.get("catalogItemId")
     if not isinstance(catalog_item_id, str):
         raise missing_field(f"lineItems[{n}].catalogItemId")
-    product, sku, _ = sb.catalog.resolve(catalog_item_id)
+    product, sku, _ = sb.catalog.resolve(catalog_item_id, purchase=True)
     quantity = line.get("quantity")
     if not isinstance(quantity, int) or isinstance(quantity, bool):
         raise missing_field(f"lineItems[{n}].quantity")
@@ -121,7 +121,10 @@ def checkout(sb: Sandbox, customer_id: str, cart_id: str) -> dict[str, Any]:
             "The customer has not accepted the Microsoft Customer Agreement; confirm the "
             "customer's acceptance before purchase.",
         )
-    resolved = [(line, *sb.catalog.resolve(line["catalogItemId"])) for line in cart.line_items]
+    resolved = [
+        (line, *sb.catalog.resolve(line["catalogItemId"], purchase=True))
+        for line in cart.line_items
+    ]
     approved = {
         q.qualification for q in customer.qualifications if q.vetting_status == "Approved"
     } or {"None"}

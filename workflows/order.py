@@ -743,48 +743,21 @@ class OrderWorkflow:
     async def _buy_new_subscriptions(
         self, order: OrderDocument, customer_id: str, creates: list[PlannedLine]
     ) -> m.PurchaseResult | None:
-        try:
-            purchased: m.PurchaseResult = await steps.write(
-                m.PURCHASE,
-                m.Purchase(
-                    request_id=f"{order.order_id}:purchase",
-                    customer_id=customer_id,
-                    reseller_mpn_id=order.reseller.mpn_id if order.reseller else None,
-                    lines=[
-                        m.PurchaseLine(
-                            line=p.line,
-                            catalog_item_id=str(self._catalog_items[p.offer]),
-                            quantity=p.quantity,
-                            billing_cycle=p.billing_cycle,
-                            term_duration=p.term_duration,
-                            friendly_name=p.title,
-                        )
-                        for p in creates
-                    ],
-                ),
-                m.PurchaseResult,
-            )
-        except steps.ACTIVITY_FAILURES as error:
-            refusal = partner_center_refusal(error)
-            for p in creates:
-                if refusal is not None:
-                    self._line_refused(
-                        p.line,
-                        refusal.model_copy(
-                            update={
-                                "message": "Microsoft refused the checkout of the new "
-                                f"subscriptions: {refusal.message}"
-                            }
-                        ),
-                    )
-                else:  # not a refusal: whether Microsoft took the order is not known
-                    self._line_failed(
-                        p.line,
-                        f"the purchase did not complete ({error.cause}); it may have been "
-                        "ordered at Microsoft: check the customer's subscriptions before ordering "
-                        "it again",
-                    )
-            return None
+        purchased: m.PurchaseResult | None = None
+        for attempt in range(2):
+            try:
+                purchased = await self._purchase(order, customer_id, creates, attempt)
+                break
+            except steps.ACTIVITY_FAILURES as error:
+                refusal = partner_center_refusal(error)
+                stale = refusal is not None and refusal.partner_center_code == m.STALE_AVAILABILITY
+                if attempt == 0 and stale:
+                    # Availability ids change over time: read them again and buy once more.
+                    await self._describe_offers(order)
+                    continue
+                self._purchase_failed(creates, error, refusal)
+                return None
+        assert purchased is not None
         for pc_order in purchased.orders:
             for n in pc_order.lines:
                 self._status.lines[n].state = LineState.ORDERED
@@ -797,6 +770,57 @@ class OrderWorkflow:
                 self._line_refused(n, refusal)
         self._publish()
         return purchased
+
+    async def _purchase(
+        self, order: OrderDocument, customer_id: str, creates: list[PlannedLine], attempt: int
+    ) -> m.PurchaseResult:
+        suffix = "" if attempt == 0 else f":{attempt + 1}"
+        purchased: m.PurchaseResult = await steps.write(
+            m.PURCHASE,
+            m.Purchase(
+                request_id=f"{order.order_id}:purchase{suffix}",
+                customer_id=customer_id,
+                reseller_mpn_id=order.reseller.mpn_id if order.reseller else None,
+                lines=[
+                    m.PurchaseLine(
+                        line=p.line,
+                        catalog_item_id=str(self._catalog_items[p.offer]),
+                        quantity=p.quantity,
+                        billing_cycle=p.billing_cycle,
+                        term_duration=p.term_duration,
+                        friendly_name=p.title,
+                    )
+                    for p in creates
+                ],
+            ),
+            m.PurchaseResult,
+        )
+        return purchased
+
+    def _purchase_failed(
+        self,
+        creates: list[PlannedLine],
+        error: ActivityError | ApplicationError,
+        refusal: Refusal | None,
+    ) -> None:
+        for p in creates:
+            if refusal is not None:
+                self._line_refused(
+                    p.line,
+                    refusal.model_copy(
+                        update={
+                            "message": "Microsoft refused the checkout of the new "
+                            f"subscriptions: {refusal.message}"
+                        }
+                    ),
+                )
+            else:  # not a refusal: whether Microsoft took the order is not known
+                self._line_failed(
+                    p.line,
+                    f"the purchase did not complete ({error.cause}); it may have been "
+                    "ordered at Microsoft: check the customer's subscriptions before ordering "
+                    "it again",
+                )
 
     async def _add_licences(
         self, order: OrderDocument, customer_id: str, planned: PlannedLine

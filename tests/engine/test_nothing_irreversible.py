@@ -158,3 +158,28 @@ async def test_a_partial_purchase_says_what_was_bought_and_what_was_not(
     assert held[monthly][1] == 100  # no licences added
     assert held[str(e3.subscription_id)][:2] == ("CFQ7TTC0LF8Q:0001:CFQ7TTC0KF8Q", 2)
     assert len(held) == 3
+
+
+async def test_a_stale_availability_is_read_again_and_bought_once(
+    shop: Storefront, admin: SandboxAdmin, unique: str
+) -> None:
+    """Availability ids change over time: Microsoft publishes a new one between the engine's
+    catalog read and its cart. Partner Center refuses the stale id (400019); the engine reads the
+    catalog again and buys once, with the new id."""
+    customer_id = await admin.add_customer("Stale", f"stale{unique}.onmicrosoft.com")
+    essentials = "CFQ7TTC0LHSF:0001"
+    document = order(f"stale-{unique}", known_customer(customer_id), line(essentials, 2))
+    await admin.hold(CART)
+    try:
+        await shop.place_order(document)
+        await wait_until_held(admin, CART)
+        carts_before = (await admin.calls()).get(CART, 0)  # the held, stale one included
+        fresh = await admin.replace_availability(f"{essentials}:CFQ7TTC0KHSF")
+    finally:
+        await admin.release_held()
+    outcome = await shop.wait_for_outcome(document.order_id)
+    assert outcome.phase is Phase.COMPLETED, outcome.refusal
+    held = await holdings(admin, customer_id)
+    assert [(offer, quantity) for offer, quantity, _ in held.values()] == [(fresh, 2)]
+    assert len(await orders_of(admin, customer_id)) == 1
+    assert (await admin.calls()).get(CART, 0) == carts_before + 1  # one more cart, fresh id
