@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 
@@ -32,6 +33,14 @@ from tests.engine.partner_center_state import (
 )
 from tests.engine.storefront_waits import wait_for
 from workflows.licences import LicenceRequest
+
+
+async def add_reseller(admin: SandboxAdmin, unique: str, **state: Any) -> dict[str, str]:
+    """A reseller unique to the test, seeded at Partner Center; the order's `reseller`."""
+    mpn = str(int(unique[:8], 16) % 10_000_000).zfill(7)
+    tenant = "bbbbbbbb-0000-4000-8000-" + unique[:10] + "00"
+    await admin.add_reseller(mpn, tenant, **state)
+    return {"mpn_id": mpn, "tenant_id": tenant}
 
 
 async def test_placing_the_same_order_twice_runs_it_once(
@@ -69,13 +78,8 @@ async def test_a_taken_domain_is_refused_before_anything_is_created(
 async def test_reseller_without_partner_agreement_is_told_to_accept_it(
     shop: Storefront, admin: SandboxAdmin, unique: str
 ) -> None:
-    mpn = str(int(unique[:8], 16) % 10_000_000).zfill(7)
-    await admin.add_reseller(mpn, "aaaaaaaa-0000-4000-8000-" + unique[:10] + "00", signed=False)
-    document = order(
-        f"mpa-{unique}",
-        new_customer(f"mpa{unique}"),
-        reseller={"mpn_id": mpn, "tenant_id": "aaaaaaaa-0000-4000-8000-" + unique[:10] + "00"},
-    )
+    reseller = await add_reseller(admin, unique, signed=False)
+    document = order(f"mpa-{unique}", new_customer(f"mpa{unique}"), reseller=reseller)
     await shop.place_order(document)
     outcome = await shop.wait_for_outcome(document.order_id)
     assert outcome.refusal is not None
@@ -88,12 +92,8 @@ async def test_a_partner_that_is_not_an_indirect_reseller_is_refused_before_anyt
     shop: Storefront, admin: SandboxAdmin, unique: str
 ) -> None:
     """Microsoft's MPA check answers 2204 for a partner id that is not an indirect reseller."""
-    mpn = str(int(unique[:8], 16) % 10_000_000).zfill(7)
-    tenant = "bbbbbbbb-0000-4000-8000-" + unique[:10] + "00"
-    await admin.add_reseller(mpn, tenant, mpa_check_error=2204)
-    document = order(
-        f"ind-{unique}", new_customer(f"ind{unique}"), reseller={"mpn_id": mpn, "tenant_id": tenant}
-    )
+    reseller = await add_reseller(admin, unique, mpa_check_error=2204)
+    document = order(f"ind-{unique}", new_customer(f"ind{unique}"), reseller=reseller)
     await shop.place_order(document)
     outcome = await shop.wait_for_outcome(document.order_id)
     assert outcome.refusal is not None
@@ -105,14 +105,13 @@ async def test_a_partner_that_is_not_an_indirect_reseller_is_refused_before_anyt
 async def test_indirect_order_carries_the_reseller(
     shop: Storefront, admin: SandboxAdmin, unique: str
 ) -> None:
-    mpn = str(int(unique[:8], 16) % 10_000_000).zfill(7)
-    tenant = "bbbbbbbb-0000-4000-8000-" + unique[:10] + "00"
-    await admin.add_reseller(mpn, tenant, signed=True)
+    reseller = await add_reseller(admin, unique)
+    mpn, tenant = reseller["mpn_id"], reseller["tenant_id"]
     document = order(
         f"ind-{unique}",
         new_customer(f"ind{unique}"),
         line(OFFICE_E3, 2),
-        reseller={"mpn_id": mpn, "tenant_id": tenant},
+        reseller=reseller,
     )
     await shop.place_order(document)
     outcome = await shop.wait_for_outcome(document.order_id)

@@ -96,10 +96,8 @@ async def recorded() -> AsyncIterator[tuple[RecordedPartnerCenter, PartnerCenter
 Recorded = tuple[RecordedPartnerCenter, PartnerCenterActivities]
 
 
-async def test_the_business_basic_availability_is_purchasable_for_a_commercial_line(
-    recorded: Recorded,
-) -> None:
-    wire, steps = recorded
+def answer_business_basic_catalog(wire: RecordedPartnerCenter) -> None:
+    """Business Basic's SKU and availabilities, as documented."""
     wire.answer("GET", "/v1/products/CFQ7TTC0LH18/skus/0001", 200, fixture("sku.json"))
     wire.answer(
         "GET",
@@ -107,6 +105,13 @@ async def test_the_business_basic_availability_is_purchasable_for_a_commercial_l
         200,
         fixture("availabilities_collection.json"),
     )
+
+
+async def test_the_business_basic_availability_is_purchasable_for_a_commercial_line(
+    recorded: Recorded,
+) -> None:
+    wire, steps = recorded
+    answer_business_basic_catalog(wire)
     catalog = await steps.describe_offers(
         m.DescribeOffers(
             country="US",
@@ -309,13 +314,7 @@ async def test_a_cart_with_a_line_error_is_not_checked_out(recorded: Recorded) -
 async def test_non_profit_availabilities_are_asked_for(recorded: Recorded) -> None:
     """Microsoft lists non-profit availabilities only when asked with targetSegment."""
     wire, steps = recorded
-    wire.answer("GET", "/v1/products/CFQ7TTC0LH18/skus/0001", 200, fixture("sku.json"))
-    wire.answer(
-        "GET",
-        "/v1/products/CFQ7TTC0LH18/skus/0001/availabilities",
-        200,
-        fixture("availabilities_collection.json"),
-    )
+    answer_business_basic_catalog(wire)
     await steps.describe_offers(
         m.DescribeOffers(
             country="US",
