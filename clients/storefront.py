@@ -50,13 +50,12 @@ from temporalio.exceptions import (
 from temporalio.exceptions import TimeoutError as RunTimedOut
 from temporalio.service import RPCError, RPCStatusCode
 
-from clients.payloads import data_converter
+from clients.payloads import EncryptionKeysMissing, KeyRing, data_converter, writer_key_ring
 from ordering.document import OrderDocument
 from ordering.refusals import Refusal, RefusalCode
 from ordering.status import OrderOutcome, OrderStatus, Phase
 from ordering.validation import (
     InvalidOrder,
-    RawInput,
     canonical_sha256,
     parse_order,
     validate_input,
@@ -70,6 +69,7 @@ from workflows.messages import (
     CancelAccepted,
     CancelRequest,
     RelationshipNudge,
+    Submission,
     TaxIdAccepted,
     TaxIdSubmission,
     licences_workflow_id,
@@ -110,6 +110,11 @@ class OrderEnded(StorefrontError):
 
 class EngineUnreachable(StorefrontError):
     """The order engine's Temporal service could not be reached (nothing was sent)."""
+
+
+class EncryptionNotConfigured(StorefrontError):
+    """The storefront has no payload keys: orders carry personal data and are only sent
+    encrypted. Nothing was sent."""
 
 
 class EngineBusy(StorefrontError):
@@ -250,10 +255,17 @@ class Storefront:
         namespace: str = "default",
         task_queue: str = DEFAULT_TASK_QUEUE,
         answer_timeout: timedelta = DEFAULT_ANSWER_TIMEOUT,
+        keys: KeyRing | None = None,
     ) -> Storefront:
+        """`keys`: the payload key ring (default: `CSP_CODEC_KEYS`). Without one it raises
+        `EncryptionNotConfigured` before connecting (see clients/payloads.py)."""
+        try:
+            ring = writer_key_ring(address, keys)
+        except EncryptionKeysMissing as missing:
+            raise EncryptionNotConfigured(str(missing)) from None
         try:
             client = await Client.connect(
-                address, namespace=namespace, data_converter=data_converter()
+                address, namespace=namespace, data_converter=data_converter(ring, from_env=False)
             )
         except RuntimeError as error:  # the SDK's connection failure
             raise EngineUnreachable(
@@ -301,7 +313,7 @@ class Storefront:
             with contextlib.suppress(WorkflowAlreadyStartedError):  # placed before, and ended
                 await self.client.start_workflow(
                     OrderWorkflow.run,
-                    RawInput(document.model_dump(mode="json")),
+                    Submission(document.model_dump(mode="json")),
                     id=workflow_id,
                     task_queue=self.task_queue,
                     id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
@@ -343,7 +355,7 @@ class Storefront:
         async for event in handle.fetch_history_events(rpc_timeout=self.answer_timeout):
             payloads = event.workflow_execution_started_event_attributes.input.payloads
             try:
-                [raw] = await self.client.data_converter.decode(payloads, [RawInput])
+                [raw] = await self.client.data_converter.decode(payloads, [Submission])
                 return canonical(raw.root)
             except Exception:  # unreadable input is not the same content
                 return None
@@ -383,6 +395,7 @@ class Storefront:
             lines=outcome.lines,
             cancellable=False,
             updated_at=description.close_time,
+            unencrypted_inputs=outcome.unencrypted_inputs,
         )
 
     async def provide_tax_id(self, order_id: str, tax_id: str) -> None:
@@ -469,32 +482,36 @@ class Storefront:
             phase = Phase.REFUSED
             if refusal is None:  # terminated, timed out: no refusal of Partner Center's
                 refusal, phase = _aborted(order_id, error.cause), Phase.FAILED
-            customer_id, lines = await self._last_known(order_id)
+            last = await self._last_known(order_id)
             return OrderOutcome(
                 order_id=order_id,
                 phase=phase,
-                customer_id=customer_id,
-                lines=lines,
+                customer_id=last.customer_id,
+                lines=last.lines,
                 refusal=refusal,
+                unencrypted_inputs=last.unencrypted_inputs,
             )
         except TemporalError as error:
             raise _engine_error(error, order_id) from error
 
-    async def _last_known(self, order_id: str) -> tuple[str | None, list[Any]]:
-        """The customer id and lines of an ended order, as it last recorded them (a worker
-        replays them); without a worker, the customer id its search attributes keep."""
+    async def _last_known(self, order_id: str) -> OrderStatus:
+        """An ended order's status as it last recorded it (a worker replays it); without a
+        worker, only the customer id its search attributes keep."""
         try:
             status: OrderStatus = await self._order(order_id).query(
                 STATUS, result_type=OrderStatus, rpc_timeout=self.answer_timeout
             )
-            return status.customer_id, list(status.lines)
+            return status
         except TemporalError:
             pass
+        unknown = OrderStatus(order_id=order_id, phase=Phase.FAILED)
         try:
             description = await self._describe(order_id)
         except StorefrontError:
-            return None, []
-        return description.typed_search_attributes.get(CUSTOMER_ID), []
+            return unknown
+        return unknown.model_copy(
+            update={"customer_id": description.typed_search_attributes.get(CUSTOMER_ID)}
+        )
 
     # ------------------------------------------------------------------ extra licences
 
@@ -510,7 +527,7 @@ class Storefront:
             try:
                 handle = await self.client.start_workflow(
                     LicencesWorkflow.run,
-                    RawInput(request.model_dump(mode="json")),
+                    Submission(request.model_dump(mode="json")),
                     id=workflow_id,
                     task_queue=self.task_queue,
                     id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,

@@ -82,6 +82,9 @@ class Waits(ConfigModel):
     relationship_poll_every: timedelta = timedelta(hours=4)
     relationship_reminder_every: timedelta = timedelta(days=2)
     relationship_expires_after: timedelta = timedelta(days=30)
+    # A storefront's "the customer accepted" nudge checks Partner Center at once, but no more
+    # often than this per order; nudges in between are folded into one later check.
+    relationship_nudge_min_gap: timedelta = timedelta(minutes=1)
     wait_for_education_vetting: bool = True
     vetting_poll_every: timedelta = timedelta(hours=6)
     vetting_expires_after: timedelta = timedelta(days=14)
@@ -100,6 +103,11 @@ class EngineConfig(ConfigModel):
     billing_address_required: bool = False
     tax_id_requirements: tuple[TaxIdRequirement, ...] = Field(default_factory=default_requirements)
     waits: Waits = Field(default_factory=Waits)
+    accepts_unencrypted_orders: bool = Field(
+        False,
+        description="Set by a worker that runs with the development switch (no payload keys), "
+        "never by a configuration file.",
+    )
 
     def policy_for(self, product_id: str) -> SubscriptionPolicy:
         for rule in self.product_policies:
@@ -119,4 +127,9 @@ def load_config(path: str | Path | None = None) -> EngineConfig:
     else:
         text = resources.files("ordering").joinpath("data/engine.json").read_text("utf-8")
     data = {k: v for k, v in json.loads(text).items() if not k.startswith("_")}
+    if {"acceptsUnencryptedOrders", "accepts_unencrypted_orders"} & data.keys():
+        raise ValueError(
+            "acceptsUnencryptedOrders cannot be set in a configuration file: a worker accepts "
+            "unencrypted orders only when it runs with the development switch"
+        )
     return EngineConfig.model_validate(data)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class RefusalCode(StrEnum):
@@ -44,11 +44,14 @@ class RefusalCode(StrEnum):
     ORDER_ID_CONFLICT = "ORDER_ID_CONFLICT"
     REQUEST_ID_CONFLICT = "REQUEST_ID_CONFLICT"
     ORDER_ABORTED = "ORDER_ABORTED"
+    ORDER_NOT_ENCRYPTED = "ORDER_NOT_ENCRYPTED"
 
 
 class Problem(BaseModel):
     """One reason an order cannot be carried out, naming the order lines it concerns
     (0-based, as `lines[n]` of the order document)."""
+
+    model_config = ConfigDict(hide_input_in_errors=True)
 
     code: RefusalCode
     message: str
@@ -60,6 +63,8 @@ class Problem(BaseModel):
 
 
 class Refusal(BaseModel):
+    model_config = ConfigDict(hide_input_in_errors=True)
+
     code: RefusalCode
     message: str
     details: dict[str, Any] = Field(default_factory=dict)
@@ -149,10 +154,21 @@ def refusal_for(problems: list[Problem]) -> Refusal:
     return Refusal(code=first.code, message=message, details=details, problems=ordered)
 
 
+# A refusal carries at most this many input problems (the rest are counted): a document with
+# 100,000 unknown keys must not make a refusal too large for Temporal to record.
+MAX_PROBLEMS_KEPT = 20
+
+
 def invalid_input(code: RefusalCode, what: str, problems: list[Any]) -> Refusal:
     """A refusal for input that is not valid; `problems` are ordering.validation.FieldProblem."""
+    kept = problems[:MAX_PROBLEMS_KEPT]
+    details: dict[str, Any] = {"problems": [p.model_dump() for p in kept]}
+    more = ""
+    if len(problems) > len(kept):
+        details["more_problems"] = len(problems) - len(kept)
+        more = f" (and {len(problems) - len(kept)} more problems)"
     return Refusal(
         code=code,
-        message=f"The {what} is not valid: " + "; ".join(str(p) for p in problems[:10]),
-        details={"problems": [p.model_dump() for p in problems]},
+        message=f"The {what} is not valid: " + "; ".join(str(p) for p in problems[:10]) + more,
+        details=details,
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from ordering.planning import LineAction
 from ordering.refusals import Refusal
@@ -45,6 +45,8 @@ class WaitingFor(StrEnum):
 
 
 class Waiting(BaseModel):
+    model_config = ConfigDict(hide_input_in_errors=True)
+
     what: WaitingFor
     since: datetime
     expires_at: datetime | None = None
@@ -67,6 +69,8 @@ class LineState(StrEnum):
 
 
 class LineStatus(BaseModel):
+    model_config = ConfigDict(hide_input_in_errors=True)
+
     line: int
     offer: str
     title: str | None = None
@@ -81,6 +85,8 @@ class LineStatus(BaseModel):
 
 
 class OrderStatus(BaseModel):
+    model_config = ConfigDict(hide_input_in_errors=True)
+
     order_id: str
     phase: Phase
     customer_id: str | None = None
@@ -89,13 +95,23 @@ class OrderStatus(BaseModel):
     lines: list[LineStatus] = Field(default_factory=list)
     cancellable: bool = True
     updated_at: datetime | None = None
+    unencrypted_inputs: list[str] = Field(
+        default_factory=list,
+        description="Inputs that arrived unencrypted and are readable in the order's history "
+        "(e.g. a tax ID sent with the plain `temporal` CLI): 'order', 'tax_id'.",
+    )
 
 
 class OrderOutcome(BaseModel):
     """The result of an order: completed (every line fulfilled), refused, or cancelled."""
+
+    model_config = ConfigDict(hide_input_in_errors=True)
 
     order_id: str
     phase: Phase
     customer_id: str | None = None
     lines: list[LineStatus] = Field(default_factory=list)
     refusal: Refusal | None = None
+    unencrypted_inputs: list[str] = Field(
+        default_factory=list, description="As in the status: inputs that arrived unencrypted."
+    )

@@ -21,7 +21,8 @@ README lines covered (section, command):
                        CSP_CODEC_KEYS=... CSP_CODEC_SERVER_TOKEN=... csp-orders codec-server
                        --port 8089 --ui-origin https://temporal.example.com
   Signalling a tax ID: .venv/bin/temporal workflow signal --workflow-id order-shop-1005 \\
-                           --name provide_tax_id --input '{"tax_id": "7707083893"}'
+                           --name provide_tax_id --input '{"tax_id": "7707083893"}' \\
+                           --codec-endpoint ... --codec-auth ...   (through the codec server)
                        temporal workflow update execute ... --name provide_tax_id
                        (the elided options filled in; an invalid tax ID, refused with the reason)
   Traces, metrics:     csp-orders worker --metrics-port 9464
@@ -39,6 +40,7 @@ rewrite tracked files: the replay histories and the UI screenshots).
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import json
 import os
@@ -256,10 +258,27 @@ async def walk_an_order_through_the_documented_commands(
     code, out, err = await run(
         documented(
             ".venv/bin/temporal workflow signal --workflow-id order-shop-1005 \\\n"
-            '    --name provide_tax_id --input \'{"tax_id": "7707083893"}\''
-        )
+            '    --name provide_tax_id --input \'{"tax_id": "7707083893"}\' \\\n'
+            "    --codec-endpoint http://127.0.0.1:8089 --codec-auth "
+            '"Bearer $CSP_CODEC_SERVER_TOKEN"'
+        ).replace("http://127.0.0.1:8089", operator.codec)
     )
     assert code == 0, out + err
+    # The signal went through the codec server: the history holds it encrypted, and the order
+    # notes no unencrypted input.
+    code, out, err = await run(
+        "temporal workflow show --workflow-id order-shop-1005 --output json"
+    )
+    signalled = [
+        e for e in json.loads(out)["events"] if "workflowExecutionSignaledEventAttributes" in e
+    ]
+    assert signalled and all(
+        payload["metadata"]["encoding"] == base64.b64encode(b"binary/encrypted").decode()
+        for e in signalled
+        for payload in e["workflowExecutionSignaledEventAttributes"]["input"]["payloads"]
+    ), signalled
+    assert "7707083893" not in out
+    assert (await operator.status())["unencrypted_inputs"] == []
     code, out, err = await run(documented(".venv/bin/csp-orders order cancel shop-1005"))
     assert code == 1 and "can no longer be cancelled" in err, out + err
     assert "Traceback" not in err

@@ -88,6 +88,7 @@ def _sandbox(args: argparse.Namespace) -> int:
 
 def _worker(args: argparse.Namespace) -> int:
     from clients.partner_center import PartnerCenterClient
+    from clients.payloads import EncryptionKeysMissing
     from ordering.config import load_config
     from workers.logs import configure_logging
     from workers.settings import TemporalSettings, partner_center_from_env
@@ -109,6 +110,8 @@ def _worker(args: argparse.Namespace) -> int:
         runtime = prometheus_runtime(args.metrics_port) if args.metrics_port else None
         try:
             client = await connect(temporal.address, temporal.namespace, runtime=runtime)
+        except EncryptionKeysMissing as missing:
+            raise SystemExit(f"csp-orders worker: {missing}") from None
         except RuntimeError as error:
             raise SystemExit(
                 f"csp-orders worker: cannot reach Temporal at {temporal.address} "
@@ -178,6 +181,7 @@ def _dev(args: argparse.Namespace) -> int:
 
 def _with_shop(args: argparse.Namespace, action: Callable[[Any], Awaitable[int]]) -> int:
     from clients.storefront import (
+        EncryptionNotConfigured,
         EngineUnreachable,
         LicencesAborted,
         LicencesRefused,
@@ -205,6 +209,9 @@ def _with_shop(args: argparse.Namespace, action: Callable[[Any], Awaitable[int]]
     except EngineUnreachable as error:
         print(f"{error} (Temporal address: --address or CSP_TEMPORAL_ADDRESS)", file=sys.stderr)
         code = EXIT_NOT_DONE
+    except EncryptionNotConfigured as error:
+        print(str(error), file=sys.stderr)
+        code = EXIT_USAGE
     except (LicencesRefused, LicencesAborted) as error:
         print(f"{error.refusal.code.value}: {error}", file=sys.stderr)
         code = EXIT_REFUSED if isinstance(error, LicencesRefused) else EXIT_FAILED

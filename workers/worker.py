@@ -19,7 +19,7 @@ from temporalio.worker import (
 from activities.customer_slot import CustomerSlotActivities
 from activities.partner_center import PartnerCenterActivities
 from clients.partner_center import PartnerCenterClient
-from clients.payloads import KeyRing, data_converter
+from clients.payloads import PLAINTEXT_SWITCH, KeyRing, data_converter, encrypts, writer_key_ring
 from ordering.config import EngineConfig
 from workers import metrics
 from workflows.customer_slot import CustomerSlotWorkflow
@@ -36,14 +36,21 @@ async def connect(
     runtime: Runtime | None = None,
     keys: KeyRing | None = None,
 ) -> Client:
-    """A client whose payloads are encrypted with `keys`, or the environment's key ring."""
-    ring = keys or KeyRing.from_env()
+    """A client whose payloads are encrypted with `keys`, or the environment's key ring; with
+    neither it raises `EncryptionKeysMissing`, unless the development switch allows plain text
+    (clients/payloads.py), which it then logs loudly."""
+    ring = writer_key_ring(address, keys)
     if ring is None:
         structlog.get_logger("worker").warning(
-            "payload encryption is off: set CSP_CODEC_KEYS (see clients/payloads.py)"
+            "payload encryption is off (development switch): personal data is readable in "
+            "Temporal, and this worker accepts unencrypted orders",
+            switch=PLAINTEXT_SWITCH,
         )
     return await Client.connect(
-        address, namespace=namespace, data_converter=data_converter(ring), runtime=runtime
+        address,
+        namespace=namespace,
+        data_converter=data_converter(ring, from_env=False),
+        runtime=runtime,
     )
 
 
@@ -98,6 +105,11 @@ def build_worker(
     max_concurrent_activities: int = 200,
 ) -> Worker:
     partner_center.on_answer = partner_center.on_answer or metrics.partner_center_answered
+    # Plain-text orders are refused unless this worker itself runs without encryption (the
+    # development switch); the workflow reads this from the recorded engine configuration.
+    config = config.model_copy(
+        update={"accepts_unencrypted_orders": not encrypts(client.data_converter)}
+    )
     pc = PartnerCenterActivities(partner_center, config)
     slots = CustomerSlotActivities(client, task_queue)
     return Worker(

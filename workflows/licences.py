@@ -16,9 +16,10 @@ with workflow.unsafe.imports_passed_through():
     from activities import messages as m
     from ordering.document import OrderId, TenantId
     from ordering.refusals import Refusal, RefusalCode, invalid_input
-    from ordering.validation import InvalidOrder, RawInput, validate_input
+    from ordering.validation import InvalidOrder, validate_input
     from workflows import steps
     from workflows.customer_slot import SLOT_GRANTED_SIGNAL, SlotGrant, SlotHolder
+    from workflows.messages import Arrival, Submission, unreadable_input
     from workflows.order import partner_center_refusal
 
 
@@ -43,8 +44,10 @@ class LicencesWorkflow:
         self._slot = SlotHolder()
 
     @workflow.run
-    async def run(self, submission: RawInput) -> LicenceOutcome:
+    async def run(self, submission: Submission) -> LicenceOutcome:
         try:
+            if submission.arrival is Arrival.UNREADABLE:
+                raise InvalidOrder([unreadable_input("request")])
             request = validate_input(LicenceRequest, submission.root)
         except InvalidOrder as invalid:
             self._refuse(invalid_input(RefusalCode.INVALID_REQUEST, "request", invalid.problems))

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import NoReturn
 
 from temporalio import workflow
@@ -54,7 +54,7 @@ with workflow.unsafe.imports_passed_through():
         WaitingFor,
     )
     from ordering.tax_id import tax_id_required, validate_tax_id
-    from ordering.validation import InvalidOrder, RawInput, parse_order
+    from ordering.validation import InvalidOrder, parse_order
     from workers import metrics
     from workflows import steps
     from workflows.customer_slot import SLOT_GRANTED_SIGNAL, SlotGrant, SlotHolder
@@ -63,11 +63,14 @@ with workflow.unsafe.imports_passed_through():
         PROVIDE_TAX_ID,
         RELATIONSHIP_ACCEPTED,
         STATUS,
+        Arrival,
         CancelAccepted,
         CancelRequest,
         RelationshipNudge,
+        Submission,
         TaxIdAccepted,
         TaxIdSubmission,
+        unreadable_input,
     )
 
 
@@ -96,6 +99,21 @@ def partner_center_refusal(error: ActivityError | ApplicationError) -> Refusal |
     return None
 
 
+# Since this change, an order that arrives in plain text is noted, and refused unless the worker
+# runs with the development switch (earlier runs carried such orders through unnoted).
+PLAIN_ORDERS_NOTED = "plain-orders-noted"
+# Since this change, relationship nudges closer together than `relationship_nudge_min_gap` are
+# folded into one check.
+NUDGE_GAP = "relationship-nudge-gap"
+NOT_ENCRYPTED = Refusal(
+    code=RefusalCode.ORDER_NOT_ENCRYPTED,
+    message="The order arrived unencrypted, so the engine did not process it and nothing was "
+    "done in Partner Center. Place it again, under a new order id, through the storefront SDK "
+    "or `csp-orders order place` with the engine's payload keys: they encrypt the customer's "
+    "personal data.",
+)
+
+
 @workflow.defn
 class OrderWorkflow:
     def __init__(self) -> None:
@@ -116,8 +134,10 @@ class OrderWorkflow:
     # ------------------------------------------------------------------ the order
 
     @workflow.run
-    async def run(self, submission: RawInput) -> OrderOutcome:
+    async def run(self, submission: Submission) -> OrderOutcome:
         try:
+            if submission.arrival is Arrival.UNREADABLE:
+                raise InvalidOrder([unreadable_input("order")])
             order = parse_order(submission.root)
         except InvalidOrder as invalid:
             refusal = invalid_input(RefusalCode.INVALID_ORDER, "order", invalid.problems)
@@ -139,6 +159,16 @@ class OrderWorkflow:
         if isinstance(order.customer, NewCustomer):
             self._tax_id_allowed = True
         self._config = await steps.read(m.LOAD_ENGINE_CONFIG, m.NoInput(), EngineConfig)
+        if submission.arrival is Arrival.PLAIN and workflow.patched(PLAIN_ORDERS_NOTED):
+            self._note_unencrypted("order")
+            if not self._config.accepts_unencrypted_orders:
+                await self._finish(Phase.REFUSED, NOT_ENCRYPTED)
+                raise ApplicationError(
+                    NOT_ENCRYPTED.message,
+                    NOT_ENCRYPTED,
+                    type=NOT_ENCRYPTED.code.value,
+                    non_retryable=True,
+                )
         try:
             plan = await self._before_purchase(order)
         except (OrderCancelled, asyncio.CancelledError):
@@ -467,6 +497,7 @@ class OrderWorkflow:
             check_every=waits.relationship_poll_every,
             remind_every=waits.relationship_reminder_every,
             wake=lambda: self._relationship_nudged,
+            wake_min_gap=waits.relationship_nudge_min_gap,
             check_first=False,
             expired=Refusal(
                 code=RefusalCode.RELATIONSHIP_NOT_ACCEPTED,
@@ -579,12 +610,15 @@ class OrderWorkflow:
         remind_every: timedelta | None,
         expired: Refusal,
         wake: Callable[[], bool] = lambda: False,
+        wake_min_gap: timedelta | None = None,
         check_first: bool = True,
     ) -> None:
         """Wait durably until `done()`: asking again every `check_every` and whenever `wake()`
         turns true, counting reminders every `remind_every`, refusing with `expired` once
         `waiting.expires_at` has passed. The status shows what the order waits for meanwhile.
-        `check_first=False` when the caller has just checked."""
+        `check_first=False` when the caller has just checked. A `wake()` sooner than
+        `wake_min_gap` after the last check it caused waits for the gap's end, so a burst of
+        nudges costs Partner Center one call per gap."""
         assert waiting.expires_at is not None
         deadline = waiting.expires_at
         next_reminder = waiting.since + remind_every if remind_every else None
@@ -592,6 +626,7 @@ class OrderWorkflow:
         if check_first and await done():
             self._set_waiting(None)
             return
+        woken_at: datetime | None = None
         while True:
             remaining = deadline - workflow.now()
             if remaining <= timedelta(0):
@@ -602,6 +637,18 @@ class OrderWorkflow:
                     timeout=min(check_every, remaining),
                 )
             self._checkpoint()
+            if wake() and wake_min_gap is not None:
+                since = workflow.now() - woken_at if woken_at is not None else None
+                left = (
+                    min(wake_min_gap - since, deadline - workflow.now())
+                    if since is not None
+                    else None
+                )
+                if left is not None and left > timedelta(0) and workflow.patched(NUDGE_GAP):
+                    with contextlib.suppress(TimeoutError):
+                        await workflow.wait_condition(lambda: self._cancel_requested, timeout=left)
+                    self._checkpoint()
+                woken_at = workflow.now()
             now = workflow.now()
             if remind_every and next_reminder is not None and next_reminder <= now < deadline:
                 waiting.reminders_sent += 1
@@ -907,6 +954,7 @@ class OrderWorkflow:
             customer_id=self._status.customer_id,
             lines=self._status.lines,
             refusal=refusal,
+            unencrypted_inputs=self._status.unencrypted_inputs,
         )
 
     # ------------------------------------------------------------------ handlers
@@ -918,7 +966,9 @@ class OrderWorkflow:
     @workflow.signal(name=PROVIDE_TAX_ID)
     def provide_tax_id_signal(self, submission: TaxIdSubmission) -> None:
         """Plain signal (e.g. from the `temporal` CLI): an invalid tax ID is noted on the
-        status and the order keeps waiting."""
+        status and the order keeps waiting. One sent unencrypted is taken, and noted."""
+        if submission.arrival is Arrival.PLAIN:
+            self._note_unencrypted("tax_id")
         problem = self._tax_id_problem(submission.tax_id)
         if problem is not None:
             if self._status.waiting is not None:
@@ -930,6 +980,8 @@ class OrderWorkflow:
 
     @workflow.update(name=PROVIDE_TAX_ID)
     def provide_tax_id(self, submission: TaxIdSubmission) -> TaxIdAccepted:
+        if submission.arrival is Arrival.PLAIN:
+            self._note_unencrypted("tax_id")
         self._accept_tax_id(submission.tax_id)
         return TaxIdAccepted()
 
@@ -955,6 +1007,14 @@ class OrderWorkflow:
         if self._status.waiting is not None:
             self._status.waiting.last_problem = None
             self._publish()
+
+    def _note_unencrypted(self, what: str) -> None:
+        """An input arrived in plain text: it stays readable in this order's history. Operators
+        see it on the status and in the UI's details, and in the worker's log."""
+        if what not in self._status.unencrypted_inputs:
+            self._status.unencrypted_inputs.append(what)
+            self._publish()
+        workflow.logger.warning("input arrived unencrypted: %s", what)
 
     @workflow.signal(name=RELATIONSHIP_ACCEPTED)
     def relationship_accepted(self, _: RelationshipNudge) -> None:
