@@ -151,3 +151,46 @@ def test_a_loopback_codec_server_answers_only_loopback_host_names() -> None:
 def test_a_codec_server_without_a_token_is_refused() -> None:
     with pytest.raises(ValueError, match="token"):
         create_codec_app(KeyRing.generate(), "", token_in_path=True)
+
+
+def test_a_separate_path_token_keeps_the_bearer_token_out_of_the_ui() -> None:
+    """`csp-orders dev` gives its UI `<codec>/<UI token>`: the UI serves that URL to whoever
+    asks, so it must not be the operators' bearer token, nor work as one."""
+    keys = KeyRing.generate()
+    body: dict[str, list[object]] = {"payloads": []}
+    app = create_codec_app(keys, TOKEN, [UI], path_token="ui-capability")
+    with BackgroundServer(app, name="dev codec") as server:
+        base = server.base_url
+        assert httpx.post(f"{base}/ui-capability/decode", json=body).status_code == 200
+        assert httpx.post(f"{base}/{TOKEN}/decode", json=body).status_code == 401
+        as_bearer = {"Authorization": "Bearer ui-capability"}
+        assert httpx.post(f"{base}/decode", json=body, headers=as_bearer).status_code == 401
+        bearer = {"Authorization": f"Bearer {TOKEN}"}
+        assert httpx.post(f"{base}/decode", json=body, headers=bearer).status_code == 200
+
+
+def test_a_request_body_over_4_mib_is_refused_with_413() -> None:
+    keys = KeyRing.generate()
+    bearer = {"Authorization": f"Bearer {TOKEN}"}
+    limit = 4 * 2**20
+    with BackgroundServer(create_codec_app(keys, TOKEN, [UI]), name="codec") as server:
+        url = f"{server.base_url}/encode"
+        # Just under the limit: encoded (encrypted) as usual.
+        data = base64.b64encode(b"x" * (limit // 4 * 3 - 4096)).decode()
+        fitting = json.dumps({"payloads": [{"metadata": {}, "data": data}]}).encode()
+        assert len(fitting) <= limit
+        encoded = httpx.post(url, content=fitting, headers=bearer, timeout=60)
+        assert encoded.status_code == 200
+        assert data not in encoded.text
+
+        over = fitting + b" " * (limit + 1 - len(fitting))
+        declared = httpx.post(url, content=over, headers=bearer, timeout=60)
+        assert declared.status_code == 413
+        assert declared.json()["error"].startswith("The request body is over 4194304 bytes")
+
+        def undeclared() -> Iterator[bytes]:  # chunked: no Content-Length to go by
+            yield over
+
+        streamed = httpx.post(url, content=undeclared(), headers=bearer, timeout=60)
+        assert streamed.status_code == 413
+        assert "4 MiB" in streamed.json()["error"]
