@@ -3,13 +3,24 @@
 They let tests and the demo arrange the world (seed customers, subscriptions, qualifications,
 resellers, existing tenants, address verdicts), play the customer's part (accept a reseller
 relationship, decide vetting), move time, set faults, and read what happened at Microsoft
-(call counts, a snapshot of everything held). No auth: the sandbox listens on loopback.
+(call counts, a snapshot of everything held).
+
+No authentication: the sandbox listens on loopback (`csp-orders sandbox --host` elsewhere warns
+that anyone who reaches it can use these paths). What they refuse is a web page in the
+operator's browser: they send no CORS headers, so no page can read an answer; they answer only
+Host names of loopback or of the configured host (421 otherwise: a page whose name was rebound
+to 127.0.0.1 gets nothing); a request that a browser marks as coming from another site
+(`Origin`, `Sec-Fetch-Site`) is refused (403); a state-changing request with a body must be
+`application/json` (415 otherwise), which no page can send across sites without a CORS
+preflight, and the preflight gets no CORS answer. (A body-less request without a content type
+is accepted, as the admin client sends them: a browser sends such a request with an `Origin`.)
 """
 
 from __future__ import annotations
 
+import ipaddress
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -36,6 +47,9 @@ from sandbox.state import (
 
 PREFIX = "/_sandbox"
 B = TypeVar("B", bound=BaseModel)
+LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "::1"})
+READ_METHODS = frozenset({"GET", "HEAD"})
+JSON_MEDIA_TYPE = "application/json"
 
 
 class AdminModel(BaseModel):
@@ -118,8 +132,65 @@ async def _parse(request: Request, model: type[B]) -> B:
         raise PartnerCenterRefusal(400, 1, f"{where}: {detail['msg']}") from None
 
 
-def _route(sb: Sandbox, method: str, path: str, handler: Handler) -> Route:
+def is_loopback(host: str) -> bool:
+    """Whether `host` (a name or an address) is this machine's loopback."""
+    if host.lower() in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def admin_host_names(host: str) -> frozenset[str]:
+    """The Host names the admin paths answer for a sandbox listening on `host`: loopback's, and
+    `host` itself unless it is a wildcard address (0.0.0.0, ::), which no client names."""
+    names = set(LOOPBACK_NAMES)
+    bare = host.strip("[]").lower()
+    if bare and bare not in ("0.0.0.0", "::"):
+        names.add(bare)
+    return frozenset(names)
+
+
+def _host_name(header: str) -> str:
+    """The name in a Host header: `127.0.0.1:8088` -> `127.0.0.1`, `[::1]:8088` -> `::1`."""
+    header = header.strip().lower()
+    if header.startswith("["):
+        return header[1 : header.find("]")] if "]" in header else header
+    return header.rsplit(":", 1)[0] if header.count(":") == 1 else header
+
+
+def _refused(status: int, message: str) -> Response:
+    return JSONResponse({"code": status, "description": message}, status_code=status)
+
+
+async def _foreign(request: Request, hosts: frozenset[str]) -> Response | None:
+    """The answer to a request the admin paths do not take from where it comes, else None."""
+    host = request.headers.get("host", "")
+    if _host_name(host) not in hosts:
+        return _refused(
+            421, "The sandbox's admin paths answer loopback host names only (and its own host)."
+        )
+    origin = request.headers.get("origin")
+    site = request.headers.get("sec-fetch-site")
+    if (origin is not None and origin.lower() != f"{request.url.scheme}://{host}".lower()) or (
+        site is not None and site not in ("same-origin", "none")
+    ):
+        return _refused(403, "The sandbox's admin paths take no requests from other sites.")
+    if request.method not in READ_METHODS:
+        media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if media_type != JSON_MEDIA_TYPE and (media_type or await request.body()):
+            return _refused(
+                415, "The sandbox's admin paths take a JSON body (Content-Type: application/json)."
+            )
+    return None
+
+
+def _route(sb: Sandbox, method: str, path: str, handler: Handler, hosts: frozenset[str]) -> Route:
     async def endpoint(request: Request) -> Response:
+        door = await _foreign(request, hosts)
+        if door is not None:
+            return door
         sb.advance()
         try:
             result = await handler(sb, request)
@@ -346,7 +417,9 @@ async def _snapshot(sb: Sandbox, request: Request) -> Any:
     }
 
 
-def admin_routes(sb: Sandbox) -> list[Route]:
+def admin_routes(sb: Sandbox, hosts: Iterable[str] = LOOPBACK_NAMES) -> list[Route]:
+    """`hosts`: the Host names answered (see `admin_host_names`)."""
+    names = frozenset(name.lower() for name in hosts)
     table: list[tuple[str, str, Handler]] = [
         ("GET", "/health", _health),
         ("GET", "/faults", _get_faults),
@@ -369,4 +442,4 @@ def admin_routes(sb: Sandbox) -> list[Route]:
         ("DELETE", "/calls", _clear_calls),
         ("GET", "/snapshot", _snapshot),
     ]
-    return [_route(sb, method, path, handler) for method, path, handler in table]
+    return [_route(sb, method, path, handler, names) for method, path, handler in table]

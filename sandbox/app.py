@@ -13,7 +13,7 @@ import json
 import logging
 import secrets
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs
@@ -24,7 +24,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from sandbox import commerce, compliance, customers
-from sandbox.admin import admin_routes
+from sandbox.admin import LOOPBACK_NAMES, admin_routes
 from sandbox.core import Sandbox, SandboxSettings, camelize
 from sandbox.customers import HalfWayFailure
 from sandbox.errors import PartnerCenterRefusal
@@ -524,12 +524,17 @@ def _raise(refusal: PartnerCenterRefusal) -> Any:
 
 
 def create_app(
-    settings: SandboxSettings | None = None, sandbox: Sandbox | None = None
+    settings: SandboxSettings | None = None,
+    sandbox: Sandbox | None = None,
+    *,
+    admin_hosts: Iterable[str] = LOOPBACK_NAMES,
 ) -> Starlette:
+    """`admin_hosts`: the Host names the admin paths answer (`sandbox.admin.admin_host_names`
+    of the address served); the Partner Center paths answer any (they need a bearer token)."""
     sb = sandbox or Sandbox(settings)
     app = Starlette(
         routes=[
-            *admin_routes(sb),
+            *admin_routes(sb, admin_hosts),
             Route("/{tenant}/oauth2/token", token_endpoint(sb), methods=["POST"]),
             *partner_center_routes(sb),
         ]

@@ -2,18 +2,36 @@
 
 from __future__ import annotations
 
+import sys
+
 import uvicorn
 
+from sandbox.admin import PREFIX, admin_host_names, is_loopback
 from sandbox.app import create_app
 from sandbox.core import Sandbox, SandboxSettings
 from workers.background_server import BackgroundServer
 
-__all__ = ["SandboxServer", "serve"]
+__all__ = ["SandboxServer", "exposure_warning", "serve"]
+
+
+def exposure_warning(host: str) -> str | None:
+    """What to tell the operator who serves the sandbox on `host`, when that is not loopback."""
+    if is_loopback(host):
+        return None
+    return (
+        f"WARNING: the sandbox listens on {host}, beyond this machine's loopback. Its admin "
+        f"paths ({PREFIX}/...) have no authentication: anyone who can reach this address can "
+        "read everything the sandbox holds and change it (seed, reset, move its clock, inject "
+        "faults). Serve it on 127.0.0.1 unless that is what you want."
+    )
 
 
 def serve(settings: SandboxSettings, host: str = "127.0.0.1", port: int = 8088) -> None:
+    warning = exposure_warning(host)
+    if warning:
+        print(warning, file=sys.stderr, flush=True)
     uvicorn.run(
-        create_app(settings),
+        create_app(settings, admin_hosts=admin_host_names(host)),
         host=host,
         port=port,
         log_level="warning",
@@ -34,7 +52,8 @@ class SandboxServer(BackgroundServer):
         self, settings: SandboxSettings | None = None, host: str = "127.0.0.1", port: int = 0
     ) -> None:
         self.sandbox = Sandbox(settings)
-        super().__init__(create_app(sandbox=self.sandbox), name="sandbox", host=host, port=port)
+        app = create_app(sandbox=self.sandbox, admin_hosts=admin_host_names(host))
+        super().__init__(app, name="sandbox", host=host, port=port)
 
     @property
     def settings(self) -> SandboxSettings:
