@@ -2,7 +2,11 @@
 
 App-only tokens come from the client-credentials grant; app+user tokens from the refresh-token
 grant with a stored refresh token. Both are cached until shortly before they expire. Secrets are
-`SecretStr` so they never reach a log line or a repr.
+`SecretStr`, and cached tokens are left out of every repr, so none reaches a log line or a
+traceback.
+
+Also here, for this client and the token endpoint alike: `bounded_send`, which reads an answer
+streamed and refuses it past a size limit instead of holding whatever a server sends.
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 import httpx
@@ -19,6 +23,8 @@ from pydantic import BaseModel, SecretStr
 from clients.partner_center.errors import PartnerCenterError
 
 PARTNER_CENTER_RESOURCE = "https://api.partnercenter.microsoft.com"
+# A token endpoint's answer is a few kilobytes.
+MAX_TOKEN_RESPONSE_BYTES = 2**20
 
 
 class AuthMode(StrEnum):
@@ -43,8 +49,52 @@ class EntraCredentials(BaseModel):
 
 @dataclass
 class _CachedToken:
-    value: str
+    value: str = field(repr=False)  # a bearer token: whoever holds it acts as the partner
     expires_at: float
+
+
+class ResponseTooLarge(Exception):
+    """An answer whose body is over the limit; it was not read past it."""
+
+    def __init__(self, status: int, limit: int) -> None:
+        self.status = status
+        self.limit = limit
+        super().__init__(f"an answer (HTTP {status}) over {describe_size(limit)}")
+
+
+def describe_size(size: int) -> str:
+    return f"{size / 2**20:g} MiB ({size} bytes)"
+
+
+_DECODED_AWAY = frozenset({"content-encoding", "content-length", "transfer-encoding"})
+
+
+async def bounded_send(
+    http: httpx.AsyncClient, request: httpx.Request, limit: int
+) -> httpx.Response:
+    """Send `request` and read the answer streamed; raise `ResponseTooLarge` as soon as its
+    body is known to be over `limit` bytes: a declared Content-Length before anything is read,
+    else as it arrives, counted decoded (a compressed body as it expands). The response
+    returned holds the body read, decoded."""
+    response = await http.send(request, stream=True)
+    try:
+        declared = response.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            raise ResponseTooLarge(response.status_code, limit)
+        body = bytearray()
+        async for chunk in response.aiter_bytes():
+            body += chunk
+            if len(body) > limit:
+                raise ResponseTooLarge(response.status_code, limit)
+    finally:
+        await response.aclose()
+    return httpx.Response(
+        response.status_code,
+        headers=[(k, v) for k, v in response.headers.multi_items() if k not in _DECODED_AWAY],
+        content=bytes(body),
+        request=request,
+        extensions={k: v for k, v in response.extensions.items() if k != "network_stream"},
+    )
 
 
 class TokenProvider:
@@ -65,6 +115,13 @@ class TokenProvider:
         self._cache: dict[AuthMode, _CachedToken] = {}
         self._locks = {mode: asyncio.Lock() for mode in AuthMode}
         self.fetch_count = 0
+
+    def __repr__(self) -> str:
+        cached = ", ".join(sorted(mode.value for mode in self._cache))
+        return (
+            f"TokenProvider(token_url={self._credentials.token_url!r}, "
+            f"client_id={self._credentials.client_id!r}, cached=[{cached}])"
+        )
 
     @property
     def supports_app_user(self) -> bool:
@@ -106,10 +163,19 @@ class TokenProvider:
             form["refresh_token"] = creds.refresh_token.get_secret_value()
         started = self._clock()
         try:
-            response = await self._http.post(creds.token_url, data=form)
+            request = self._http.build_request("POST", creds.token_url, data=form)
+            response = await bounded_send(self._http, request, MAX_TOKEN_RESPONSE_BYTES)
         except httpx.HTTPError as exc:
             raise PartnerCenterError(
                 0, None, f"token endpoint unreachable ({type(exc).__name__})", retryable=True
+            ) from None
+        except ResponseTooLarge as too_large:
+            raise PartnerCenterError(
+                too_large.status,
+                None,
+                f"the token endpoint sent an answer over {describe_size(too_large.limit)}, "
+                "the most this client reads from it",
+                retryable=False,
             ) from None
         if response.status_code != 200:
             raise PartnerCenterError(

@@ -5,6 +5,10 @@ Each write takes the caller's `request_id` (a step's key, e.g. `<order>:purchase
 value, and Partner Center does not carry the operation out twice. Microsoft documents the header
 as a GUID, so a key that is not one is sent as its name-based UUID (v5): the same key, the same
 GUID, every time. Every call gets a fresh `MS-CorrelationId` for tracing.
+
+An answer is read streamed and refused past `max_response_bytes` (8 MiB; Partner Center's
+largest, a page of 500 customers, is well under 1 MiB): a non-retryable error, since the same
+request would get the same answer.
 """
 
 from __future__ import annotations
@@ -22,7 +26,14 @@ import structlog
 from opentelemetry import trace
 from pydantic import BaseModel, SecretStr, TypeAdapter, ValidationError
 
-from clients.partner_center.auth import AuthMode, EntraCredentials, TokenProvider
+from clients.partner_center.auth import (
+    AuthMode,
+    EntraCredentials,
+    ResponseTooLarge,
+    TokenProvider,
+    bounded_send,
+    describe_size,
+)
 from clients.partner_center.errors import PartnerCenterError, error_from_response
 from clients.partner_center.models import (
     Address,
@@ -51,6 +62,8 @@ tracer = trace.get_tracer("csp_orders.partner_center")
 M = TypeVar("M", bound=BaseModel)
 T = TypeVar("T")
 
+MAX_RESPONSE_BYTES = 8 * 2**20
+
 
 class PartnerCenterConfig(BaseModel):
     """Everything needed to talk to one Partner Center (Microsoft's, or the sandbox)."""
@@ -64,6 +77,7 @@ class PartnerCenterConfig(BaseModel):
     timeout_seconds: float = 30.0
     retries: int = 0
     max_backoff_seconds: float = 30.0
+    max_response_bytes: int = MAX_RESPONSE_BYTES
 
     def credentials(self) -> EntraCredentials:
         return EntraCredentials(
@@ -112,6 +126,7 @@ class PartnerCenterClient:
         max_backoff_seconds: float = 30.0,
         owns_http: bool = False,
         on_answer: Callable[[str, int], None] | None = None,
+        max_response_bytes: int = MAX_RESPONSE_BYTES,
     ) -> None:
         self._base_url = base_url.rstrip("/")
         self.on_answer = on_answer  # (method, HTTP status or 0) for every attempt: metrics
@@ -120,6 +135,7 @@ class PartnerCenterClient:
         self._retries = retries
         self._max_backoff = max_backoff_seconds
         self._owns_http = owns_http
+        self._max_response_bytes = max_response_bytes
 
     @classmethod
     def from_config(cls, config: PartnerCenterConfig) -> PartnerCenterClient:
@@ -131,6 +147,7 @@ class PartnerCenterClient:
             retries=config.retries,
             max_backoff_seconds=config.max_backoff_seconds,
             owns_http=True,
+            max_response_bytes=config.max_response_bytes,
         )
 
     @property
@@ -502,14 +519,37 @@ class PartnerCenterClient:
                         "partner_center.request_key": request_key,
                     },
                 ) as span:
-                    response = await self._http.request(
+                    request = self._http.build_request(
                         method,
                         self._base_url + path,
                         json=json_body,
                         params=params,
                         headers=headers,
                     )
+                    response = await bounded_send(self._http, request, self._max_response_bytes)
                     span.set_attribute("http.response.status_code", response.status_code)
+            except ResponseTooLarge as too_large:
+                self._answered(method, too_large.status)
+                log.warning(
+                    "partner_center.call",
+                    method=method,
+                    path=path,
+                    status=too_large.status,
+                    outcome="response_too_large",
+                    request_id=request_id,
+                    request_key=request_key,
+                    correlation_id=correlation_id,
+                )
+                raise PartnerCenterError(
+                    too_large.status,
+                    None,
+                    f"Partner Center sent an answer over {describe_size(too_large.limit)}, the "
+                    "most this client reads; it was not read further (the same request would "
+                    "get the same answer, so it is not retried)",
+                    retryable=False,
+                    request_id=request_id,
+                    correlation_id=correlation_id,
+                ) from None
             except httpx.HTTPError as exc:
                 self._answered(method, 0)
                 log.warning(

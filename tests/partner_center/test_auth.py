@@ -71,6 +71,29 @@ async def test_secrets_never_appear_in_reprs(sandbox: SandboxServer) -> None:
     assert sandbox.settings.refresh_token not in text
 
 
+async def test_the_token_cache_shows_no_token_or_secret(sandbox: SandboxServer) -> None:
+    """What a debugger, a traceback's locals or a careless log line would print of the client
+    and its token cache, with both kinds of bearer token cached."""
+    config = client_config(sandbox)
+    async with PartnerCenterClient.from_config(config) as client:
+        tokens = client.tokens
+        held = [await tokens.token(AuthMode.APP_ONLY), await tokens.token(AuthMode.APP_USER)]
+        shown = [
+            repr(tokens),
+            str(tokens),
+            repr(vars(tokens)),  # everything it holds: credentials, cached tokens, ...
+            *(repr(value) for value in vars(tokens).values()),
+            repr(client),
+            repr(vars(client)),
+        ]
+        assert "app+user" in repr(tokens)  # it does say what it holds
+    secrets = [*held, sandbox.settings.client_secret, sandbox.settings.refresh_token]
+    assert all(len(secret) >= 8 for secret in secrets)
+    for text in shown:
+        for secret in secrets:
+            assert secret not in text, text
+
+
 async def test_missing_bearer_token_gets_401(sandbox: SandboxServer) -> None:
     async with httpx.AsyncClient() as http:
         response = await http.get(f"{sandbox.base_url}/v1/products?country=US&targetView=x")
