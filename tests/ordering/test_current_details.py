@@ -24,12 +24,13 @@ def test_a_waiting_order_says_what_it_waits_for_and_until_when() -> None:
         ),
         lines=[LineStatus(line=0, offer="CFQ7TTC0LF8Q:0001", quantity=7)],
     )
+    # (values are Markdown-escaped: tests/ordering/test_markdown_escaping.py)
     assert current_details(status).split("  \n") == [
-        "**Phase:** waiting_for_tax_id",
-        "**Waiting for:** the customer's tax ID (Microsoft requires one in this country), "
-        "since 2026-11-25 09:30 UTC; gives up at 2026-12-09 09:30 UTC; reminders sent: 2",
-        "**Last input refused:** The INN must have 10 or 12 digits.",
-        "**Lines:** 1 pending",
+        r"**Phase:** waiting\_for\_tax\_id",
+        r"**Waiting for:** the customer's tax ID \(Microsoft requires one in this country\), "
+        r"since 2026\-11\-25 09\:30 UTC; gives up at 2026\-12\-09 09\:30 UTC; reminders sent\: 2",
+        r"**Last input refused:** The INN must have 10 or 12 digits\.",
+        r"**Lines:** 1 pending",
     ]
 
 
@@ -46,10 +47,10 @@ def test_a_finished_order_shows_its_customer_lines_and_refusal() -> None:
         refusal=Refusal(code=RefusalCode.OFFER_DISCONTINUED, message="Not sold here."),
     )
     assert current_details(status).split("  \n") == [
-        "**Phase:** failed",
-        "**Customer:** c-42",
-        "**Lines:** 2 fulfilled, 1 failed",
-        "**Refused:** OFFER_DISCONTINUED: Not sold here.",
+        r"**Phase:** failed",
+        r"**Customer:** c\-42",
+        r"**Lines:** 2 fulfilled, 1 failed",
+        r"**Refused:** OFFER\_DISCONTINUED\: Not sold here\.",
     ]
 
 
