@@ -24,6 +24,12 @@ WAITING_FOR: dict[WaitingFor, str] = {
     WaitingFor.PROVISIONING: "Microsoft to provision the subscriptions",
 }
 
+UNENCRYPTED_INPUT = {"order": "the order", "tax_id": "the tax ID"}
+UNENCRYPTED_NOTE = (
+    "{} (sent without the payload keys, e.g. with the plain temporal CLI): readable in this "
+    "order's history for as long as it is retained"
+)
+
 # Where Partner Center's reseller relationship invitation may point for the UI to link it: the
 # Microsoft 365 admin center, where a customer's global admin accepts it (the host Partner
 # Center's documented answer uses). Exact host names, no wildcard.
@@ -91,6 +97,9 @@ def current_details(status: OrderStatus) -> str:
     if status.refusal:
         refusal = f"{status.refusal.code.value}: {status.refusal.message}"
         rows.append(f"**Refused:** {markdown_text(refusal)}")
+    if status.unencrypted_inputs:
+        what = ", ".join(UNENCRYPTED_INPUT.get(i, "an input") for i in status.unencrypted_inputs)
+        rows.append(f"**Arrived unencrypted:** {markdown_text(UNENCRYPTED_NOTE.format(what))}")
     return "  \n".join(rows)
 
 

@@ -15,16 +15,18 @@ README lines covered (section, command):
               .venv/bin/csp-orders worker                   (CSP_TEMPORAL_ADDRESS, CSP_PC_BASE_URL)
               .venv/bin/csp-orders codec-server             (--port)
   Finding an order:    temporal workflow list --query ...  (CspPhase = "waiting_for_tax_id")
-  Decoding payloads:   temporal workflow show --workflow-id order-shop-1005 --output json
-                       --codec-endpoint http://127.0.0.1:8089
-                       --codec-auth "Bearer $CSP_CODEC_SERVER_TOKEN"   (and without the token)
+  Decoding payloads:   export TEMPORAL_CODEC_ENDPOINT=http://127.0.0.1:8089
+                           TEMPORAL_CODEC_AUTH="Bearer $CSP_CODEC_SERVER_TOKEN"
+                       temporal workflow show --workflow-id order-shop-1005 --output json
+                       (with the codec variables, and without the token)
                        CSP_CODEC_KEYS=... CSP_CODEC_SERVER_TOKEN=... csp-orders codec-server
                        --port 8089 --ui-origin https://temporal.example.com
   Signalling a tax ID: .venv/bin/temporal workflow signal --workflow-id order-shop-1005 \\
-                           --name provide_tax_id --input '{"tax_id": "7707083893"}' \\
-                           --codec-endpoint ... --codec-auth ...   (through the codec server)
+                           --name provide_tax_id --input '{"tax_id": "7707083893"}'
+                       (with the codec variables: the history holds it encrypted)
                        temporal workflow update execute ... --name provide_tax_id
-                       (the elided options filled in; an invalid tax ID, refused with the reason)
+                       (the elided options filled in; an invalid tax ID, refused with the reason
+                       through the codec, `ValueError (message encrypted)` without it)
   Traces, metrics:     csp-orders worker --metrics-port 9464
   The sandbox:         .venv/bin/csp-orders sandbox --port 8088 [--state sandbox.json]
                        [--provisioning-delay 1] [--vetting-delay SECONDS]
@@ -227,48 +229,52 @@ async def walk_an_order_through_the_documented_commands(
         await asyncio.sleep(0.2)
     assert "order-shop-1005" in out
 
-    # Decoding payloads: with the token the input reads in the clear; without it, 401.
-    show = documented(
-        "temporal workflow show --workflow-id order-shop-1005 --output json --codec-endpoint "
-        'http://127.0.0.1:8089 --codec-auth "Bearer $CSP_CODEC_SERVER_TOKEN"'
+    # Decoding payloads: with the codec variables the input reads in the clear; without the
+    # token, 401.
+    codec = documented(
+        "export TEMPORAL_CODEC_ENDPOINT=http://127.0.0.1:8089 "
+        'TEMPORAL_CODEC_AUTH="Bearer $CSP_CODEC_SERVER_TOKEN"'
     ).replace("http://127.0.0.1:8089", operator.codec)
-    code, out, err = await run(show)
+    show = documented("temporal workflow show --workflow-id order-shop-1005 --output json")
+    code, out, err = await run(f"{codec}\n{show}")
     assert code == 0, err
     assert b"Romashka LLC" in payload_data(out)
-    code, out, err = await run(show.split(" --codec-auth")[0])
+    code, out, err = await run(f"export TEMPORAL_CODEC_ENDPOINT={operator.codec}\n{show}")
     assert code != 0, out
     assert "Romashka" not in out
 
     # Signalling a tax ID, the update from the `temporal` CLI (the README elides its options):
-    # an invalid tax ID is refused with the reason, and the order keeps waiting.
+    # an invalid tax ID is refused with the reason, which reads only through the codec; the
+    # order keeps waiting.
     assert documented("`temporal workflow update execute ... --name provide_tax_id`")
-    code, out, err = await run(
+    update = (
         "temporal workflow update execute --workflow-id order-shop-1005 "
         '--name provide_tax_id --input \'{"tax_id": "7707083890"}\''
     )
+    code, out, err = await run(f"{codec}\n{update}")
     assert code != 0 and "check digit" in out + err, out + err
+    code, out, err = await run(update)
+    assert documented("`ValueError (message encrypted)`")
+    assert code != 0 and "ValueError (message encrypted)" in out + err, out + err
+    assert "check digit" not in out + err
     assert (await operator.status())["phase"] == "waiting_for_tax_id"
 
     code, out, err = await run(documented(".venv/bin/csp-orders order tax-id shop-1005 7707083893"))
     assert (code, out.strip()) == (0, "tax ID accepted"), err
     await operator.until_phase("provisioning")
 
-    # While it provisions: the plain signal is delivered (the order notes the customer exists);
-    # a cancellation is refused, the purchase having started.
-    code, out, err = await run(
-        documented(
-            ".venv/bin/temporal workflow signal --workflow-id order-shop-1005 \\\n"
-            '    --name provide_tax_id --input \'{"tax_id": "7707083893"}\' \\\n'
-            "    --codec-endpoint http://127.0.0.1:8089 --codec-auth "
-            '"Bearer $CSP_CODEC_SERVER_TOKEN"'
-        ).replace("http://127.0.0.1:8089", operator.codec)
+    # While it provisions: the signal, encrypted through the codec server, is delivered (the
+    # order notes the customer exists); a cancellation is refused, the purchase having started.
+    signal = documented(
+        ".venv/bin/temporal workflow signal --workflow-id order-shop-1005 \\\n"
+        '    --name provide_tax_id --input \'{"tax_id": "7707083893"}\''
     )
+    code, out, err = await run(f"{codec}\n{signal}")
     assert code == 0, out + err
-    # The signal went through the codec server: the history holds it encrypted, and the order
-    # notes no unencrypted input.
-    code, out, err = await run(
-        "temporal workflow show --workflow-id order-shop-1005 --output json"
-    )
+    # The history, read without the codec, holds the signal encrypted; the order notes no
+    # unencrypted input.
+    code, out, err = await run(show)
+    assert code == 0, err
     signalled = [
         e for e in json.loads(out)["events"] if "workflowExecutionSignaledEventAttributes" in e
     ]

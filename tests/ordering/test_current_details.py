@@ -57,3 +57,13 @@ def test_a_finished_order_shows_its_customer_lines_and_refusal() -> None:
 def test_every_kind_of_wait_has_its_own_sentence() -> None:
     sentences = {describe_waiting(Waiting(what=what, since=SINCE)) for what in WaitingFor}
     assert len(sentences) == len(WaitingFor)
+
+
+def test_inputs_that_arrived_unencrypted_are_shown() -> None:
+    status = OrderStatus(
+        order_id="shop-1", phase=Phase.WAITING_FOR_TAX_ID, unencrypted_inputs=["tax_id"]
+    )
+    assert current_details(status).splitlines()[-1] == (
+        "**Arrived unencrypted:** the tax ID \\(sent without the payload keys, e\\.g\\. with the "
+        "plain temporal CLI\\)\\: readable in this order's history for as long as it is retained"
+    )
