@@ -382,6 +382,19 @@ async def _release(sb: Sandbox, request: Request) -> Any:
     return {}
 
 
+class ScriptedRefusal(AdminModel):
+    call: str = Field(description="METHOD and path template, as in the call counts")
+    status: int = Field(ge=400, le=599)
+    code: int
+    description: str = Field(max_length=500)
+
+
+async def _script_refusal(sb: Sandbox, request: Request) -> Any:
+    body = await _parse(request, ScriptedRefusal)
+    sb.scripted_refusals.script(body.call, body.status, body.code, body.description)
+    return {"scripted": sb.scripted_refusals.scripted()}
+
+
 async def _calls(sb: Sandbox, request: Request) -> Any:
     return dict(sorted(sb.state.calls.items()))
 
@@ -435,6 +448,7 @@ def admin_routes(sb: Sandbox, hosts: Iterable[str] = LOOPBACK_NAMES) -> list[Rou
         ("PUT", "/customers/{customer_id}/qualifications/{qualification}", _qualification),
         ("POST", "/addresses", _address),
         ("POST", "/catalog/replace-availability", _replace_availability),
+        ("PUT", "/refusals", _script_refusal),
         ("PUT", "/holds", _hold),
         ("GET", "/holds", _held),
         ("DELETE", "/holds", _release),

@@ -120,6 +120,14 @@ class SandboxAdmin:
         )
         return str(result["catalogItemId"])
 
+    async def refuse_next(self, call: str, status: int, code: int, description: str) -> None:
+        """Partner Center refuses the next call named `call` with this error."""
+        await self._call(
+            "PUT",
+            "/refusals",
+            {"call": call, "status": status, "code": code, "description": description},
+        )
+
     async def hold(self, call: str) -> None:
         """Hold the next Partner Center calls named `call` until `release_held()`."""
         await self._call("PUT", "/holds", {"call": call})

@@ -163,6 +163,9 @@ def partner_center_route(
                     )
         call = Call(request, dict(request.path_params), body, app_user=mode == "app+user")
         try:
+            scripted = sb.scripted_refusals.take(call_name)
+            if scripted is not None:
+                raise scripted
             result = handler(sb, call)
             response = result if isinstance(result, Response) else _json(status, result)
         except PartnerCenterRefusal as refusal:

@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 from sandbox.catalog import Catalog
 from sandbox.faults import FaultInjector, FaultSettings
 from sandbox.holds import Holds
+from sandbox.scripted import ScriptedRefusals
 from sandbox.state import SandboxState, StateStore
 
 CUSTOMER_AGREEMENT_TEMPLATE_ID = "117a69a9-2f3c-4b9b-9b9e-2a6e1b1c9f00"
@@ -42,6 +43,7 @@ class Sandbox:
         self.catalog = Catalog.load()
         self.faults = FaultInjector(self.settings.faults)
         self.holds = Holds()
+        self.scripted_refusals = ScriptedRefusals()
         self.dirty = False
 
     @property

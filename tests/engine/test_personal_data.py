@@ -1,5 +1,6 @@
-"""Personal data is never readable at rest: the raw history of a completed order, read from the
-server without the key, holds no tax ID, address line, e-mail or phone number."""
+"""Personal data is never readable at rest: the raw history of a completed or refused order, read
+from the server without the key, holds no tax ID, address line, e-mail, phone number or domain,
+whether the order carried it or Partner Center's answer did."""
 
 from __future__ import annotations
 
@@ -9,8 +10,11 @@ import pytest
 from temporalio.client import Client
 
 from clients.storefront import Storefront
+from ordering.refusals import RefusalCode
 from ordering.status import Phase
+from sandbox.admin_client import SandboxAdmin
 from tests.engine.orders import OFFICE_E3, line, new_customer, order
+from tests.engine.partner_center_state import assert_no_customer_created
 from workflows.messages import order_workflow_id
 
 TAX_ID = "7707083893"
@@ -109,3 +113,44 @@ async def test_a_refused_orders_history_holds_no_personal_data_either(
     raw = b"".join(event.SerializeToString() for event in history.events)
     for value in ("Lovelace way", "it@example.com", "ada@example.com", "Redmond", "redmond"):
         assert value.encode() not in raw, f"{value!r} is readable in the raw history"
+
+
+async def test_refusals_naming_a_domain_or_carrying_microsofts_words_are_unreadable_at_rest(
+    shop: Storefront, client: Client, admin: SandboxAdmin, unique: str
+) -> None:
+    """A taken domain (DOMAIN_TAKEN names it) and a Partner Center refusal whose description
+    carries an e-mail address and a phone number: the failures' messages travel encrypted, so
+    the raw histories hold neither; the storefront, with the key, reads both in full."""
+    taken = f"taken{unique}"
+    await admin.add_customer("Taken Ltd", f"{taken}.onmicrosoft.com")
+    first = order(f"piitaken-{unique}", new_customer(taken), line(OFFICE_E3, 1))
+    await shop.place_order(first)
+    refused = await shop.wait_for_outcome(first.order_id)
+    assert refused.refusal is not None and refused.refusal.code is RefusalCode.DOMAIN_TAKEN
+    assert f"{taken}.onmicrosoft.com" in refused.refusal.message
+
+    said = (
+        "The company profile could not be saved: contact reviewer.ops@contoso-legal.example or "
+        "call +1 (425) 555-0199 for customer piiwords."
+    )
+    await admin.refuse_next("POST /v1/customers", 400, 2000, said)
+    second = order(f"piiwords-{unique}", new_customer(f"piiwords{unique}"), line(OFFICE_E3, 1))
+    await shop.place_order(second)
+    words = await shop.wait_for_outcome(second.order_id)
+    assert words.refusal is not None
+    assert words.refusal.code is RefusalCode.PARTNER_CENTER_REFUSED
+    assert "reviewer.ops@contoso-legal.example" in words.refusal.message
+    await assert_no_customer_created(admin, f"piiwords{unique}")
+
+    for document, hidden in (
+        (first, [taken, "it@example.com", "Lovelace"]),
+        (second, ["reviewer.ops@contoso-legal.example", "555-0199", "(425)", "it@example.com"]),
+    ):
+        handle = client.get_workflow_handle(order_workflow_id(document.order_id))
+        history = await handle.fetch_history()
+        raw = b"".join(event.SerializeToString() for event in history.events)
+        for value in hidden:
+            assert value.encode() not in raw, f"{value!r} is readable in the raw history"
+        # What stays readable names only the kind of failure.
+        failed = history.events[-1].workflow_execution_failed_event_attributes
+        assert failed.failure.message.endswith("(message encrypted)"), failed.failure.message
