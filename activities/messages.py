@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from ordering.document import (
     AgreementAcceptance,
@@ -46,20 +46,26 @@ STALE_AVAILABILITY = "400019"
 
 
 class NoInput(BaseModel):
-    pass
+    model_config = ConfigDict(hide_input_in_errors=True)
 
 
 class PartnerCenterRefusal(BaseModel):
+    model_config = ConfigDict(hide_input_in_errors=True)
+
     status: int
     code: str | None
     description: str
 
 
 class ResellerCheck(BaseModel):
+    model_config = ConfigDict(hide_input_in_errors=True)
+
     mpn_id: str
 
 
 class ResellerAgreement(BaseModel):
+    model_config = ConfigDict(hide_input_in_errors=True)
+
     known: bool
     signed: bool
     # Why the reseller cannot be transacted for although known: not an indirect reseller
@@ -68,18 +74,26 @@ class ResellerAgreement(BaseModel):
 
 
 class DomainCheck(BaseModel):
+    model_config = ConfigDict(hide_input_in_errors=True)
+
     domain: str
 
 
 class DomainAvailability(BaseModel):
+    model_config = ConfigDict(hide_input_in_errors=True)
+
     available: bool
 
 
 class AddressCheck(BaseModel):
+    model_config = ConfigDict(hide_input_in_errors=True)
+
     address: BillingAddress
 
 
 class AddressVerdict(BaseModel):
+    model_config = ConfigDict(hide_input_in_errors=True)
+
     verified: bool
     status: str
     message: str | None = None
@@ -87,6 +101,8 @@ class AddressVerdict(BaseModel):
 
 
 class CreateCustomer(BaseModel):
+    model_config = ConfigDict(hide_input_in_errors=True)
+
     request_id: str
     customer: NewCustomer
     tax_id: str | None = None
@@ -94,55 +110,77 @@ class CreateCustomer(BaseModel):
 
 
 class CustomerRef(BaseModel):
+    model_config = ConfigDict(hide_input_in_errors=True)
+
     customer_id: str
 
 
 class CustomerLookup(BaseModel):
+    model_config = ConfigDict(hide_input_in_errors=True)
+
     customer_id: str | None = None
 
 
 class FindCustomer(BaseModel):
+    model_config = ConfigDict(hide_input_in_errors=True)
+
     domain: str | None = None
     customer_id: str | None = None
 
 
 class RelationshipLink(BaseModel):
+    model_config = ConfigDict(hide_input_in_errors=True)
+
     url: str
 
 
 class Qualifications(BaseModel):
+    model_config = ConfigDict(hide_input_in_errors=True)
+
     approved: list[str] = Field(default_factory=list)
     in_review: list[str] = Field(default_factory=list)
     denied: list[str] = Field(default_factory=list)
 
 
 class RequestEducationVetting(BaseModel):
+    model_config = ConfigDict(hide_input_in_errors=True)
+
     request_id: str
     customer_id: str
     education: EducationDetails
 
 
 class ConfirmAgreement(BaseModel):
+    model_config = ConfigDict(hide_input_in_errors=True)
+
     request_id: str
     customer_id: str
     acceptance: AgreementAcceptance
 
 
 class AgreementConfirmed(BaseModel):
+    model_config = ConfigDict(hide_input_in_errors=True)
+
     newly_confirmed: bool
 
 
 class OfferQuery(BaseModel):
+    model_config = ConfigDict(hide_input_in_errors=True)
+
     offer: str
     segment: Segment
 
 
 class DescribeOffers(BaseModel):
+    model_config = ConfigDict(hide_input_in_errors=True)
+
     country: str
     offers: list[OfferQuery]
 
 
 class OfferDetails(BaseModel):
+    model_config = ConfigDict(hide_input_in_errors=True)
+
     offer: str
     segment: Segment
     found: bool
@@ -155,14 +193,20 @@ class OfferDetails(BaseModel):
 
 
 class OfferCatalog(BaseModel):
+    model_config = ConfigDict(hide_input_in_errors=True)
+
     offers: list[OfferDetails]
 
 
 class SubscriptionList(BaseModel):
+    model_config = ConfigDict(hide_input_in_errors=True)
+
     items: list[ExistingSubscription]
 
 
 class PurchaseLine(BaseModel):
+    model_config = ConfigDict(hide_input_in_errors=True)
+
     line: int
     catalog_item_id: str
     quantity: int
@@ -172,6 +216,8 @@ class PurchaseLine(BaseModel):
 
 
 class Purchase(BaseModel):
+    model_config = ConfigDict(hide_input_in_errors=True)
+
     request_id: str
     customer_id: str
     reseller_mpn_id: str | None = None
@@ -179,6 +225,8 @@ class Purchase(BaseModel):
 
 
 class PurchasedOrder(BaseModel):
+    model_config = ConfigDict(hide_input_in_errors=True)
+
     order_id: str
     lines: list[int]  # our line numbers in this Partner Center order, by its line item number
 
@@ -188,28 +236,38 @@ class RefusedPurchaseLines(BaseModel):
     not ordered because of another line's refusal: then `not_ordered` says why, in a sentence,
     and `refusal` is the other line's."""
 
+    model_config = ConfigDict(hide_input_in_errors=True)
+
     lines: list[int]
     refusal: PartnerCenterRefusal
     not_ordered: str | None = None
 
 
 class PurchaseResult(BaseModel):
+    model_config = ConfigDict(hide_input_in_errors=True)
+
     orders: list[PurchasedOrder]
     refused: list[RefusedPurchaseLines] = Field(default_factory=list)
 
 
 class ProvisioningCheck(BaseModel):
+    model_config = ConfigDict(hide_input_in_errors=True)
+
     customer_id: str
     order_id: str
 
 
 class ProvisionedOrder(BaseModel):
+    model_config = ConfigDict(hide_input_in_errors=True)
+
     order_id: str
     subscription_ids: list[str]  # by line item number; "" for a line Microsoft did not fulfil
     status: str = "completed"  # or "partial success": the lines without a subscription failed
 
 
 class ChangeQuantity(BaseModel):
+    model_config = ConfigDict(hide_input_in_errors=True)
+
     request_id: str
     customer_id: str
     subscription_id: str
@@ -217,6 +275,8 @@ class ChangeQuantity(BaseModel):
 
 
 class SubscriptionState(BaseModel):
+    model_config = ConfigDict(hide_input_in_errors=True)
+
     subscription_id: str
     offer: str
     status: str
@@ -226,12 +286,16 @@ class SubscriptionState(BaseModel):
 
 
 class SubscriptionQuery(BaseModel):
+    model_config = ConfigDict(hide_input_in_errors=True)
+
     customer_id: str
     subscription_id: str
     quantity: int | None = None  # for await_quantity: the total to wait for
 
 
 class CustomerSlotRequest(BaseModel):
+    model_config = ConfigDict(hide_input_in_errors=True)
+
     customer_id: str
     workflow_id: str  # the requesting workflow, which the slot is granted to by signal
     purpose: str  # order id or licence request id (no personal data)

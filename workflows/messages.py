@@ -48,6 +48,8 @@ ARRIVAL_ATTRIBUTE = "_arrival"
 class Submission(RawInput):
     """A workflow's start input as plain JSON, with how it arrived."""
 
+    model_config = ConfigDict(hide_input_in_errors=True)
+
     _arrival: Arrival = PrivateAttr(default=Arrival.UNKNOWN)
 
     @property

@@ -32,6 +32,7 @@ class PartnerCenterModel(BaseModel):
         alias_generator=to_camel,
         populate_by_name=True,
         extra="allow",
+        hide_input_in_errors=True,
     )
 
     @model_validator(mode="before")
