@@ -67,3 +67,53 @@ async def test_a_workflows_log_line_carries_the_orders_context(
         assert refused["workflow_type"] == "OrderWorkflow"
     finally:
         await handle.cancel()
+
+
+# Personal values a shape-based log redaction cannot recognise (a name, a street without a
+# number, a city): only hiding input values at the source keeps them out of the log line.
+UNRECOGNISABLE = ["Ada Lovelace", "Tverskaya", "Moscow"]
+
+
+async def test_a_signal_that_fails_validation_logs_no_input_value(
+    shop: Storefront, client: Client, unique: str, log_lines: io.StringIO
+) -> None:
+    """Issue 11: pydantic's validation errors used to repeat `input_value=...` into the worker's
+    log when a signal's input did not fit its model. The worker drops the signal and logs the
+    error with its traceback; the line names the model and the field, never the values."""
+    document = russian_order(unique)
+    order_id = f"ru-{unique}"
+    await shop.place_order(document)  # type: ignore[arg-type]
+    await wait_for(shop, order_id, WaitingFor.TAX_ID)
+    handle = client.get_workflow_handle(order_workflow_id(order_id))
+    try:
+        # a tax_id that is not a string: a name and an address where the tax ID should be
+        person = dict(zip(("name", "street", "city"), UNRECOGNISABLE, strict=True))
+        await handle.signal(PROVIDE_TAX_ID, {"tax_id": person})
+        # one that is too long (64 at most), and starts like a real one
+        await handle.signal(
+            PROVIDE_TAX_ID, {"tax_id": "7707083893 " + " ".join(UNRECOGNISABLE) * 4}
+        )
+        dropped: list[dict[str, object]] = []
+        for _ in range(200):
+            lines = [json.loads(text) for text in log_lines.getvalue().splitlines()]
+            dropped = [
+                x
+                for x in lines
+                if "Failed deserializing signal input" in str(x["event"])
+                and x.get("workflow_id") == order_workflow_id(order_id)
+            ]
+            if len(dropped) == 2:
+                break
+            await asyncio.sleep(0.05)
+        assert len(dropped) == 2, log_lines.getvalue()[-2000:]
+        for line in dropped:
+            text = json.dumps(line, ensure_ascii=False)
+            assert "validation error for TaxIdSubmission" in str(line["exception"])
+            assert "tax_id" in str(line["exception"])
+            assert "input_value" not in text
+            for value in [*UNRECOGNISABLE, "7707083893"]:
+                assert value not in text, f"{value!r} in {text}"
+        status = await shop.status(order_id)
+        assert status.phase.value == "waiting_for_tax_id"  # the order is unharmed
+    finally:
+        await handle.cancel()
