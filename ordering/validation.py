@@ -12,7 +12,7 @@ import json
 import re
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, JsonValue, RootModel, ValidationError
+from pydantic import BaseModel, ConfigDict, JsonValue, RootModel, ValidationError
 
 from ordering.document import OrderDocument
 
@@ -24,6 +24,8 @@ class RawInput(RootModel[JsonValue]):
     """A workflow's input as plain JSON. It always deserializes, so a malformed start (say, from
     the `temporal` CLI) ends the workflow with the reasons instead of failing its tasks forever;
     the workflow validates it as its first step."""
+
+    model_config = ConfigDict(hide_input_in_errors=True)
 
 
 class FieldProblem(BaseModel):

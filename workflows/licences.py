@@ -11,7 +11,7 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from pydantic import BaseModel, Field
+    from pydantic import BaseModel, ConfigDict, Field
 
     from activities import messages as m
     from ordering.document import OrderId, TenantId
@@ -24,6 +24,8 @@ with workflow.unsafe.imports_passed_through():
 
 
 class LicenceRequest(BaseModel):
+    model_config = ConfigDict(hide_input_in_errors=True)
+
     request_id: OrderId = Field(description="The storefront's id for this request.")
     customer_id: TenantId
     subscription_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9-]+$")
@@ -31,6 +33,8 @@ class LicenceRequest(BaseModel):
 
 
 class LicenceOutcome(BaseModel):
+    model_config = ConfigDict(hide_input_in_errors=True)
+
     request_id: str
     subscription_id: str
     offer: str

@@ -21,11 +21,10 @@ from ordering.document import OrderDocument
 from ordering.refusals import RefusalCode
 from ordering.status import OrderOutcome, Phase
 from ordering.tax_id import validate_tax_id
-from ordering.validation import RawInput
 from sandbox.admin_client import SandboxAdmin
 from tests.engine.partner_center_state import assert_no_customer_created
 from tests.properties.strategies import orders, tax_ids
-from workflows.messages import TaxIdSubmission, order_workflow_id
+from workflows.messages import Submission, TaxIdSubmission, order_workflow_id
 from workflows.order import OrderWorkflow
 
 _counter = itertools.count()
@@ -99,7 +98,7 @@ async def test_generated_orders_end_completed_or_refused_with_a_code(
         order_id = None  # the storefront cannot address it; it must end by itself
     workflow_id = order_workflow_id(order_id) if order_id else f"order-junk-{token}-{n}"
     await client.start_workflow(
-        OrderWorkflow.run, RawInput(order), id=workflow_id, task_queue=shop.task_queue
+        OrderWorkflow.run, Submission(order), id=workflow_id, task_queue=shop.task_queue
     )
     customer = order.get("customer") if isinstance(order, dict) else None
     prefix = customer.get("domain_prefix") if isinstance(customer, dict) else None

@@ -33,7 +33,7 @@ from clients.storefront import (
 from ordering.document import OrderDocument
 from ordering.refusals import RefusalCode
 from ordering.status import Phase, WaitingFor
-from ordering.validation import RawInput, canonical_sha256
+from ordering.validation import canonical_sha256
 from sandbox.admin_client import SandboxAdmin
 from sandbox.server import SandboxServer
 from tests.conftest import client_config
@@ -43,7 +43,7 @@ from tests.engine.partner_center_state import assert_no_customer_created, holdin
 from tests.engine.storefront_waits import wait_for
 from workers.worker import build_worker
 from workflows.licences import LicenceRequest, LicencesWorkflow
-from workflows.messages import licences_workflow_id, order_workflow_id
+from workflows.messages import Submission, licences_workflow_id, order_workflow_id
 from workflows.order import OrderWorkflow
 
 SHORT = timedelta(seconds=2)  # how long a question waits for a worker in these tests
@@ -137,7 +137,7 @@ async def test_an_order_started_without_the_memo_is_compared_by_its_input(
     document = russian_order(f"nomemo-{unique}", f"nomemo{unique}")
     await temporal.client.start_workflow(
         OrderWorkflow.run,
-        RawInput(document.model_dump(mode="json")),
+        Submission(document.model_dump(mode="json")),
         id=order_workflow_id(document.order_id),
         task_queue=queue,
     )
@@ -363,7 +363,7 @@ async def test_a_timed_out_order_is_failed_not_refused(
     document = russian_order(f"timeout-{unique}", f"timeout{unique}")
     handle = await temporal.client.start_workflow(
         OrderWorkflow.run,
-        RawInput(document.model_dump(mode="json")),
+        Submission(document.model_dump(mode="json")),
         id=order_workflow_id(document.order_id),
         task_queue=queue,
         execution_timeout=timedelta(seconds=1),
