@@ -8,8 +8,8 @@ import uvicorn
 
 from sandbox.admin import PREFIX, admin_host_names, is_loopback
 from sandbox.app import create_app
+from sandbox.background_server import BackgroundServer
 from sandbox.core import Sandbox, SandboxSettings
-from workers.background_server import BackgroundServer
 
 __all__ = ["SandboxServer", "exposure_warning", "serve"]
 
