@@ -218,7 +218,7 @@ class PartnerCenterActivities:
                 step.customer_id, agreement, request_id=step.request_id
             )
         except PartnerCenterError as error:
-            if error.code == "600061":
+            if error.code == errors.AGREEMENT_ALREADY_CONFIRMED:
                 return m.AgreementConfirmed(newly_confirmed=False)
             raise activity_error(error) from None
         return m.AgreementConfirmed(newly_confirmed=True)

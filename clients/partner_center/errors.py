@@ -13,25 +13,11 @@ from clients.partner_center.models import ErrorBody
 RETRYABLE_CONFLICT_CODES = frozenset({"800060", "800064"})
 RETRYABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 
-# Codes the engine reacts to by name (Partner Center's own numbers).
-DOMAIN_TAKEN = "1002"
-TAX_ID_MISSING = "600049"
-TAX_ID_INVALID = "600050"
-PHONE_MISSING = "600051"
+# Codes the engine reacts to by name (Partner Center's own numbers). What a business refusal's
+# code means for the customer is the ordering's table (`ordering.refusals`).
 AGREEMENT_ALREADY_CONFIRMED = "600061"
-ASSET_LIMIT = "800089"
-SEAT_LIMIT = "800088"
-OFFER_NOT_AVAILABLE = "2091"
-SEGMENT_NOT_ALLOWED = "800086"
-NO_CUSTOMER_AGREEMENT = "13605"
-QUANTITY_OUT_OF_RANGE = "2002"
-SEATS_PER_SUBSCRIPTION = "800067"
-MPA_NOT_SIGNED = "900123"
-APP_USER_REQUIRED = "900329"
-UNKNOWN_PRODUCT = "400013"
-UNKNOWN_SKU = "400018"
-UNKNOWN_AVAILABILITY = "400019"
-CART_ALREADY_CHECKED_OUT = "800065"
+# The MPA status check's answers, as errors, when the reseller's agreement is not signed or not
+# eligible.
 UNKNOWN_MPN_ID = "2200"  # unknown or not migrated
 MPA_REGION_MISMATCH = "2201"
 MPA_NOT_SIGNED_STATUS = "2203"  # the MPA status check's answer for an unsigned reseller
