@@ -7,9 +7,10 @@ from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy
 
 from activities import messages as m
-from workflows.customer_slot import (
+from clients.contract import (
+    CUSTOMER_SLOT_WORKFLOW,
+    REQUEST_SLOT_SIGNAL,
     CustomerSlotState,
-    CustomerSlotWorkflow,
     SlotRequest,
     slot_workflow_id,
 )
@@ -23,12 +24,12 @@ class CustomerSlotActivities:
     @activity.defn(name=m.REQUEST_CUSTOMER_SLOT)
     async def request_customer_slot(self, request: m.CustomerSlotRequest) -> None:
         await self._client.start_workflow(
-            CustomerSlotWorkflow.run,
+            CUSTOMER_SLOT_WORKFLOW,
             CustomerSlotState(customer_id=request.customer_id),
             id=slot_workflow_id(request.customer_id),
             task_queue=self._task_queue,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-            start_signal="request_slot",
+            start_signal=REQUEST_SLOT_SIGNAL,
             start_signal_args=[
                 SlotRequest(workflow_id=request.workflow_id, purpose=request.purpose)
             ],

@@ -50,7 +50,7 @@ from temporalio.converter import (
 )
 from temporalio.exceptions import ApplicationError
 
-from workflows.messages import ARRIVAL_ATTRIBUTE, Arrival
+from clients.contract import ARRIVAL_ATTRIBUTE, Arrival
 
 ENCODING = b"binary/encrypted"
 KEY_ID = "encryption-key-id"

@@ -50,6 +50,29 @@ from temporalio.exceptions import (
 from temporalio.exceptions import TimeoutError as RunTimedOut
 from temporalio.service import RPCError, RPCStatusCode
 
+from clients.contract import (
+    CANCEL,
+    CUSTOMER_ID,
+    LICENCES_WORKFLOW,
+    ORDER_ID,
+    ORDER_WORKFLOW,
+    PHASE,
+    PROVIDE_TAX_ID,
+    RELATIONSHIP_ACCEPTED,
+    RESELLER,
+    STATUS,
+    TASK_QUEUE,
+    CancelAccepted,
+    CancelRequest,
+    LicenceOutcome,
+    LicenceRequest,
+    RelationshipNudge,
+    Submission,
+    TaxIdAccepted,
+    TaxIdSubmission,
+    licences_workflow_id,
+    order_workflow_id,
+)
 from clients.payloads import EncryptionKeysMissing, KeyRing, data_converter, writer_key_ring
 from ordering.document import OrderDocument
 from ordering.refusals import Refusal, RefusalCode
@@ -60,26 +83,8 @@ from ordering.validation import (
     parse_order,
     validate_input,
 )
-from workflows.licences import LicenceOutcome, LicenceRequest, LicencesWorkflow
-from workflows.messages import (
-    CANCEL,
-    PROVIDE_TAX_ID,
-    RELATIONSHIP_ACCEPTED,
-    STATUS,
-    CancelAccepted,
-    CancelRequest,
-    RelationshipNudge,
-    Submission,
-    TaxIdAccepted,
-    TaxIdSubmission,
-    licences_workflow_id,
-    order_workflow_id,
-)
-from workflows.order import OrderWorkflow
-from workflows.steps import CUSTOMER_ID, ORDER_ID, PHASE, RESELLER
 
 T = TypeVar("T")
-DEFAULT_TASK_QUEUE = "csp-orders"
 # How long a question to a running order (status, tax ID, cancel) waits for a worker to answer
 # before the storefront hears `EngineBusy` instead of waiting indefinitely.
 DEFAULT_ANSWER_TIMEOUT = timedelta(seconds=5)
@@ -239,7 +244,7 @@ class Storefront:
     def __init__(
         self,
         client: Client,
-        task_queue: str = DEFAULT_TASK_QUEUE,
+        task_queue: str = TASK_QUEUE,
         *,
         answer_timeout: timedelta = DEFAULT_ANSWER_TIMEOUT,
     ) -> None:
@@ -253,7 +258,7 @@ class Storefront:
         address: str,
         *,
         namespace: str = "default",
-        task_queue: str = DEFAULT_TASK_QUEUE,
+        task_queue: str = TASK_QUEUE,
         answer_timeout: timedelta = DEFAULT_ANSWER_TIMEOUT,
         keys: KeyRing | None = None,
     ) -> Storefront:
@@ -312,7 +317,7 @@ class Storefront:
         async with self._answers():
             with contextlib.suppress(WorkflowAlreadyStartedError):  # placed before, and ended
                 await self.client.start_workflow(
-                    OrderWorkflow.run,
+                    ORDER_WORKFLOW,
                     Submission(document.model_dump(mode="json")),
                     id=workflow_id,
                     task_queue=self.task_queue,
@@ -320,6 +325,7 @@ class Storefront:
                     id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
                     search_attributes=TypedSearchAttributes(attributes),
                     memo={CONTENT_MEMO: content},
+                    result_type=OrderOutcome,
                     static_summary=f"Order {document.order_id}: {lines}",
                     static_details=(
                         f"Customer: {document.customer.kind}; {len(document.lines)} line(s); "
@@ -525,19 +531,20 @@ class Storefront:
         content = canonical_sha256(request)
         async with self._answers():
             try:
-                handle = await self.client.start_workflow(
-                    LicencesWorkflow.run,
+                handle: WorkflowHandle[Any, LicenceOutcome] = await self.client.start_workflow(
+                    LICENCES_WORKFLOW,
                     Submission(request.model_dump(mode="json")),
                     id=workflow_id,
                     task_queue=self.task_queue,
                     id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
                     id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
                     memo={CONTENT_MEMO: content},
+                    result_type=LicenceOutcome,
                     static_summary=f"{request.quantity} licence(s) for subscription "
                     f"{request.subscription_id}",
                 )
             except WorkflowAlreadyStartedError:
-                handle = self.client.get_workflow_handle_for(LicencesWorkflow.run, workflow_id)
+                handle = self.client.get_workflow_handle(workflow_id, result_type=LicenceOutcome)
             if await self._content_of(workflow_id, _licences_content) != content:
                 raise RequestIdConflict(
                     Refusal(

@@ -21,9 +21,9 @@ from pydantic import BaseModel, ValidationError
 from temporalio.api.common.v1 import Payload
 from temporalio.contrib.pydantic import pydantic_data_converter
 
+from clients.contract import TaxIdSubmission
 from ordering.document import OrderDocument
 from ordering.validation import InvalidOrder, parse_order
-from workflows.messages import TaxIdSubmission
 
 # The modules whose models carry customer data or travel with it: the order document, what the
 # storefront sees, refusals, signals and updates, activity inputs and outputs, Partner Center
@@ -32,7 +32,7 @@ MODULES = [
     "ordering.document",
     "ordering.status",
     "ordering.refusals",
-    "workflows.messages",
+    "clients.contract",
     "activities.messages",
     "clients.partner_center.models",
 ]

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from clients.contract import LicenceRequest
 from ordering.document import OrderDocument
 from ordering.validation import InvalidOrder, parse_order, validate_input
-from workflows.licences import LicenceRequest
 
 ROOT = Path(__file__).parent.parent
 EXAMPLES = sorted((ROOT / "examples").glob("*.json"))

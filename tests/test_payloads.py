@@ -12,6 +12,7 @@ from temporalio.api.common.v1 import Payload
 from temporalio.api.failure.v1 import Failure
 from temporalio.exceptions import ApplicationError
 
+from clients.contract import Arrival, Submission, TaxIdSubmission
 from clients.payloads import (
     ARRIVAL,
     ENCODING,
@@ -26,7 +27,6 @@ from clients.payloads import (
     encrypts,
     writer_key_ring,
 )
-from workflows.messages import Arrival, Submission, TaxIdSubmission
 
 SECRET = b'{"tax_id": "7707083893", "email": "ada@example.com"}'
 

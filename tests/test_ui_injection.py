@@ -19,6 +19,7 @@ import httpx
 from playwright.async_api import Browser, Frame, Page, expect
 from temporalio.client import Client
 
+from clients.contract import order_workflow_id
 from clients.storefront import Storefront
 from ordering.current_details import current_details, markdown_text
 from ordering.refusals import Refusal, RefusalCode
@@ -28,7 +29,6 @@ from tests import test_temporal_ui
 from tests.engine.orders import AGREEMENT, OFFICE_E3, existing_tenant, line, new_customer, order
 from tests.test_temporal_ui import WAIT
 from workers.dev import DevStack
-from workflows.messages import order_workflow_id
 
 EVIL_KIND = "[Re-verify the customer here](https://evil.example/login)"
 EVIL_KEYS = {

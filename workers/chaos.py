@@ -27,6 +27,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from clients.contract import LicenceOutcome, LicenceRequest
 from clients.payloads import KeyRing
 from clients.storefront import LicencesRefused, Storefront
 from ordering.config import load_config
@@ -40,7 +41,6 @@ from sandbox.server import SandboxServer
 from workers.background_server import free_port
 from workers.dev import dev_server_command, start_dev_server
 from workers.worker import connect
-from workflows.licences import LicenceOutcome, LicenceRequest
 
 BUSINESS_BASIC = "CFQ7TTC0LH18:0001"
 BUSINESS_STANDARD = "CFQ7TTC0LDPB:0001"

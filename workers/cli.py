@@ -281,7 +281,7 @@ def _order_cancel(args: argparse.Namespace) -> int:
 
 
 def _licenses_add(args: argparse.Namespace) -> int:
-    from workflows.licences import LicenceRequest
+    from clients.contract import LicenceRequest
 
     try:
         request = LicenceRequest(

@@ -14,13 +14,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from clients.contract import LicenceRequest
 from clients.storefront import Storefront, TaxIdRejected
 from ordering.config import load_config
 from ordering.document import OrderDocument
 from ordering.status import OrderOutcome, WaitingFor
 from sandbox.admin_client import SandboxAdmin
 from workers.dev import DevStack, dev_stack
-from workflows.licences import LicenceRequest
 
 BUSINESS_BASIC = "CFQ7TTC0LH18:0001"
 BUSINESS_STANDARD = "CFQ7TTC0LDPB:0001"

@@ -29,6 +29,7 @@ from types import FrameType
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from clients.contract import SEARCH_ATTRIBUTES, TASK_QUEUE
 from clients.partner_center import PartnerCenterClient
 from clients.payloads import ACTIVE_VARIABLE, KEYS_VARIABLE, KeyRing
 from ordering.config import EngineConfig, load_config
@@ -41,10 +42,9 @@ from workers.codec_server import (
     create_codec_app,
     loopback_ui_origins,
 )
-from workers.settings import TASK_QUEUE, sandbox_client_config
+from workers.settings import sandbox_client_config
 from workers.temporal_cli import temporal_binary
 from workers.worker import connect
-from workflows.steps import SEARCH_ATTRIBUTES
 
 PRIVATE_DIRECTORY = 0o700
 PRIVATE_FILE = 0o600

@@ -15,8 +15,8 @@ from typing import Any
 import structlog
 from temporalio import activity, workflow
 
+from clients.contract import order_id_of
 from workers.redaction import RedactingFilter, redact_personal_data
-from workflows.messages import order_id_of
 
 
 def configure_logging(*, json: bool = True, level: str = "INFO") -> None:

@@ -1,14 +1,13 @@
 """Metrics: the Temporal runtime's Prometheus endpoint, and the engine's own counters on it.
 
-- `csp_orders_orders`: orders that ended, by `phase` (completed, refused, cancelled, failed)
-  and `refusal_code`;
-- `csp_orders_phase_entered`: orders entering each phase;
+- `csp_orders_orders` and `csp_orders_phase_entered`: counted by the workflows
+  (workflows/metrics.py);
 - `csp_orders_partner_center_calls`: Partner Center answers by `method` and `status` (0 = none).
 """
 
 from __future__ import annotations
 
-from temporalio import activity, workflow
+from temporalio import activity
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 
 
@@ -16,19 +15,6 @@ def prometheus_runtime(port: int, host: str = "127.0.0.1") -> Runtime:
     return Runtime(
         telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=f"{host}:{port}"))
     )
-
-
-def order_ended(phase: str, refusal_code: str | None) -> None:
-    """Called from a workflow (not counted again on replay)."""
-    workflow.metric_meter().create_counter("csp_orders_orders", "Orders that ended").add(
-        1, {"phase": phase, "refusal_code": refusal_code or "none"}
-    )
-
-
-def phase_entered(phase: str) -> None:
-    workflow.metric_meter().create_counter(
-        "csp_orders_phase_entered", "Orders entering a phase"
-    ).add(1, {"phase": phase})
 
 
 def partner_center_answered(method: str, status: int) -> None:

@@ -7,12 +7,11 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, SecretStr
 
+from clients.contract import TASK_QUEUE
 from clients.partner_center import PartnerCenterConfig
 
 if TYPE_CHECKING:
     from sandbox.server import SandboxServer
-
-TASK_QUEUE = "csp-orders"
 
 
 class TemporalSettings(BaseModel):

@@ -20,42 +20,26 @@ from datetime import timedelta
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from pydantic import BaseModel, Field
-
     from activities import messages as m
+    from clients.contract import (
+        CUSTOMER_SLOT_WORKFLOW,
+        RELEASE_SLOT_SIGNAL,
+        REQUEST_SLOT_SIGNAL,
+        SLOT_GRANTED_SIGNAL,
+        SLOT_HOLDER_QUERY,
+        CustomerSlotState,
+        SlotGrant,
+        SlotRelease,
+        SlotRequest,
+        slot_workflow_id,
+    )
     from workflows import steps
 
-SLOT_GRANTED_SIGNAL = "customer_slot_granted"
 IDLE_BEFORE_CLOSING = timedelta(minutes=10)
 GRANTS_BEFORE_CONTINUE_AS_NEW = 500
 
 
-def slot_workflow_id(customer_id: str) -> str:
-    return f"customer-slot-{customer_id}"
-
-
-class SlotRequest(BaseModel):
-    workflow_id: str
-    purpose: str
-    lease_seconds: float = 3 * 3600
-
-
-class SlotRelease(BaseModel):
-    workflow_id: str
-
-
-class SlotGrant(BaseModel):
-    customer_id: str
-    grant_number: int
-
-
-class CustomerSlotState(BaseModel):
-    customer_id: str
-    queue: list[SlotRequest] = Field(default_factory=list)
-    grants: int = 0
-
-
-@workflow.defn
+@workflow.defn(name=CUSTOMER_SLOT_WORKFLOW)
 class CustomerSlotWorkflow:
     def __init__(self) -> None:
         self._queue: list[SlotRequest] = []
@@ -116,7 +100,7 @@ class CustomerSlotWorkflow:
     def _is_released(self, workflow_id: str) -> bool:
         return workflow_id in self._released
 
-    @workflow.signal
+    @workflow.signal(name=REQUEST_SLOT_SIGNAL)
     def request_slot(self, request: SlotRequest) -> None:
         holder = self._holder.workflow_id if self._holder else None
         if request.workflow_id == holder or any(
@@ -126,11 +110,11 @@ class CustomerSlotWorkflow:
         self._released.discard(request.workflow_id)
         self._queue.append(request)
 
-    @workflow.signal
+    @workflow.signal(name=RELEASE_SLOT_SIGNAL)
     def release_slot(self, release: SlotRelease) -> None:
         self._released.add(release.workflow_id)
 
-    @workflow.query
+    @workflow.query(name=SLOT_HOLDER_QUERY)
     def holder(self) -> str | None:
         return self._holder.workflow_id if self._holder else None
 
@@ -166,5 +150,5 @@ class SlotHolder:
             return
         customer_id, self._customer_id = self._customer_id, None
         await workflow.get_external_workflow_handle(slot_workflow_id(customer_id)).signal(
-            "release_slot", SlotRelease(workflow_id=workflow.info().workflow_id)
+            RELEASE_SLOT_SIGNAL, SlotRelease(workflow_id=workflow.info().workflow_id)
         )

@@ -11,38 +11,26 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from pydantic import BaseModel, ConfigDict, Field
-
     from activities import messages as m
-    from ordering.document import OrderId, TenantId
+    from clients.contract import (
+        CUSTOMER_ID,
+        LICENCES_WORKFLOW,
+        PHASE,
+        SLOT_GRANTED_SIGNAL,
+        Arrival,
+        LicenceOutcome,
+        LicenceRequest,
+        SlotGrant,
+        Submission,
+    )
     from ordering.refusals import Refusal, RefusalCode, invalid_input
     from ordering.validation import InvalidOrder, validate_input
     from workflows import steps
-    from workflows.customer_slot import SLOT_GRANTED_SIGNAL, SlotGrant, SlotHolder
-    from workflows.messages import Arrival, Submission, unreadable_input
-    from workflows.order import partner_center_refusal
+    from workflows.customer_slot import SlotHolder
+    from workflows.refusals import partner_center_refusal, unreadable_input
 
 
-class LicenceRequest(BaseModel):
-    model_config = ConfigDict(hide_input_in_errors=True)
-
-    request_id: OrderId = Field(description="The storefront's id for this request.")
-    customer_id: TenantId
-    subscription_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9-]+$")
-    quantity: int = Field(ge=1, le=10_000, strict=True, description="Licences to add.")
-
-
-class LicenceOutcome(BaseModel):
-    model_config = ConfigDict(hide_input_in_errors=True)
-
-    request_id: str
-    subscription_id: str
-    offer: str
-    quantity_before: int
-    quantity_after: int
-
-
-@workflow.defn
+@workflow.defn(name=LICENCES_WORKFLOW)
 class LicencesWorkflow:
     def __init__(self) -> None:
         self._slot = SlotHolder()
@@ -56,17 +44,17 @@ class LicencesWorkflow:
         except InvalidOrder as invalid:
             self._refuse(invalid_input(RefusalCode.INVALID_REQUEST, "request", invalid.problems))
         workflow.upsert_search_attributes(
-            [steps.CUSTOMER_ID.value_set(request.customer_id), steps.PHASE.value_set("running")]
+            [CUSTOMER_ID.value_set(request.customer_id), PHASE.value_set("running")]
         )
         await self._slot.acquire(request.customer_id, request.request_id)
         try:
             outcome = await self._add(request)
         except ApplicationError:
-            workflow.upsert_search_attributes([steps.PHASE.value_set("refused")])
+            workflow.upsert_search_attributes([PHASE.value_set("refused")])
             raise
         finally:
             await self._slot.release()
-        workflow.upsert_search_attributes([steps.PHASE.value_set("completed")])
+        workflow.upsert_search_attributes([PHASE.value_set("completed")])
         await workflow.wait_condition(workflow.all_handlers_finished)
         return outcome
 

@@ -24,6 +24,21 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities import messages as m
+    from clients.contract import (
+        CANCEL,
+        PROVIDE_TAX_ID,
+        RELATIONSHIP_ACCEPTED,
+        SLOT_GRANTED_SIGNAL,
+        STATUS,
+        Arrival,
+        CancelAccepted,
+        CancelRequest,
+        RelationshipNudge,
+        SlotGrant,
+        Submission,
+        TaxIdAccepted,
+        TaxIdSubmission,
+    )
     from ordering.config import EngineConfig
     from ordering.current_details import current_details
     from ordering.document import NewCustomer, OrderDocument, Segment
@@ -55,23 +70,9 @@ with workflow.unsafe.imports_passed_through():
     )
     from ordering.tax_id import tax_id_required, validate_tax_id
     from ordering.validation import InvalidOrder, parse_order
-    from workers import metrics
-    from workflows import steps
-    from workflows.customer_slot import SLOT_GRANTED_SIGNAL, SlotGrant, SlotHolder
-    from workflows.messages import (
-        CANCEL,
-        PROVIDE_TAX_ID,
-        RELATIONSHIP_ACCEPTED,
-        STATUS,
-        Arrival,
-        CancelAccepted,
-        CancelRequest,
-        RelationshipNudge,
-        Submission,
-        TaxIdAccepted,
-        TaxIdSubmission,
-        unreadable_input,
-    )
+    from workflows import metrics, steps
+    from workflows.customer_slot import SlotHolder
+    from workflows.refusals import partner_center_refusal, unreadable_input
 
 
 class OrderRefused(Exception):
@@ -86,17 +87,6 @@ class OrderCancelled(Exception):
 
 def refuse(code: RefusalCode, message: str, **details: object) -> NoReturn:
     raise OrderRefused(Refusal(code=code, message=message, details=dict(details)))
-
-
-def partner_center_refusal(error: ActivityError | ApplicationError) -> Refusal | None:
-    """The Partner Center business refusal behind a failed activity, if that is what it was.
-    (A regular activity's failure arrives as ActivityError with the cause inside; a local
-    activity's non-retryable failure arrives as the ApplicationError itself.)"""
-    cause = error.cause if isinstance(error, ActivityError) else error
-    if isinstance(cause, ApplicationError) and cause.type == m.PARTNER_CENTER_REFUSAL:
-        detail = m.PartnerCenterRefusal.model_validate(cause.details[0]) if cause.details else None
-        return from_partner_center(detail.code if detail else None, cause.message)
-    return None
 
 
 # Since this change, an order that arrives in plain text is noted, and refused unless the worker

@@ -6,7 +6,7 @@ from datetime import timedelta
 from typing import Any, TypeVar
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy, SearchAttributeKey
+from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
@@ -14,18 +14,15 @@ with workflow.unsafe.imports_passed_through():
 
     from activities.messages import NOT_YET, PARTNER_CENTER_REFUSAL
 
+    # Two search attribute keys (clients/contract.py), re-exported for workflows/order.py,
+    # which names them `steps.PHASE` and `steps.CUSTOMER_ID`.
+    from clients.contract import CUSTOMER_ID, PHASE
+
 R = TypeVar("R")
 
 # What a failed activity raises in a workflow: ActivityError (regular activities), or the
 # ApplicationError itself (a local activity's non-retryable failure).
 ACTIVITY_FAILURES = (ActivityError, ApplicationError)
-
-# Search attributes (Keyword); never personal data.
-ORDER_ID = SearchAttributeKey.for_keyword("CspOrderId")
-CUSTOMER_ID = SearchAttributeKey.for_keyword("CspCustomerId")
-RESELLER = SearchAttributeKey.for_keyword("CspReseller")
-PHASE = SearchAttributeKey.for_keyword("CspPhase")
-SEARCH_ATTRIBUTES = (ORDER_ID, CUSTOMER_ID, RESELLER, PHASE)
 
 # Transient trouble (throttling, 5xx, lost answers) is retried for as long as it takes;
 # business refusals are not retried at all.
@@ -83,4 +80,4 @@ async def poll(
     return result
 
 
-__all__ = ["NOT_YET", "SEARCH_ATTRIBUTES", "poll", "read", "write"]
+__all__ = ["CUSTOMER_ID", "NOT_YET", "PHASE", "poll", "read", "write"]

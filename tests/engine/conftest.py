@@ -13,6 +13,7 @@ import pytest
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
+from clients.contract import SEARCH_ATTRIBUTES
 from clients.partner_center import PartnerCenterClient
 from clients.payloads import KeyRing, data_converter
 from clients.storefront import Storefront
@@ -23,7 +24,6 @@ from sandbox.server import SandboxServer
 from tests.conftest import client_config
 from workers.temporal_cli import temporal_binary
 from workers.worker import build_worker
-from workflows.steps import SEARCH_ATTRIBUTES
 
 TASK_QUEUE = "csp-orders-test"
 

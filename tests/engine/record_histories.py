@@ -12,6 +12,13 @@ from pathlib import Path
 
 from temporalio.testing import WorkflowEnvironment
 
+from clients.contract import (
+    SEARCH_ATTRIBUTES,
+    LicenceRequest,
+    licences_workflow_id,
+    order_workflow_id,
+    slot_workflow_id,
+)
 from clients.partner_center import PartnerCenterClient
 from clients.payloads import data_converter
 from clients.storefront import Storefront
@@ -33,10 +40,6 @@ from tests.engine.orders import (
 )
 from workers.temporal_cli import temporal_binary
 from workers.worker import build_worker
-from workflows.customer_slot import slot_workflow_id
-from workflows.licences import LicenceRequest
-from workflows.messages import licences_workflow_id, order_workflow_id
-from workflows.steps import SEARCH_ATTRIBUTES
 
 OUT = Path(__file__).parent / "histories"
 QUEUE = "record-histories"

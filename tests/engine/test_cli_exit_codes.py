@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
+from clients.contract import order_workflow_id
 from clients.storefront import Storefront
 from ordering.document import OrderDocument
 from ordering.status import WaitingFor
@@ -32,7 +33,6 @@ from tests.engine.orders import (
 from tests.engine.partner_center_state import assert_no_customer_created, holdings
 from tests.engine.storefront_waits import wait_for
 from tests.engine.test_storefront_doors import russian_order
-from workflows.messages import order_workflow_id
 
 CSP_ORDERS = str(Path(sys.executable).with_name("csp-orders"))
 

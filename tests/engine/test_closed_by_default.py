@@ -23,6 +23,7 @@ from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
 
 from activities import messages as m
+from clients.contract import order_workflow_id
 from clients.partner_center import PartnerCenterClient
 from clients.payloads import (
     ACTIVE_VARIABLE,
@@ -43,7 +44,6 @@ from tests.engine.partner_center_state import assert_no_customer_created
 from tests.engine.storefront_waits import wait_for
 from workers.temporal_cli import temporal_binary
 from workers.worker import build_worker
-from workflows.messages import order_workflow_id
 
 ROOT = Path(__file__).parent.parent.parent
 CLI = Path(sys.executable).parent / "csp-orders"

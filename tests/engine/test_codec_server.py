@@ -13,6 +13,7 @@ import httpx
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
+from clients.contract import order_workflow_id
 from clients.payloads import KeyRing
 from clients.storefront import Storefront
 from ordering.status import Phase
@@ -20,7 +21,6 @@ from tests.engine.orders import OFFICE_E3, line, new_customer, order
 from workers.background_server import BackgroundServer
 from workers.codec_server import create_codec_app
 from workers.temporal_cli import temporal_binary
-from workflows.messages import order_workflow_id
 
 TOKEN = "operator-token"
 UI = "http://127.0.0.1:8233"

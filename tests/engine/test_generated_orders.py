@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from temporalio.client import Client, WorkflowFailureError
 from temporalio.exceptions import ApplicationError
 
+from clients.contract import Submission, TaxIdSubmission, order_workflow_id
 from clients.storefront import Storefront, StorefrontError
 from ordering.document import OrderDocument
 from ordering.refusals import RefusalCode
@@ -24,7 +25,6 @@ from ordering.tax_id import validate_tax_id
 from sandbox.admin_client import SandboxAdmin
 from tests.engine.partner_center_state import assert_no_customer_created
 from tests.properties.strategies import orders, tax_ids
-from workflows.messages import Submission, TaxIdSubmission, order_workflow_id
 from workflows.order import OrderWorkflow
 
 _counter = itertools.count()

@@ -14,11 +14,11 @@ import pytest
 import structlog
 from temporalio.client import Client
 
+from clients.contract import PROVIDE_TAX_ID, TaxIdSubmission, order_workflow_id
 from clients.storefront import Storefront
 from ordering.status import WaitingFor
 from tests.engine.storefront_waits import wait_for
 from tests.engine.test_tax_id import russian_order
-from workflows.messages import PROVIDE_TAX_ID, TaxIdSubmission, order_workflow_id
 
 INVALID_TAX_ID = "7707083890"  # wrong check digit
 

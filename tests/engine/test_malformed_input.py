@@ -11,12 +11,12 @@ from temporalio.client import WorkflowFailureError
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
+from clients.contract import order_workflow_id
 from clients.storefront import Storefront
 from ordering.status import Phase, WaitingFor
 from tests.engine.orders import OFFICE_E3, line, new_customer, order
 from tests.engine.storefront_waits import wait_for
 from workers.temporal_cli import temporal_binary
-from workflows.messages import order_workflow_id
 
 MALFORMED = [
     "{}",

@@ -9,6 +9,7 @@ import pytest
 from temporalio.client import Client
 from temporalio.worker import Replayer
 
+from clients.contract import order_workflow_id
 from clients.payloads import data_converter
 from clients.storefront import CancelRejected, Storefront
 from ordering.config import EngineConfig
@@ -28,7 +29,6 @@ from tests.engine.orders import (
 from tests.engine.partner_center_state import assert_no_customer_created
 from tests.engine.storefront_waits import wait_for
 from workers.worker import WORKFLOWS
-from workflows.messages import order_workflow_id
 
 HISTORIES = Path(__file__).parent / "histories"
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from clients.contract import LicenceRequest
 from clients.storefront import LicencesRefused, Storefront
 from ordering.planning import LineAction
 from ordering.refusals import RefusalCode
@@ -32,7 +33,6 @@ from tests.engine.partner_center_state import (
     orders_of,
 )
 from tests.engine.storefront_waits import wait_for
-from workflows.licences import LicenceRequest
 
 
 async def add_reseller(admin: SandboxAdmin, unique: str, **state: Any) -> dict[str, str]:

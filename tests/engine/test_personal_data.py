@@ -9,13 +9,13 @@ import json
 import pytest
 from temporalio.client import Client
 
+from clients.contract import order_workflow_id
 from clients.storefront import Storefront
 from ordering.refusals import RefusalCode
 from ordering.status import Phase
 from sandbox.admin_client import SandboxAdmin
 from tests.engine.orders import OFFICE_E3, line, new_customer, order
 from tests.engine.partner_center_state import assert_no_customer_created
-from workflows.messages import order_workflow_id
 
 TAX_ID = "7707083893"
 PERSONAL = [TAX_ID, "Tverskaya", "it@example.com", "ada@example.com", "495 000 0000", "Lovelace"]

@@ -18,6 +18,7 @@ import pytest
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
 
+from clients.contract import LicenceRequest, Submission, licences_workflow_id, order_workflow_id
 from clients.partner_center import PartnerCenterClient
 from clients.storefront import (
     CONTENT_MEMO,
@@ -42,8 +43,7 @@ from tests.engine.orders import DYNAMICS_SALES, OFFICE_E3, known_customer, line,
 from tests.engine.partner_center_state import assert_no_customer_created, holdings
 from tests.engine.storefront_waits import wait_for
 from workers.worker import build_worker
-from workflows.licences import LicenceRequest, LicencesWorkflow
-from workflows.messages import Submission, licences_workflow_id, order_workflow_id
+from workflows.licences import LicencesWorkflow
 from workflows.order import OrderWorkflow
 
 SHORT = timedelta(seconds=2)  # how long a question waits for a worker in these tests

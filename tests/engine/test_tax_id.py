@@ -9,6 +9,7 @@ import subprocess
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
+from clients.contract import order_workflow_id
 from clients.storefront import Storefront, TaxIdRejected
 from ordering.status import Phase, WaitingFor
 from sandbox.admin_client import SandboxAdmin
@@ -16,7 +17,6 @@ from tests.engine.orders import OFFICE_E3, line, new_customer, order
 from tests.engine.partner_center_state import assert_no_customer_created
 from tests.engine.storefront_waits import wait_for
 from workers.temporal_cli import temporal_binary
-from workflows.messages import order_workflow_id
 
 RUSSIAN_ADDRESS = {
     "address_line1": "1 Tverskaya",

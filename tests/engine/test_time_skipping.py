@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
+from clients.contract import SEARCH_ATTRIBUTES
 from clients.partner_center import PartnerCenterClient
 from clients.payloads import data_converter
 from clients.storefront import Storefront
@@ -21,7 +22,6 @@ from tests.engine.orders import OFFICE_E3, existing_tenant, line, new_customer, 
 from tests.engine.partner_center_state import assert_no_customer_created
 from workers.temporal_cli import temporal_binary
 from workers.worker import build_worker
-from workflows.steps import SEARCH_ATTRIBUTES
 
 QUEUE = "csp-orders-time-skipping"
 # Real day-scale waits, shortened to a few days: each skip of the virtual clock costs about a

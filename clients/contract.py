@@ -1,0 +1,218 @@
+"""The engine's contract: the names and messages that cross a process boundary.
+
+A storefront (through the SDK in clients/storefront.py), an operator (the `temporal` CLI, the
+web UI) and the worker's workflows and activities talk to each other only through Temporal, by
+these names and with these models:
+
+- the task queue the worker polls;
+- the workflow types, and the workflow ids each run is found by;
+- the signals, updates and queries of the running workflows (the order's, and the customer
+  slot's, which orders and licence requests signal and are signalled by);
+- the search attributes the runs carry;
+- the inputs and outputs of those workflows, signals and updates.
+
+Why it lives here, in clients/: both sides must import it, and the SDK must import nothing of
+the worker (no workflow, activity or worker module: a storefront installs the SDK, not the
+engine). So it cannot live in workflows/; and ordering/ is the pure order domain, which knows
+nothing of Temporal. It sits beside the SDK that ships it and imports only ordering (and
+pydantic, temporalio); workflows, activities, the worker and the SDK import it
+(`ordering` <- contract <- workflows, activities, SDK <- worker; tests/test_layers.py checks).
+
+The workflows register under these names (a renamed class or handler must keep its name here);
+every model hides input values in its validation errors (they can carry customer data).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+from temporalio.common import SearchAttributeKey
+
+from ordering.document import OrderId, TenantId
+from ordering.validation import RawInput
+
+# ---------------------------------------------------------------------- where, and which types
+
+TASK_QUEUE = "csp-orders"  # the default; a deployment may choose another (CSP_TASK_QUEUE)
+
+ORDER_WORKFLOW = "OrderWorkflow"
+LICENCES_WORKFLOW = "LicencesWorkflow"
+CUSTOMER_SLOT_WORKFLOW = "CustomerSlotWorkflow"
+
+# ---------------------------------------------------------------------- workflow ids
+
+ORDER_WORKFLOW_PREFIX = "order-"
+LICENCES_WORKFLOW_PREFIX = "licences-"
+CUSTOMER_SLOT_WORKFLOW_PREFIX = "customer-slot-"
+
+
+def order_workflow_id(order_id: str) -> str:
+    return f"{ORDER_WORKFLOW_PREFIX}{order_id}"
+
+
+def order_id_of(workflow_id: str) -> str | None:
+    """The order id in an order workflow's id; None for the engine's other workflows."""
+    if workflow_id.startswith(ORDER_WORKFLOW_PREFIX):
+        return workflow_id.removeprefix(ORDER_WORKFLOW_PREFIX)
+    return None
+
+
+def licences_workflow_id(request_id: str) -> str:
+    return f"{LICENCES_WORKFLOW_PREFIX}{request_id}"
+
+
+def slot_workflow_id(customer_id: str) -> str:
+    """The customer's slot workflow (workflows/customer_slot.py)."""
+    return f"{CUSTOMER_SLOT_WORKFLOW_PREFIX}{customer_id}"
+
+
+# ---------------------------------------------------------------------- signals, updates, queries
+
+# The order workflow's
+PROVIDE_TAX_ID = "provide_tax_id"  # signal (plain JSON: {"tax_id": "..."}) and update
+RELATIONSHIP_ACCEPTED = "relationship_accepted"  # signal: check the relationship now
+CANCEL = "cancel"  # update
+STATUS = "status"  # query
+
+# The customer slot workflow's (SlotRequest by signal-with-start, SlotRelease, the holder's id)
+REQUEST_SLOT_SIGNAL = "request_slot"
+RELEASE_SLOT_SIGNAL = "release_slot"
+SLOT_HOLDER_QUERY = "holder"
+# What the slot workflow signals to the order or licence request that now holds the slot
+# (SlotGrant)
+SLOT_GRANTED_SIGNAL = "customer_slot_granted"
+
+# ---------------------------------------------------------------------- search attributes
+
+# Keyword attributes; never personal data.
+ORDER_ID = SearchAttributeKey.for_keyword("CspOrderId")
+CUSTOMER_ID = SearchAttributeKey.for_keyword("CspCustomerId")
+RESELLER = SearchAttributeKey.for_keyword("CspReseller")
+PHASE = SearchAttributeKey.for_keyword("CspPhase")
+SEARCH_ATTRIBUTES = (ORDER_ID, CUSTOMER_ID, RESELLER, PHASE)
+
+# ---------------------------------------------------------------------- start inputs
+
+
+class Arrival(StrEnum):
+    """How an input reached the workflow, as the worker's payload codec saw it."""
+
+    ENCRYPTED = "encrypted"
+    PLAIN = "plain"  # readable in the history (e.g. sent with the plain `temporal` CLI)
+    UNREADABLE = "unreadable"  # not decryptable, not JSON, too deep or too large
+    UNKNOWN = "unknown"  # read without the engine's codec (e.g. by a replayer)
+
+
+# The private attribute a model declares to be told its `Arrival` (clients/payloads.py).
+ARRIVAL_ATTRIBUTE = "_arrival"
+
+
+class Submission(RawInput):
+    """A workflow's start input as plain JSON, with how it arrived."""
+
+    model_config = ConfigDict(hide_input_in_errors=True)
+
+    _arrival: Arrival = PrivateAttr(default=Arrival.UNKNOWN)
+
+    @property
+    def arrival(self) -> Arrival:
+        return self._arrival
+
+    @classmethod
+    def unreadable(cls) -> Submission:
+        return cls(None)
+
+
+# ---------------------------------------------------------------------- the order's messages
+
+
+class TaxIdSubmission(BaseModel):
+    model_config = ConfigDict(hide_input_in_errors=True)
+
+    tax_id: str = Field(max_length=64)
+    _arrival: Arrival = PrivateAttr(default=Arrival.UNKNOWN)
+
+    @property
+    def arrival(self) -> Arrival:
+        return self._arrival
+
+
+class TaxIdAccepted(BaseModel):
+    model_config = ConfigDict(hide_input_in_errors=True)
+
+    accepted: bool = True
+
+
+class RelationshipNudge(BaseModel):
+    model_config = ConfigDict(hide_input_in_errors=True)
+
+
+class CancelRequest(BaseModel):
+    model_config = ConfigDict(hide_input_in_errors=True)
+
+    reason: str = Field("", max_length=200)
+
+
+class CancelAccepted(BaseModel):
+    model_config = ConfigDict(hide_input_in_errors=True)
+
+    accepted: bool = True
+
+
+# ---------------------------------------------------------------------- extra licences
+
+
+class LicenceRequest(BaseModel):
+    """The licences workflow's input (sent as a `Submission` of its JSON)."""
+
+    model_config = ConfigDict(hide_input_in_errors=True)
+
+    request_id: OrderId = Field(description="The storefront's id for this request.")
+    customer_id: TenantId
+    subscription_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9-]+$")
+    quantity: int = Field(ge=1, le=10_000, strict=True, description="Licences to add.")
+
+
+class LicenceOutcome(BaseModel):
+    model_config = ConfigDict(hide_input_in_errors=True)
+
+    request_id: str
+    subscription_id: str
+    offer: str
+    quantity_before: int
+    quantity_after: int
+
+
+# ---------------------------------------------------------------------- the customer slot
+
+
+class SlotRequest(BaseModel):
+    model_config = ConfigDict(hide_input_in_errors=True)
+
+    workflow_id: str
+    purpose: str
+    lease_seconds: float = 3 * 3600
+
+
+class SlotRelease(BaseModel):
+    model_config = ConfigDict(hide_input_in_errors=True)
+
+    workflow_id: str
+
+
+class SlotGrant(BaseModel):
+    model_config = ConfigDict(hide_input_in_errors=True)
+
+    customer_id: str
+    grant_number: int
+
+
+class CustomerSlotState(BaseModel):
+    """The slot workflow's input: on first start, and carried over by continue-as-new."""
+
+    model_config = ConfigDict(hide_input_in_errors=True)
+
+    customer_id: str
+    queue: list[SlotRequest] = Field(default_factory=list)
+    grants: int = 0
