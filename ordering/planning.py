@@ -48,6 +48,7 @@ class OfferFacts(BaseModel):
     sold_in_segment: bool = True  # an availability exists for the line's segment
     minimum_quantity: int = 1  # seats per subscription
     maximum_quantity: int = 10_000_000
+    catalog_item_id: str | None = None  # what a purchase names: the segment's availability
 
 
 class PlannedLine(BaseModel):
@@ -62,6 +63,7 @@ class PlannedLine(BaseModel):
     quantity: int  # what the order asks for
     quantity_before: int
     quantity_after: int
+    catalog_item_id: str | None = None  # what a new subscription is bought as (the catalog's)
 
     @property
     def product_id(self) -> str:
@@ -105,6 +107,7 @@ def plan_line(
             quantity=line.quantity,
             quantity_before=target.quantity,
             quantity_after=target.quantity + line.quantity,
+            catalog_item_id=facts.catalog_item_id,
         )
     return PlannedLine(
         line=index,
@@ -117,6 +120,7 @@ def plan_line(
         quantity=line.quantity,
         quantity_before=0,
         quantity_after=line.quantity,
+        catalog_item_id=facts.catalog_item_id,
     )
 
 
@@ -134,3 +138,13 @@ def plan_order(
             if facts[line.offer].found
         ]
     )
+
+
+def with_fresh_catalog(
+    planned: list[PlannedLine], facts: dict[str, OfferFacts]
+) -> list[PlannedLine]:
+    """The planned lines with the catalog items of a later catalog read (availability ids change
+    over time; the plan itself does not)."""
+    return [
+        p.model_copy(update={"catalog_item_id": facts[p.offer].catalog_item_id}) for p in planned
+    ]

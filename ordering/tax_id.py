@@ -59,6 +59,17 @@ def tax_id_required(
     )
 
 
+def phone_missing(
+    country: str,
+    phone: str | None,
+    on: date,
+    requirements: tuple[TaxIdRequirement, ...] | None = None,
+) -> bool:
+    """Is a new tenant in `country` missing the phone number Microsoft requires? Where a tax ID
+    is required (on day `on`), a phone number is required too."""
+    return not phone and tax_id_required(country, on, requirements)
+
+
 @dataclass(frozen=True)
 class TaxIdVerdict:
     valid: bool

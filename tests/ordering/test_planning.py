@@ -11,6 +11,7 @@ from ordering.planning import (
     PlannedLine,
     plan_line,
     plan_order,
+    with_fresh_catalog,
 )
 
 BASIC = "CFQ7TTC0LH18:0001"
@@ -126,6 +127,26 @@ def test_lines_of_unknown_offers_are_not_planned() -> None:
     unknown = OfferFacts(offer=E3, title=E3, found=False, purchasable=False)
     plan = plan_order([line(BASIC), line(E3)], load_config(), {BASIC: facts(), E3: unknown}, [])
     assert [p.line for p in plan.lines] == [0]
+
+
+def test_a_planned_line_carries_the_catalog_item_it_is_bought_as() -> None:
+    offers = {
+        BASIC: OfferFacts(offer=BASIC, title="Basic", purchasable=True, catalog_item_id="B:1"),
+        E3: OfferFacts(offer=E3, title="E3", purchasable=True, catalog_item_id="E:1"),
+    }
+    plan = plan_order([line(BASIC), line(E3)], load_config(), offers, [])
+    assert [p.catalog_item_id for p in plan.lines] == ["B:1", "E:1"]
+    # Availability ids change over time: a later catalog read gives the same lines new items.
+    later = {
+        BASIC: offers[BASIC].model_copy(update={"catalog_item_id": "B:2"}),
+        E3: offers[E3].model_copy(update={"catalog_item_id": "E:2"}),
+    }
+    fresh = with_fresh_catalog(plan.lines, later)
+    assert [p.catalog_item_id for p in fresh] == ["B:2", "E:2"]
+    assert [p.model_dump(exclude={"catalog_item_id"}) for p in fresh] == [
+        p.model_dump(exclude={"catalog_item_id"}) for p in plan.lines
+    ]
+    assert [p.catalog_item_id for p in plan.lines] == ["B:1", "E:1"]  # the plan is unchanged
 
 
 def test_default_configuration_policies() -> None:

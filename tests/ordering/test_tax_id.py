@@ -6,7 +6,13 @@ from datetime import date
 
 import pytest
 
-from ordering.tax_id import default_requirements, tax_id_required, validate_tax_id
+from ordering.tax_id import (
+    TaxIdRequirement,
+    default_requirements,
+    phone_missing,
+    tax_id_required,
+    validate_tax_id,
+)
 
 FIRST = ["RU", "HU", "AM", "AZ", "BY", "KZ", "KG", "MD", "TJ", "UZ", "UA"]
 SECOND = ["TH", "VN", "TR", "PL", "ZA", "IN", "BR", "IQ", "MM", "SS", "SA", "AE", "VE"]
@@ -29,6 +35,18 @@ def test_twenty_four_countries_and_no_others() -> None:
     assert listed == set(FIRST) | set(SECOND)
     assert not tax_id_required("US", date(2026, 1, 1))
     assert not tax_id_required("DE", date(2026, 1, 1))
+
+
+def test_a_phone_number_is_required_where_a_tax_id_is() -> None:
+    assert phone_missing("RU", None, date(2026, 1, 1))
+    assert phone_missing("ru", "", date(2026, 1, 1))
+    assert not phone_missing("RU", "+7 495 000 00 00", date(2026, 1, 1))
+    assert not phone_missing("RU", None, date(2020, 10, 31))  # before the requirement
+    assert not phone_missing("US", None, date(2026, 1, 1))
+    # The requirement is the configuration's, as for the tax ID.
+    german = (TaxIdRequirement(effective_from=date(2025, 1, 1), countries=("DE",)),)
+    assert phone_missing("DE", None, date(2026, 1, 1), german)
+    assert not phone_missing("RU", None, date(2026, 1, 1), german)
 
 
 @pytest.mark.parametrize(
