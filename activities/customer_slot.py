@@ -23,6 +23,9 @@ class CustomerSlotActivities:
 
     @activity.defn(name=m.REQUEST_CUSTOMER_SLOT)
     async def request_customer_slot(self, request: m.CustomerSlotRequest) -> None:
+        slot_request = SlotRequest(workflow_id=request.workflow_id, purpose=request.purpose)
+        if request.lease_seconds is not None:  # else the slot's default lease
+            slot_request.lease_seconds = request.lease_seconds
         await self._client.start_workflow(
             CUSTOMER_SLOT_WORKFLOW,
             CustomerSlotState(customer_id=request.customer_id),
@@ -30,8 +33,6 @@ class CustomerSlotActivities:
             task_queue=self._task_queue,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
             start_signal=REQUEST_SLOT_SIGNAL,
-            start_signal_args=[
-                SlotRequest(workflow_id=request.workflow_id, purpose=request.purpose)
-            ],
+            start_signal_args=[slot_request],
             static_summary="Serializes orders of one customer",
         )

@@ -299,3 +299,6 @@ class CustomerSlotRequest(BaseModel):
     customer_id: str
     workflow_id: str  # the requesting workflow, which the slot is granted to by signal
     purpose: str  # order id or licence request id (no personal data)
+    # How long the holder may keep the slot (the configuration's `customer_slot_lease`); None
+    # from workflows that predate the setting: the slot's default.
+    lease_seconds: float | None = None

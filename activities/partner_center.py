@@ -19,6 +19,7 @@ from clients.partner_center import models as pc
 from ordering.config import EngineConfig
 from ordering.document import Segment
 from ordering.planning import ExistingSubscription
+from ordering.request_ids import CART, CHECKOUT, request_id
 
 T = TypeVar("T")
 
@@ -305,7 +306,7 @@ class PartnerCenterActivities:
         )
         created = await _call(
             lambda: self._pc.create_cart(
-                step.customer_id, cart, request_id=f"{step.request_id}:cart"
+                step.customer_id, cart, request_id=request_id(step.request_id, CART)
             )
         )
         if created.id is None:
@@ -316,7 +317,7 @@ class PartnerCenterActivities:
         cart_id = created.id
         result = await _call(
             lambda: self._pc.checkout_cart(
-                step.customer_id, cart_id, request_id=f"{step.request_id}:checkout"
+                step.customer_id, cart_id, request_id=request_id(step.request_id, CHECKOUT)
             )
         )
         if result.order_errors and not result.orders:

@@ -127,15 +127,24 @@ class SlotHolder:
         self._customer_id: str | None = None
 
     async def acquire(
-        self, customer_id: str, purpose: str, *, give_up: Callable[[], bool] = lambda: False
+        self,
+        customer_id: str,
+        purpose: str,
+        *,
+        lease: timedelta | None = None,
+        give_up: Callable[[], bool] = lambda: False,
     ) -> bool:
         """Wait for the slot; False if `give_up()` became true first (the request is then
-        withdrawn by `release`)."""
+        withdrawn by `release`). A holder that does not release it within `lease` (the
+        configuration's `customer_slot_lease`; None: the slot's default) loses it."""
         self._customer_id = customer_id
         await steps.write(
             m.REQUEST_CUSTOMER_SLOT,
             m.CustomerSlotRequest(
-                customer_id=customer_id, workflow_id=workflow.info().workflow_id, purpose=purpose
+                customer_id=customer_id,
+                workflow_id=workflow.info().workflow_id,
+                purpose=purpose,
+                lease_seconds=lease.total_seconds() if lease is not None else None,
             ),
         )
         await workflow.wait_condition(lambda: self.grant is not None or give_up())

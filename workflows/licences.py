@@ -23,17 +23,29 @@ with workflow.unsafe.imports_passed_through():
         SlotGrant,
         Submission,
     )
+    from ordering.config import EngineConfig, Waits
     from ordering.refusals import Refusal, RefusalCode, invalid_input
+    from ordering.request_ids import QUANTITY, request_id
     from ordering.validation import InvalidOrder, validate_input
     from workflows import steps
     from workflows.customer_slot import SlotHolder
     from workflows.refusals import partner_center_refusal, unreadable_input
 
 
+# Since this change, a licence request reads the engine's configuration first (as an order does)
+# and waits as it says: the customer slot's lease, and how often and how long it follows the new
+# quantity. Runs started earlier keep what they were written with: `EARLIER_WAITS`.
+CONFIGURED = "licences-configured"
+EARLIER_WAITS = Waits(
+    provisioning_poll_every=timedelta(seconds=2), provisioning_expires_after=timedelta(hours=2)
+)
+
+
 @workflow.defn(name=LICENCES_WORKFLOW)
 class LicencesWorkflow:
     def __init__(self) -> None:
         self._slot = SlotHolder()
+        self._waits = EARLIER_WAITS
 
     @workflow.run
     async def run(self, submission: Submission) -> LicenceOutcome:
@@ -43,10 +55,15 @@ class LicencesWorkflow:
             request = validate_input(LicenceRequest, submission.root)
         except InvalidOrder as invalid:
             self._refuse(invalid_input(RefusalCode.INVALID_REQUEST, "request", invalid.problems))
+        if workflow.patched(CONFIGURED):
+            config = await steps.read(m.LOAD_ENGINE_CONFIG, m.NoInput(), EngineConfig)
+            self._waits = config.waits
         workflow.upsert_search_attributes(
             [CUSTOMER_ID.value_set(request.customer_id), PHASE.value_set("running")]
         )
-        await self._slot.acquire(request.customer_id, request.request_id)
+        await self._slot.acquire(
+            request.customer_id, request.request_id, lease=self._waits.customer_slot_lease
+        )
         try:
             outcome = await self._add(request)
         except ApplicationError:
@@ -81,7 +98,7 @@ class LicencesWorkflow:
             await steps.write(
                 m.CHANGE_QUANTITY,
                 m.ChangeQuantity(
-                    request_id=f"{request.request_id}:quantity",
+                    request_id=request_id(request.request_id, QUANTITY),
                     customer_id=request.customer_id,
                     subscription_id=request.subscription_id,
                     quantity=target,
@@ -96,8 +113,8 @@ class LicencesWorkflow:
             m.AWAIT_QUANTITY,
             query.model_copy(update={"quantity": target}),
             m.SubscriptionState,
-            every=timedelta(seconds=2),
-            expires_after=timedelta(hours=2),
+            every=self._waits.provisioning_poll_every,
+            expires_after=self._waits.provisioning_expires_after,
         )
         return LicenceOutcome(
             request_id=request.request_id,

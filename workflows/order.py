@@ -9,15 +9,19 @@ passed -> purchase -> follow provisioning -> result per line.
 
 Everything that can refuse an order is checked before anything irreversible: a new customer is
 created only when every line is known to be purchasable for it.
+
+Here are the steps and the calls to Partner Center. The decisions are `ordering/`'s (pure,
+tested alone); what the storefront and operators see (status, current details, search
+attributes, metrics) is the tracker's (`workflows/tracker.py`), told in intent-named
+transitions; waiting for days (poll, wake, remind, expire) is `workflows/waiting.py`'s.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import Awaitable, Callable
-from datetime import datetime, timedelta
-from typing import NoReturn
+from collections.abc import Awaitable, Callable, Coroutine
+from datetime import timedelta
+from typing import Any, NoReturn
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
@@ -39,17 +43,27 @@ with workflow.unsafe.imports_passed_through():
         TaxIdAccepted,
         TaxIdSubmission,
     )
+    from ordering import request_ids as ids
     from ordering.config import EngineConfig
-    from ordering.current_details import current_details
-    from ordering.document import NewCustomer, OrderDocument, Segment
-    from ordering.feasibility import (
-        Standing,
-        catalog_problems,
-        not_eligible,
-        order_problems,
+    from ordering.document import NewCustomer, OrderDocument
+    from ordering.eligibility import (
+        EDUCATION,
+        education_vetting_to_request,
+        eligibility_problems,
+        new_customer_standing,
+        qualifications_needed,
+        vetting_under_way,
     )
-    from ordering.outcome import incomplete_order, telling_what_exists
-    from ordering.planning import LineAction, OfferFacts, Plan, PlannedLine, plan_order
+    from ordering.feasibility import Standing, catalog_problems, order_problems
+    from ordering.outcome import telling_what_exists
+    from ordering.planning import (
+        LineAction,
+        OfferFacts,
+        Plan,
+        PlannedLine,
+        plan_order,
+        with_fresh_catalog,
+    )
     from ordering.refusals import (
         Problem,
         Refusal,
@@ -58,21 +72,15 @@ with workflow.unsafe.imports_passed_through():
         invalid_input,
         refusal_for,
     )
-    from ordering.segments import QUALIFICATION_FOR_SEGMENT, may_buy
-    from ordering.status import (
-        LineState,
-        LineStatus,
-        OrderOutcome,
-        OrderStatus,
-        Phase,
-        Waiting,
-        WaitingFor,
-    )
-    from ordering.tax_id import tax_id_required, validate_tax_id
+    from ordering.request_ids import request_id
+    from ordering.status import OrderOutcome, OrderStatus, Phase, WaitingFor
+    from ordering.tax_id import phone_missing, tax_id_required, validate_tax_id
     from ordering.validation import InvalidOrder, parse_order
-    from workflows import metrics, steps
+    from workflows import steps
     from workflows.customer_slot import SlotHolder
     from workflows.refusals import partner_center_refusal, unreadable_input
+    from workflows.tracker import OrderTracker
+    from workflows.waiting import Pace, WaitEnded, never, wait_until
 
 
 class OrderRefused(Exception):
@@ -89,12 +97,14 @@ def refuse(code: RefusalCode, message: str, **details: object) -> NoReturn:
     raise OrderRefused(Refusal(code=code, message=message, details=dict(details)))
 
 
+def failure(refusal: Refusal) -> ApplicationError:
+    """How a refused order fails its run: non-retryable, typed by the refusal's code."""
+    return ApplicationError(refusal.message, refusal, type=refusal.code.value, non_retryable=True)
+
+
 # Since this change, an order that arrives in plain text is noted, and refused unless the worker
 # runs with the development switch (earlier runs carried such orders through unnoted).
 PLAIN_ORDERS_NOTED = "plain-orders-noted"
-# Since this change, relationship nudges closer together than `relationship_nudge_min_gap` are
-# folded into one check.
-NUDGE_GAP = "relationship-nudge-gap"
 NOT_ENCRYPTED = Refusal(
     code=RefusalCode.ORDER_NOT_ENCRYPTED,
     message="The order arrived unencrypted, so the engine did not process it and nothing was "
@@ -102,23 +112,22 @@ NOT_ENCRYPTED = Refusal(
     "or `csp-orders order place` with the engine's payload keys: they encrypt the customer's "
     "personal data.",
 )
+CANCELLED_BEFORE_PURCHASE = Refusal(
+    code=RefusalCode.CANCELLED, message="The order was cancelled before anything was bought."
+)
 
 
 @workflow.defn
 class OrderWorkflow:
     def __init__(self) -> None:
-        self._status = OrderStatus(order_id="", phase=Phase.RECEIVED)
+        self._tracker = OrderTracker()
         self._order: OrderDocument | None = None
         self._tax_id: str | None = None
         self._tax_id_allowed = False
         self._relationship_nudged = False
         self._slot = SlotHolder()
-        self._catalog_items: dict[str, str | None] = {}
         self._approved_qualifications: frozenset[str] = frozenset()
-        self._customer_created = False
-        self._purchase_refusals: dict[int, RefusalCode] = {}
         self._cancel_requested = False
-        self._purchase_started = False
         self._config = EngineConfig()
 
     # ------------------------------------------------------------------ the order
@@ -131,82 +140,38 @@ class OrderWorkflow:
             order = parse_order(submission.root)
         except InvalidOrder as invalid:
             refusal = invalid_input(RefusalCode.INVALID_ORDER, "order", invalid.problems)
-            self._status.refusal = refusal
-            self._status.phase = Phase.REFUSED
-            self._publish()
-            raise ApplicationError(
-                refusal.message, refusal, type=refusal.code.value, non_retryable=True
-            ) from None
+            self._tracker.refused(refusal)
+            raise failure(refusal) from None
         self._order = order
-        self._status = OrderStatus(
-            order_id=order.order_id,
-            phase=Phase.RECEIVED,
-            lines=[
-                LineStatus(line=n, offer=line.offer, quantity=line.quantity)
-                for n, line in enumerate(order.lines)
-            ],
-        )
+        self._tracker.received(order)
         if isinstance(order.customer, NewCustomer):
             self._tax_id_allowed = True
         self._config = await steps.read(m.LOAD_ENGINE_CONFIG, m.NoInput(), EngineConfig)
         if submission.arrival is Arrival.PLAIN and workflow.patched(PLAIN_ORDERS_NOTED):
-            self._note_unencrypted("order")
+            self._tracker.note_unencrypted("order")
             if not self._config.accepts_unencrypted_orders:
                 await self._finish(Phase.REFUSED, NOT_ENCRYPTED)
-                raise ApplicationError(
-                    NOT_ENCRYPTED.message,
-                    NOT_ENCRYPTED,
-                    type=NOT_ENCRYPTED.code.value,
-                    non_retryable=True,
-                )
+                raise failure(NOT_ENCRYPTED)
         try:
             plan = await self._before_purchase(order)
         except (OrderCancelled, asyncio.CancelledError):
             await self._slot.release()
             return await self._finish(
                 Phase.CANCELLED,
-                telling_what_exists(
-                    Refusal(
-                        code=RefusalCode.CANCELLED,
-                        message="The order was cancelled before anything was bought.",
-                    ),
-                    self._status.customer_id if self._customer_created else None,
-                ),
+                telling_what_exists(CANCELLED_BEFORE_PURCHASE, self._tracker.created_customer_id),
             )
         except OrderRefused as refused:
             await self._slot.release()
-            refusal = telling_what_exists(
-                refused.refusal, self._status.customer_id if self._customer_created else None
-            )
+            refusal = telling_what_exists(refused.refusal, self._tracker.created_customer_id)
             await self._finish(Phase.REFUSED, refusal)
-            raise ApplicationError(
-                refusal.message, refusal, type=refusal.code.value, non_retryable=True
-            ) from None
+            raise failure(refusal) from None
 
         # From here on the order is carried through: a cancellation no longer stops it.
-        self._purchase_started = True
-        self._status.cancellable = False
-        self._publish()
-        buying = asyncio.ensure_future(self._purchase_and_follow(order, plan))
-        while True:
-            try:
-                await asyncio.shield(buying)
-                break
-            except asyncio.CancelledError:
-                if buying.done():
-                    break
-                workflow.logger.info("cancellation ignored: the purchase has started")
+        self._tracker.purchase_started()
+        await carried_through(self._purchase_and_follow(order, plan))
         await self._slot.release()
-        if any(line.state is not LineState.FULFILLED for line in self._status.lines):
-            return await self._finish(
-                Phase.FAILED,
-                incomplete_order(
-                    self._status.lines,
-                    customer_id=self._status.customer_id,
-                    customer_created=self._customer_created,
-                    refusal_codes=self._purchase_refusals,
-                ),
-            )
+        if not self._tracker.fulfilled_every_line:
+            return await self._finish(Phase.FAILED, self._tracker.what_is_incomplete())
         return await self._finish(Phase.COMPLETED, None)
 
     async def _before_purchase(self, order: OrderDocument) -> Plan:
@@ -216,22 +181,20 @@ class OrderWorkflow:
         if isinstance(order.customer, NewCustomer):
             # Everything knowable is judged before the customer exists: it takes the domain
             # for good. A new customer holds nothing and has no qualification yet.
+            standing = new_customer_standing(
+                school=order.customer.education is not None,
+                waits_for_vetting=self._config.waits.wait_for_education_vetting,
+            )
+            plan = plan_order(order.lines, self._config, offers, [])
             self._refuse_problems(
-                order_problems(
-                    order.lines,
-                    offers,
-                    plan_order(order.lines, self._config, offers, []),
-                    [],
-                    self._new_customer_standing(order.customer),
-                    self._config,
-                )
+                order_problems(order.lines, offers, plan, [], standing, self._config)
             )
         else:
             self._refuse_problems(catalog_problems(order.lines, offers))
         customer_id = await self._resolve_customer(order, offers)
         await self._check_eligibility(order, customer_id, offers)
         await self._confirm_customer_agreement(order, customer_id)
-        await self._take_customer_slot(customer_id)
+        await self._take_customer_slot(order, customer_id)
         return await self._plan(order, customer_id)
 
     # ------------------------------------------------------------------ reseller
@@ -276,7 +239,6 @@ class OrderWorkflow:
             ),
             m.OfferCatalog,
         )
-        self._catalog_items = {d.offer: d.catalog_item_id for d in catalog.offers}
         facts = {
             d.offer: OfferFacts(
                 offer=d.offer,
@@ -286,29 +248,19 @@ class OrderWorkflow:
                 sold_in_segment=d.catalog_item_id is not None,
                 minimum_quantity=d.minimum_quantity,
                 maximum_quantity=d.maximum_quantity,
+                catalog_item_id=d.catalog_item_id,
             )
             for d in catalog.offers
         }
-        for line in self._status.lines:
-            line.title = facts[line.offer].title if facts[line.offer].found else None
+        self._tracker.offers_described(facts)
         return facts
 
     def _refuse_problems(self, problems: list[Problem]) -> None:
         """Refuse the order with every problem found, each line marked with its own."""
         if not problems:
             return
-        for problem in problems:
-            for n in problem.lines:
-                line = self._status.lines[n]
-                line.state = LineState.REFUSED
-                line.problem = problem.message if line.problem is None else line.problem
+        self._tracker.problems_found(problems)
         raise OrderRefused(refusal_for(problems))
-
-    def _new_customer_standing(self, customer: NewCustomer) -> Standing:
-        # A new school's vetting is requested once it exists; it may plan for it only where the
-        # engine will wait for the verdict (else nothing it could buy would be known in time).
-        vetted = customer.education is not None and self._config.waits.wait_for_education_vetting
-        return Standing(to_be_vetted=frozenset({"Education"}) if vetted else frozenset())
 
     # ------------------------------------------------------------------ the customer
 
@@ -326,15 +278,12 @@ class OrderWorkflow:
                     RefusalCode.CUSTOMER_NOT_FOUND,
                     "Partner Center has no customer with this id for this partner.",
                 )
-            return self._customer_known(found.customer_id)
-        if customer.kind == "existing_tenant":
-            return self._customer_known(await self._wait_for_relationship(customer.domain))
-        return self._customer_known(await self._create_customer(order, customer, offers))
-
-    def _customer_known(self, customer_id: str) -> str:
-        self._status.customer_id = customer_id
-        workflow.upsert_search_attributes([steps.CUSTOMER_ID.value_set(customer_id)])
-        self._publish()
+            customer_id = found.customer_id
+        elif customer.kind == "existing_tenant":
+            customer_id = await self._wait_for_relationship(customer.domain)
+        else:
+            customer_id = await self._create_customer(order, customer, offers)
+        self._tracker.customer_known(customer_id)
         return customer_id
 
     async def _create_customer(
@@ -360,7 +309,7 @@ class OrderWorkflow:
             created = await steps.write(
                 m.CREATE_CUSTOMER,
                 m.CreateCustomer(
-                    request_id=f"{order.order_id}:create-customer",
+                    request_id=request_id(order.order_id, ids.CREATE_CUSTOMER),
                     customer=customer,
                     tax_id=tax_id,
                     reseller_tenant_id=order.reseller.tenant_id if order.reseller else None,
@@ -369,15 +318,13 @@ class OrderWorkflow:
             )
         except steps.ACTIVITY_FAILURES as error:
             self._raise_partner_center_refusal(error)
-        self._customer_created = True
+        self._tracker.customer_created()
         return str(created.customer_id)
 
     async def _check_billing_address(self, customer: NewCustomer) -> None:
         self._enter(Phase.CHECKING_ADDRESS)
         missing = customer.billing_address.missing_fields()
-        if not customer.phone and tax_id_required(
-            customer.country, workflow.now().date(), self._config.tax_id_requirements
-        ):
+        if self._phone_missing(customer):
             missing.append("phone")
         if missing:
             refuse(
@@ -400,10 +347,7 @@ class OrderWorkflow:
     async def _collect_tax_id(self, customer: NewCustomer) -> str | None:
         """The tax ID for a new tenant: the order's, or one supplied later while the order waits
         (reminding, and expiring after the configured time), when Microsoft requires it."""
-        required = tax_id_required(
-            customer.country, workflow.now().date(), self._config.tax_id_requirements
-        )
-        if required and not customer.phone:
+        if self._phone_missing(customer):
             refuse(
                 RefusalCode.BILLING_ADDRESS_INCOMPLETE,
                 f"Microsoft requires a phone number for customers in {customer.country}.",
@@ -417,7 +361,9 @@ class OrderWorkflow:
             problem = verdict.reason
         if self._tax_id is not None:
             return self._tax_id
-        if not required:
+        if not tax_id_required(
+            customer.country, workflow.now().date(), self._config.tax_id_requirements
+        ):
             if problem is not None:
                 refuse(RefusalCode.CUSTOMER_REJECTED, problem)
             return None
@@ -428,17 +374,16 @@ class OrderWorkflow:
         async def supplied() -> bool:
             return self._tax_id is not None
 
-        await self._wait_until(
-            Waiting(
-                what=WaitingFor.TAX_ID,
-                since=workflow.now(),
-                expires_at=workflow.now() + waits.tax_id_expires_after,
-                last_problem=problem,
-            ),
+        await self._wait(
+            WaitingFor.TAX_ID,
             supplied,
-            check_every=waits.tax_id_reminder_every,
-            remind_every=waits.tax_id_reminder_every,
+            expires_after=waits.tax_id_expires_after,
+            pace=Pace(
+                check_every=waits.tax_id_reminder_every,
+                remind_every=waits.tax_id_reminder_every,
+            ),
             wake=lambda: self._tax_id is not None,
+            last_problem=problem,
             expired=Refusal(
                 code=RefusalCode.TAX_ID_NOT_PROVIDED,
                 message=f"Microsoft requires the customer's tax ID for {customer.country} and "
@@ -446,6 +391,14 @@ class OrderWorkflow:
             ),
         )
         return self._tax_id
+
+    def _phone_missing(self, customer: NewCustomer) -> bool:
+        return phone_missing(
+            customer.country,
+            customer.phone,
+            workflow.now().date(),
+            self._config.tax_id_requirements,
+        )
 
     async def _wait_for_relationship(self, domain: str) -> str:
         """An existing tenant becomes the partner's customer when its global admin accepts the
@@ -476,19 +429,18 @@ class OrderWorkflow:
             customer_id = found.customer_id
             return customer_id is not None
 
-        await self._wait_until(
-            Waiting(
-                what=WaitingFor.RELATIONSHIP,
-                since=workflow.now(),
-                expires_at=workflow.now() + waits.relationship_expires_after,
-                relationship_link=link.url,
-            ),
+        await self._wait(
+            WaitingFor.RELATIONSHIP,
             accepted,
-            check_every=waits.relationship_poll_every,
-            remind_every=waits.relationship_reminder_every,
+            expires_after=waits.relationship_expires_after,
+            pace=Pace(
+                check_every=waits.relationship_poll_every,
+                remind_every=waits.relationship_reminder_every,
+                wake_min_gap=waits.relationship_nudge_min_gap,
+            ),
             wake=lambda: self._relationship_nudged,
-            wake_min_gap=waits.relationship_nudge_min_gap,
             check_first=False,
+            relationship_link=link.url,
             expired=Refusal(
                 code=RefusalCode.RELATIONSHIP_NOT_ACCEPTED,
                 message="The customer's administrator did not accept the reseller invitation "
@@ -502,57 +454,40 @@ class OrderWorkflow:
     async def _check_eligibility(
         self, order: OrderDocument, customer_id: str, offers: dict[str, OfferFacts]
     ) -> None:
-        needed = {
-            QUALIFICATION_FOR_SEGMENT[line.segment]
-            for line in order.lines
-            if line.segment is not Segment.COMMERCIAL
-        }
+        needed = qualifications_needed(order.lines)
         self._enter(Phase.CHECKING_ELIGIBILITY)
         qualifications = await steps.read(
             m.GET_QUALIFICATIONS, m.CustomerRef(customer_id=customer_id), m.Qualifications
         )
-        self._approved_qualifications = frozenset(qualifications.approved)
-        government_only = "GovernmentCommunityCloud" in qualifications.approved
-        if not needed and not government_only:
-            return
+        # Only a new customer's order describes the school Microsoft is asked to vet.
         customer = order.customer
-        if (
-            "Education" in needed
-            and "Education" not in qualifications.approved
-            and "Education" not in qualifications.in_review
-            and "Education" not in qualifications.denied
-            and isinstance(customer, NewCustomer)
-            and customer.education is not None
+        school = customer.education if isinstance(customer, NewCustomer) else None
+        if school is not None and education_vetting_to_request(
+            needed,
+            approved=qualifications.approved,
+            in_review=qualifications.in_review,
+            denied=qualifications.denied,
         ):
             qualifications = await steps.write(
                 m.REQUEST_EDUCATION_VETTING,
                 m.RequestEducationVetting(
-                    request_id=f"{order.order_id}:education-vetting",
+                    request_id=request_id(order.order_id, ids.EDUCATION_VETTING),
                     customer_id=customer_id,
-                    education=customer.education,
+                    education=school,
                 ),
                 m.Qualifications,
             )
-        if "Education" in needed and "Education" in qualifications.in_review:
+        if vetting_under_way(needed, in_review=qualifications.in_review):
             qualifications = await self._wait_for_vetting(customer_id, qualifications)
         self._approved_qualifications = frozenset(qualifications.approved)
-        problems = []
-        for n, line in enumerate(order.lines):
-            if may_buy(line.segment, set(qualifications.approved)):
-                continue
-            qualification = QUALIFICATION_FOR_SEGMENT.get(line.segment)
-            if qualification and qualification in qualifications.denied:
-                problems.append(
-                    Problem(
-                        code=RefusalCode.VETTING_DENIED,
-                        message=f"Microsoft did not approve the customer as {qualification}; "
-                        f"it cannot buy {offers[line.offer].title}.",
-                        lines=[n],
-                    )
-                )
-            else:
-                problems.append(not_eligible(n, offers[line.offer].title, line.segment))
-        self._refuse_problems(problems)
+        self._refuse_problems(
+            eligibility_problems(
+                order.lines,
+                offers,
+                approved=qualifications.approved,
+                denied=qualifications.denied,
+            )
+        )
 
     async def _wait_for_vetting(
         self, customer_id: str, qualifications: m.Qualifications
@@ -571,17 +506,13 @@ class OrderWorkflow:
             qualifications = await steps.read(
                 m.GET_QUALIFICATIONS, m.CustomerRef(customer_id=customer_id), m.Qualifications
             )
-            return "Education" not in qualifications.in_review
+            return EDUCATION not in qualifications.in_review
 
-        await self._wait_until(
-            Waiting(
-                what=WaitingFor.VETTING,
-                since=workflow.now(),
-                expires_at=workflow.now() + waits.vetting_expires_after,
-            ),
+        await self._wait(
+            WaitingFor.VETTING,
             decided,
-            check_every=waits.vetting_poll_every,
-            remind_every=None,
+            expires_after=waits.vetting_expires_after,
+            pace=Pace(check_every=waits.vetting_poll_every),
             check_first=False,
             expired=Refusal(
                 code=RefusalCode.VETTING_NOT_FINISHED,
@@ -591,64 +522,6 @@ class OrderWorkflow:
         )
         return qualifications
 
-    async def _wait_until(
-        self,
-        waiting: Waiting,
-        done: Callable[[], Awaitable[bool]],
-        *,
-        check_every: timedelta,
-        remind_every: timedelta | None,
-        expired: Refusal,
-        wake: Callable[[], bool] = lambda: False,
-        wake_min_gap: timedelta | None = None,
-        check_first: bool = True,
-    ) -> None:
-        """Wait durably until `done()`: asking again every `check_every` and whenever `wake()`
-        turns true, counting reminders every `remind_every`, refusing with `expired` once
-        `waiting.expires_at` has passed. The status shows what the order waits for meanwhile.
-        `check_first=False` when the caller has just checked. A `wake()` sooner than
-        `wake_min_gap` after the last check it caused waits for the gap's end, so a burst of
-        nudges costs Partner Center one call per gap."""
-        assert waiting.expires_at is not None
-        deadline = waiting.expires_at
-        next_reminder = waiting.since + remind_every if remind_every else None
-        self._set_waiting(waiting)
-        if check_first and await done():
-            self._set_waiting(None)
-            return
-        woken_at: datetime | None = None
-        while True:
-            remaining = deadline - workflow.now()
-            if remaining <= timedelta(0):
-                raise OrderRefused(expired)
-            with contextlib.suppress(TimeoutError):
-                await workflow.wait_condition(
-                    lambda: wake() or self._cancel_requested,
-                    timeout=min(check_every, remaining),
-                )
-            self._checkpoint()
-            if wake() and wake_min_gap is not None:
-                since = workflow.now() - woken_at if woken_at is not None else None
-                left = (
-                    min(wake_min_gap - since, deadline - workflow.now())
-                    if since is not None
-                    else None
-                )
-                if left is not None and left > timedelta(0) and workflow.patched(NUDGE_GAP):
-                    with contextlib.suppress(TimeoutError):
-                        await workflow.wait_condition(lambda: self._cancel_requested, timeout=left)
-                    self._checkpoint()
-                woken_at = workflow.now()
-            now = workflow.now()
-            if remind_every and next_reminder is not None and next_reminder <= now < deadline:
-                waiting.reminders_sent += 1
-                next_reminder += remind_every
-                workflow.logger.info("reminder %d sent", waiting.reminders_sent)
-                self._publish()
-            if await done():
-                break
-        self._set_waiting(None)
-
     # ------------------------------------------------------------------ agreement
 
     async def _confirm_customer_agreement(self, order: OrderDocument, customer_id: str) -> None:
@@ -657,7 +530,7 @@ class OrderWorkflow:
             await steps.write(
                 m.CONFIRM_CUSTOMER_AGREEMENT,
                 m.ConfirmAgreement(
-                    request_id=f"{order.order_id}:customer-agreement",
+                    request_id=request_id(order.order_id, ids.CUSTOMER_AGREEMENT),
                     customer_id=customer_id,
                     acceptance=order.customer_agreement,
                 ),
@@ -668,14 +541,17 @@ class OrderWorkflow:
 
     # ------------------------------------------------------------------ the customer's slot
 
-    async def _take_customer_slot(self, customer_id: str) -> None:
+    async def _take_customer_slot(self, order: OrderDocument, customer_id: str) -> None:
         self._enter(Phase.WAITING_FOR_CUSTOMER_SLOT)
-        self._set_waiting(Waiting(what=WaitingFor.CUSTOMER_SLOT, since=workflow.now()))
+        self._tracker.waiting_for(WaitingFor.CUSTOMER_SLOT)
         await self._slot.acquire(
-            customer_id, self._status.order_id, give_up=lambda: self._cancel_requested
+            customer_id,
+            order.order_id,
+            lease=self._config.waits.customer_slot_lease,
+            give_up=lambda: self._cancel_requested,
         )
-        self._checkpoint()
-        self._set_waiting(None)
+        self._stop_if_cancelled()
+        self._tracker.done_waiting()
 
     # ------------------------------------------------------------------ plan and buy
 
@@ -697,18 +573,11 @@ class OrderWorkflow:
                 self._config,
             )
         )
-        for planned in plan.lines:
-            line = self._status.lines[planned.line]
-            line.state = LineState.PLANNED
-            line.action = planned.action
-            line.subscription_id = planned.subscription_id
-            line.quantity_before = planned.quantity_before
-            line.quantity_after = planned.quantity_after
-        self._publish()
+        self._tracker.planned(plan)
         return plan
 
     async def _purchase_and_follow(self, order: OrderDocument, plan: Plan) -> None:
-        customer_id = str(self._status.customer_id)
+        customer_id = str(self._tracker.customer_id)
         self._enter(Phase.PURCHASING)
         creates = [p for p in plan.lines if p.action is LineAction.CREATE]
         adds = [p for p in plan.lines if p.action is LineAction.ADD_LICENCES]
@@ -719,42 +588,48 @@ class OrderWorkflow:
             await self._add_licences(order, customer_id, planned)
 
         self._enter(Phase.PROVISIONING)
+        await self._follow_provisioning(
+            customer_id, purchased.orders if purchased is not None else [], adds
+        )
+
+    async def _follow_provisioning(
+        self, customer_id: str, orders: list[m.PurchasedOrder], adds: list[PlannedLine]
+    ) -> None:
+        """Until Microsoft has provisioned what was ordered: each new subscription (by its
+        Partner Center order), each added quantity (on its subscription)."""
+        if orders or any(self._tracker.line_ordered(p.line) for p in adds):
+            self._tracker.waiting_for(WaitingFor.PROVISIONING)
         waits = self._config.waits
-        if purchased is not None:
-            for pc_order in purchased.orders:
-                try:
-                    provisioned = await steps.poll(
-                        m.AWAIT_PROVISIONING,
-                        m.ProvisioningCheck(customer_id=customer_id, order_id=pc_order.order_id),
-                        m.ProvisionedOrder,
-                        every=waits.provisioning_poll_every,
-                        expires_after=waits.provisioning_expires_after,
+        for pc_order in orders:
+            try:
+                provisioned = await steps.poll(
+                    m.AWAIT_PROVISIONING,
+                    m.ProvisioningCheck(customer_id=customer_id, order_id=pc_order.order_id),
+                    m.ProvisionedOrder,
+                    every=waits.provisioning_poll_every,
+                    expires_after=waits.provisioning_expires_after,
+                )
+            except steps.ACTIVITY_FAILURES as error:
+                for n in pc_order.lines:
+                    self._tracker.line_failed(
+                        n,
+                        f"ordered at Microsoft (order {pc_order.order_id}), not fulfilled: "
+                        f"{error.cause or error}",
                     )
-                except steps.ACTIVITY_FAILURES as error:
-                    for n in pc_order.lines:
-                        self._line_failed(
-                            n,
-                            f"ordered at Microsoft (order {pc_order.order_id}), not fulfilled: "
-                            f"{error.cause or error}",
-                        )
-                    continue
-                for n, subscription_id in zip(
-                    pc_order.lines, provisioned.subscription_ids, strict=True
-                ):
-                    if not subscription_id:  # the order ended as a partial success
-                        self._line_failed(
-                            n,
-                            f"ordered at Microsoft (order {pc_order.order_id}), which reports "
-                            f"the order as {provisioned.status}; this line was not fulfilled",
-                        )
-                        continue
-                    line = self._status.lines[n]
-                    line.subscription_id = subscription_id
-                    line.state = LineState.FULFILLED
-                self._publish()
+                continue
+            for n, subscription_id in zip(
+                pc_order.lines, provisioned.subscription_ids, strict=True
+            ):
+                if subscription_id:
+                    self._tracker.fulfilled(n, subscription_id)
+                else:  # the order ended as a partial success
+                    self._tracker.line_failed(
+                        n,
+                        f"ordered at Microsoft (order {pc_order.order_id}), which reports "
+                        f"the order as {provisioned.status}; this line was not fulfilled",
+                    )
         for planned in adds:
-            line = self._status.lines[planned.line]
-            if line.state is not LineState.ORDERED:
+            if not self._tracker.line_ordered(planned.line):
                 continue  # refused or failed: no new quantity to wait for
             try:
                 await steps.poll(
@@ -768,14 +643,15 @@ class OrderWorkflow:
                     every=waits.provisioning_poll_every,
                     expires_after=waits.provisioning_expires_after,
                 )
-                line.state = LineState.FULFILLED
-                self._publish()
             except steps.ACTIVITY_FAILURES as error:
-                self._line_failed(
+                self._tracker.line_failed(
                     planned.line,
                     "the change was accepted; the new quantity did not show in time: "
                     f"{error.cause}",
                 )
+            else:
+                self._tracker.fulfilled(planned.line)
+        self._tracker.done_waiting()
 
     async def _buy_new_subscriptions(
         self, order: OrderDocument, customer_id: str, creates: list[PlannedLine]
@@ -790,38 +666,34 @@ class OrderWorkflow:
                 stale = refusal is not None and refusal.partner_center_code == m.STALE_AVAILABILITY
                 if attempt == 0 and stale:
                     # Availability ids change over time: read them again and buy once more.
-                    await self._describe_offers(order)
+                    creates = with_fresh_catalog(creates, await self._describe_offers(order))
                     continue
                 self._purchase_failed(creates, error, refusal)
                 return None
         assert purchased is not None
         for pc_order in purchased.orders:
-            for n in pc_order.lines:
-                self._status.lines[n].state = LineState.ORDERED
-                self._status.lines[n].partner_center_order_id = pc_order.order_id
+            self._tracker.ordered(pc_order.lines, pc_order.order_id)
         for group in purchased.refused:  # refused by Microsoft, or not ordered because of it
             refusal = from_partner_center(group.refusal.code, group.refusal.description)
             if group.not_ordered is not None:
                 refusal = refusal.model_copy(update={"message": group.not_ordered})
             for n in group.lines:
-                self._line_refused(n, refusal)
-        self._publish()
+                self._tracker.line_refused(n, refusal)
         return purchased
 
     async def _purchase(
         self, order: OrderDocument, customer_id: str, creates: list[PlannedLine], attempt: int
     ) -> m.PurchaseResult:
-        suffix = "" if attempt == 0 else f":{attempt + 1}"
         purchased: m.PurchaseResult = await steps.write(
             m.PURCHASE,
             m.Purchase(
-                request_id=f"{order.order_id}:purchase{suffix}",
+                request_id=request_id(order.order_id, ids.purchase(attempt)),
                 customer_id=customer_id,
                 reseller_mpn_id=order.reseller.mpn_id if order.reseller else None,
                 lines=[
                     m.PurchaseLine(
                         line=p.line,
-                        catalog_item_id=str(self._catalog_items[p.offer]),
+                        catalog_item_id=str(p.catalog_item_id),
                         quantity=p.quantity,
                         billing_cycle=p.billing_cycle,
                         term_duration=p.term_duration,
@@ -842,7 +714,7 @@ class OrderWorkflow:
     ) -> None:
         for p in creates:
             if refusal is not None:
-                self._line_refused(
+                self._tracker.line_refused(
                     p.line,
                     refusal.model_copy(
                         update={
@@ -852,7 +724,7 @@ class OrderWorkflow:
                     ),
                 )
             else:  # not a refusal: whether Microsoft took the order is not known
-                self._line_failed(
+                self._tracker.line_failed(
                     p.line,
                     f"the purchase did not complete ({error.cause}); it may have been "
                     "ordered at Microsoft: check the customer's subscriptions before ordering "
@@ -866,7 +738,7 @@ class OrderWorkflow:
             await steps.write(
                 m.CHANGE_QUANTITY,
                 m.ChangeQuantity(
-                    request_id=f"{order.order_id}:line-{planned.line}:quantity",
+                    request_id=request_id(order.order_id, ids.line_quantity(planned.line)),
                     customer_id=customer_id,
                     subscription_id=str(planned.subscription_id),
                     quantity=planned.quantity_after,
@@ -876,52 +748,69 @@ class OrderWorkflow:
         except steps.ACTIVITY_FAILURES as error:
             refusal = partner_center_refusal(error)
             if refusal is not None:
-                self._line_refused(planned.line, refusal)
+                self._tracker.line_refused(planned.line, refusal)
             else:
-                self._line_failed(
+                self._tracker.line_failed(
                     planned.line,
                     f"the change did not complete ({error.cause}); the licences may have been "
                     "added at Microsoft: check the subscription before ordering them again",
                 )
             return
-        self._status.lines[planned.line].state = LineState.ORDERED
-        self._publish()
+        self._tracker.ordered([planned.line])
 
-    def _line_refused(self, n: int, refusal: Refusal) -> None:
-        """Microsoft refused this line at purchase: nothing was bought for it."""
-        self._purchase_refusals[n] = refusal.code
-        line = self._status.lines[n]
-        line.state = LineState.REFUSED
-        line.problem = refusal.message
-        self._publish()
-
-    def _line_failed(self, n: int, problem: str) -> None:
-        line = self._status.lines[n]
-        line.state = LineState.FAILED
-        line.problem = problem
-        self._publish()
-
-    # ------------------------------------------------------------------ bookkeeping
+    # ------------------------------------------------------------------ mechanism
 
     def _enter(self, phase: Phase) -> None:
-        self._checkpoint()
-        self._status.phase = phase
-        workflow.upsert_search_attributes([steps.PHASE.value_set(phase.value)])
-        self._publish()
-        metrics.phase_entered(phase.value)
+        """A step begins, unless the order was cancelled before it."""
+        self._stop_if_cancelled()
+        self._tracker.enter(phase)
 
-    def _set_waiting(self, waiting: Waiting | None) -> None:
-        self._status.waiting = waiting
-        self._publish()
+    def _cancelling(self) -> bool:
+        """A cancellation was asked for, and the purchase has not started."""
+        return self._cancel_requested and self._tracker.cancellable
 
-    def _publish(self) -> None:
-        """After every change of the status: its time, and the UI's current details."""
-        self._status.updated_at = workflow.now()
-        workflow.set_current_details(current_details(self._status))
-
-    def _checkpoint(self) -> None:
-        if self._cancel_requested and not self._purchase_started:
+    def _stop_if_cancelled(self) -> None:
+        if self._cancelling():
             raise OrderCancelled()
+
+    async def _wait(
+        self,
+        what: WaitingFor,
+        done: Callable[[], Awaitable[bool]],
+        *,
+        expires_after: timedelta,
+        pace: Pace,
+        expired: Refusal,
+        wake: Callable[[], bool] = never,
+        check_first: bool = True,
+        relationship_link: str | None = None,
+        last_problem: str | None = None,
+    ) -> None:
+        """Wait durably until `done()` (workflows/waiting.py), the status saying what for; the
+        order is refused with `expired` when the wait expires, and stops if cancelled."""
+        since = workflow.now()
+        deadline = since + expires_after
+        self._tracker.waiting_for(
+            what,
+            expires_at=deadline,
+            relationship_link=relationship_link,
+            last_problem=last_problem,
+        )
+        ended = await wait_until(
+            done,
+            since=since,
+            deadline=deadline,
+            pace=pace,
+            wake=wake,
+            cancelled=self._cancelling,
+            remind=self._tracker.reminded,
+            check_first=check_first,
+        )
+        if ended is WaitEnded.CANCELLED:
+            raise OrderCancelled()
+        if ended is WaitEnded.EXPIRED:
+            raise OrderRefused(expired)
+        self._tracker.done_waiting()
 
     def _raise_partner_center_refusal(self, error: ActivityError | ApplicationError) -> NoReturn:
         refusal = partner_center_refusal(error)
@@ -930,40 +819,25 @@ class OrderWorkflow:
         raise OrderRefused(refusal)
 
     async def _finish(self, phase: Phase, refusal: Refusal | None) -> OrderOutcome:
-        self._status.waiting = None
-        self._status.refusal = refusal
-        self._status.cancellable = False
-        self._status.phase = phase
-        workflow.upsert_search_attributes([steps.PHASE.value_set(phase.value)])
-        self._publish()
-        metrics.order_ended(phase.value, refusal.code.value if refusal else None)
+        self._tracker.finished(phase, refusal)
         await workflow.wait_condition(workflow.all_handlers_finished)
-        return OrderOutcome(
-            order_id=self._status.order_id,
-            phase=phase,
-            customer_id=self._status.customer_id,
-            lines=self._status.lines,
-            refusal=refusal,
-            unencrypted_inputs=self._status.unencrypted_inputs,
-        )
+        return self._tracker.outcome()
 
     # ------------------------------------------------------------------ handlers
 
     @workflow.query(name=STATUS)
     def status(self) -> OrderStatus:
-        return self._status
+        return self._tracker.status
 
     @workflow.signal(name=PROVIDE_TAX_ID)
     def provide_tax_id_signal(self, submission: TaxIdSubmission) -> None:
         """Plain signal (e.g. from the `temporal` CLI): an invalid tax ID is noted on the
         status and the order keeps waiting. One sent unencrypted is taken, and noted."""
         if submission.arrival is Arrival.PLAIN:
-            self._note_unencrypted("tax_id")
+            self._tracker.note_unencrypted("tax_id")
         problem = self._tax_id_problem(submission.tax_id)
         if problem is not None:
-            if self._status.waiting is not None:
-                self._status.waiting.last_problem = problem
-                self._publish()
+            self._tracker.input_refused(problem)
             workflow.logger.info("tax ID not accepted")
             return
         self._accept_tax_id(submission.tax_id)
@@ -971,7 +845,7 @@ class OrderWorkflow:
     @workflow.update(name=PROVIDE_TAX_ID)
     def provide_tax_id(self, submission: TaxIdSubmission) -> TaxIdAccepted:
         if submission.arrival is Arrival.PLAIN:
-            self._note_unencrypted("tax_id")
+            self._tracker.note_unencrypted("tax_id")
         self._accept_tax_id(submission.tax_id)
         return TaxIdAccepted()
 
@@ -994,17 +868,7 @@ class OrderWorkflow:
         assert self._order is not None and isinstance(self._order.customer, NewCustomer)
         verdict = validate_tax_id(self._order.customer.country, tax_id)
         self._tax_id = verdict.value
-        if self._status.waiting is not None:
-            self._status.waiting.last_problem = None
-            self._publish()
-
-    def _note_unencrypted(self, what: str) -> None:
-        """An input arrived in plain text: it stays readable in this order's history. Operators
-        see it on the status and in the UI's details, and in the worker's log."""
-        if what not in self._status.unencrypted_inputs:
-            self._status.unencrypted_inputs.append(what)
-            self._publish()
-        workflow.logger.warning("input arrived unencrypted: %s", what)
+        self._tracker.input_accepted()
 
     @workflow.signal(name=RELATIONSHIP_ACCEPTED)
     def relationship_accepted(self, _: RelationshipNudge) -> None:
@@ -1021,8 +885,22 @@ class OrderWorkflow:
 
     @cancel.validator
     def _validate_cancel(self, request: CancelRequest) -> None:
-        if self._purchase_started or self._status.phase.final:
+        if not self._tracker.cancellable or self._tracker.ended:
             raise ValueError(
                 "The order can no longer be cancelled: the purchase has started "
                 "or the order has ended."
             )
+
+
+async def carried_through(work: Coroutine[Any, Any, None]) -> None:
+    """Run `work` to its end even if the workflow is cancelled meanwhile (a cancellation is
+    logged and ignored: once the purchase has started, the order is carried through)."""
+    running = asyncio.ensure_future(work)
+    while True:
+        try:
+            await asyncio.shield(running)
+            return
+        except asyncio.CancelledError:
+            if running.done():
+                return
+            workflow.logger.info("cancellation ignored: the purchase has started")
