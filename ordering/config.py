@@ -127,9 +127,9 @@ def load_config(path: str | Path | None = None) -> EngineConfig:
     else:
         text = resources.files("ordering").joinpath("data/engine.json").read_text("utf-8")
     data = {k: v for k, v in json.loads(text).items() if not k.startswith("_")}
-    if {"acceptsUnencryptedOrders", "accepts_unencrypted_orders"} & data.keys():
+    if data.get("acceptsUnencryptedOrders") or data.get("accepts_unencrypted_orders"):
         raise ValueError(
-            "acceptsUnencryptedOrders cannot be set in a configuration file: a worker accepts "
-            "unencrypted orders only when it runs with the development switch"
+            "acceptsUnencryptedOrders cannot be turned on in a configuration file: a worker "
+            "accepts unencrypted orders only when it runs with the development switch"
         )
     return EngineConfig.model_validate(data)
