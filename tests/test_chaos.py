@@ -13,18 +13,13 @@ from typing import Any
 
 import pytest
 
+from devtools.chaos import MIN_END_OF_SALE_ORDERS, Chaos, Report, reconcile, run_chaos
+from devtools.samples import VOICE_END_OF_SALE as END_OF_SALE
+from devtools.samples import line as order_line
+from devtools.samples import new_customer, order
 from ordering.document import NewCustomer, OrderDocument
 from ordering.refusals import Refusal, RefusalCode
 from ordering.status import LineState, LineStatus, OrderOutcome, Phase
-from workers.chaos import (
-    AGREEMENT,
-    END_OF_SALE,
-    MIN_END_OF_SALE_ORDERS,
-    Chaos,
-    Report,
-    reconcile,
-    run_chaos,
-)
 from workers.cli import build_parser
 from workers.cli import main as cli
 
@@ -88,6 +83,15 @@ def test_the_command_line_itself_accepts_the_documented_options() -> None:
     assert "unrecognized arguments" not in result.stderr
 
 
+def test_chaos_help_lists_its_options(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        cli(["chaos", "--help"])
+    assert exit_.value.code == 0
+    out = capsys.readouterr().out
+    for option in ("--orders", "--kills", "--server-restarts", "--seed", "--json", "--plan-only"):
+        assert option in out
+
+
 def test_bad_chaos_options_are_refused_by_argparse(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_:
         cli(["chaos", "--kills", "-1", "--plan-only"])
@@ -111,31 +115,7 @@ def test_every_run_has_new_customers_ordering_the_end_of_sale_offer(orders: int)
 
 
 def _order(order_id: str, customer: dict[str, Any], offer: str = END_OF_SALE) -> OrderDocument:
-    return OrderDocument.model_validate(
-        {
-            "order_id": order_id,
-            "customer": customer,
-            "lines": [{"offer": offer, "quantity": 1, "billing_cycle": "monthly"}],
-            "customer_agreement": AGREEMENT,
-        }
-    )
-
-
-def _new_customer(prefix: str) -> dict[str, Any]:
-    return {
-        "kind": "new",
-        "company_name": "Orphan Ltd",
-        "domain_prefix": prefix,
-        "email": "it@example.com",
-        "billing_address": {
-            "first_name": "A",
-            "last_name": "B",
-            "address_line1": "1 Main St",
-            "city": "Redmond",
-            "postal_code": "98052",
-            "country": "US",
-        },
-    }
+    return order(order_id, customer, order_line(offer))
 
 
 def _refused(order_id: str, customer_id: str | None = None) -> OrderOutcome:
@@ -165,7 +145,7 @@ def _sub(sub_id: str, customer_id: str, quantity: int, order: str | None = None)
 
 def test_a_refused_new_customer_order_that_created_the_customer_is_an_orphan() -> None:
     """The end-of-sale bug: the customer was created before the offer was checked."""
-    refused = _order("eos1", _new_customer("eos1x"))
+    refused = _order("eos1", new_customer("eos1x"))
     report = Report(outcomes={"eos1": _refused("eos1", NEW_ID)})
     snapshot = _snapshot(
         customers=[
@@ -187,7 +167,7 @@ def test_a_refused_new_customer_order_that_created_the_customer_is_an_orphan() -
 
 
 def test_a_domain_taken_by_a_refused_order_without_a_customer_is_an_orphan() -> None:
-    refused = _order("eos2", _new_customer("eos2x"))
+    refused = _order("eos2", new_customer("eos2x"))
     report = Report(outcomes={"eos2": _refused("eos2")})
     reconcile(report, _snapshot(takenDomains=["eos2x.onmicrosoft.com"]), [refused], {}, set())
     assert report.orphans.domains_of_unbought_orders == ["eos2"]
@@ -195,7 +175,7 @@ def test_a_domain_taken_by_a_refused_order_without_a_customer_is_an_orphan() -> 
 
 
 def test_a_refused_order_that_left_nothing_behind_is_fine() -> None:
-    refused = _order("eos3", _new_customer("eos3x"))
+    refused = _order("eos3", new_customer("eos3x"))
     report = Report(outcomes={"eos3": _refused("eos3")})
     reconcile(report, _snapshot(), [refused], {}, set())
     assert report.orphans.total() == 0 and report.unbought_new_customer_orders == 1
@@ -203,7 +183,7 @@ def test_a_refused_order_that_left_nothing_behind_is_fine() -> None:
 
 
 def test_a_failed_order_that_bought_nothing_but_created_the_customer_is_an_orphan() -> None:
-    failed = _order("f1", _new_customer("f1x"))
+    failed = _order("f1", new_customer("f1x"))
     outcome = OrderOutcome(
         order_id="f1",
         phase=Phase.FAILED,
@@ -294,3 +274,4 @@ async def test_chaos_run_loses_duplicates_drifts_and_orphans_nothing() -> None:
     assert report.licence_failures == []
     assert report.ok
     assert report.calls > report.placed  # faults happened and were retried
+    assert sum(report.faults.values()) > 0, report.faults  # and the sandbox counted them

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from clients.payloads import ACTIVE_VARIABLE, KEYS_VARIABLE
+from devtools.dev import KEYS_FILE, dev_secrets
 from workers.codec_server import TOKEN_VARIABLE
-from workers.dev import KEYS_FILE, dev_secrets
 
 
 @pytest.fixture(autouse=True)

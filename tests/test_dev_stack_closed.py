@@ -23,7 +23,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from workers.background_server import free_port
+from sandbox.background_server import free_port
 
 VENV_BIN = Path(sys.executable).parent
 

@@ -10,9 +10,10 @@ README lines covered (section, command):
               .venv/bin/csp-orders order status shop-1005
               .venv/bin/csp-orders order tax-id shop-1005 7707083893
               .venv/bin/csp-orders order cancel shop-1005   (refused: the purchase has started)
-              .venv/bin/csp-orders licenses add --request-id r-1 --customer <id>
+              .venv/bin/csp-orders licences add --request-id r-1 --customer <id>
                   --subscription <id> --quantity 5
-              .venv/bin/csp-orders worker                   (CSP_TEMPORAL_ADDRESS, CSP_PC_BASE_URL)
+              .venv/bin/csp-orders worker                   (CSP_TEMPORAL_ADDRESS, CSP_PC_BASE_URL,
+                                                             CSP_PC_* credentials of the sandbox)
               .venv/bin/csp-orders codec-server             (--port)
   Finding an order:    temporal workflow list --query ...  (CspPhase = "waiting_for_tax_id")
   Decoding payloads:   export TEMPORAL_CODEC_ENDPOINT=http://127.0.0.1:8089
@@ -33,10 +34,12 @@ README lines covered (section, command):
                        [--faults '{"throttle_rate": 0.05}']   (every option given)
               (with --trace-exporter console and --metrics-port, both documented beside it)
 Covered elsewhere: `csp-orders worker --trace-exporter otlp` (tests/engine/test_otlp_export.py).
-Run elsewhere: `make demo` (tests/test_demo.py). Not run here: `make test` (CI runs it: it is
-this suite), `csp-orders chaos ...` (tests/test_chaos.py runs the
-harness), `python -m tests.engine.record_histories` and `CSP_UI_SCREENSHOTS=docs/ui` (they
-rewrite tracked files: the replay histories and the UI screenshots).
+Run elsewhere: `make demo` (tests/test_demo.py). Not run here: `make test` and `make test-unit`
+(.ci/run runs both, as written; a test below checks that it still does: `make test` is this
+suite, and `make test-unit`, part of it, takes over a minute), `csp-orders chaos ...`
+(tests/test_chaos.py runs the harness), `python -m tests.engine.record_histories` and
+`CSP_UI_SCREENSHOTS=docs/ui` (they rewrite tracked files: the replay histories and the UI
+screenshots). The worker's refusal without `CSP_PC_*` credentials: tests/test_cli_commands.py.
 """
 
 from __future__ import annotations
@@ -57,9 +60,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from devtools.sandbox_settings import sandbox_worker_env
 from sandbox.admin_client import SandboxAdmin
-from tests.engine.test_codec_server import payload_data
-from workers.background_server import free_port
+from sandbox.background_server import free_port
+from tests.helpers import eventually, payload_data
 
 ROOT = Path(__file__).parent.parent
 README = " ".join((ROOT / "README.md").read_text().split())
@@ -115,13 +119,12 @@ class Operator:
         return status
 
     async def until_phase(self, phase: str) -> dict[str, object]:
-        for _ in range(300):
+        async def reached() -> dict[str, object] | None:
             status = await self.status()
-            if status["phase"] == phase:
-                return status
             assert status["phase"] not in {"refused", "cancelled", "failed"}, status
-            await asyncio.sleep(0.5)
-        raise AssertionError(f"shop-1005 never reached {phase}")
+            return status if status["phase"] == phase else None
+
+        return await eventually(reached, timeout=150, every=0.5, what=f"shop-1005 {phase}")
 
 
 def repository_layout(tmp_path: Path) -> Path:
@@ -155,22 +158,29 @@ def started(
 
 
 async def until_logged(process: subprocess.Popen[bytes], log: Path, text: str) -> None:
-    for _ in range(1200):
+    async def logged() -> bool:
         if text in log.read_text(errors="replace"):
-            return
+            return True
         assert process.poll() is None, log.read_text(errors="replace")[-3000:]
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"never logged {text!r}: {log.read_text(errors='replace')[-3000:]}")
+        return False
+
+    await eventually(
+        logged,
+        timeout=120,
+        what=lambda: f"{text!r} logged: {log.read_text(errors='replace')[-3000:]}",
+    )
 
 
 async def until_answering(url: str) -> None:
     async with httpx.AsyncClient() as client:
-        for _ in range(600):
+
+        async def answering() -> bool:
             with contextlib.suppress(httpx.TransportError):
                 await client.get(url)
-                return
-            await asyncio.sleep(0.1)
-    raise AssertionError(f"{url} never answered")
+                return True
+            return False
+
+        await eventually(answering, timeout=60, what=f"{url} answering")
 
 
 @pytest.fixture
@@ -219,15 +229,15 @@ async def walk_an_order_through_the_documented_commands(
     # Finding an order: the query the README gives, with the `temporal` CLI.
     assert documented("`temporal workflow list --query ...`")
     assert documented('`CspPhase = "waiting_for_tax_id"`')
-    for _ in range(100):  # visibility follows the order's search attributes shortly
+
+    async def listed() -> bool:  # visibility follows the order's search attributes shortly
         code, out, err = await run(
             "temporal workflow list --query 'CspPhase = \"waiting_for_tax_id\"'"
         )
         assert code == 0, err
-        if "order-shop-1005" in out:
-            break
-        await asyncio.sleep(0.2)
-    assert "order-shop-1005" in out
+        return "order-shop-1005" in out
+
+    await eventually(listed, timeout=20, every=0.2, what="order-shop-1005 listed")
 
     # Decoding payloads: with the codec variables the input reads in the clear; without the
     # token, 401.
@@ -296,7 +306,7 @@ async def walk_an_order_through_the_documented_commands(
     assert bought["quantity_after"] == 7
 
     line = documented(
-        ".venv/bin/csp-orders licenses add --request-id r-1 --customer <id> "
+        ".venv/bin/csp-orders licences add --request-id r-1 --customer <id> "
         "--subscription <id> --quantity 5"
     )
     line = line.replace("<id>", str(completed["customer_id"]), 1)
@@ -319,7 +329,8 @@ async def test_the_worker_and_codec_server_command_lines(
         f" --trace-exporter console --metrics-port {metrics}"
     )
     log = tmp_path / "worker.log"
-    env = operator.env(CSP_PC_BASE_URL=operator.sandbox, **queue)
+    # The dev stack's sandbox, named with its credentials: the worker has no default.
+    env = operator.env(**sandbox_worker_env(operator.sandbox), **queue)
     with started(["bash", "-c", f"{SECRETS}; exec {worker_line}"], operator.cwd, env, log) as w:
         await until_logged(w, log, "worker on task queue readme-worker")
         code, out, err = await operator.run(
@@ -423,3 +434,14 @@ async def test_the_sandbox_command_line_with_every_option(tmp_path: Path) -> Non
         state = json.loads((cwd / "sandbox.json").read_text())
         assert "readme.onmicrosoft.com" in json.dumps(state)
     assert sandbox.returncode == 0, log.read_text()[-3000:]
+
+
+def test_ci_runs_the_make_targets_the_readme_documents() -> None:
+    """`make test` and `make test-unit` are run by .ci/run, as the README writes them (this
+    suite cannot run itself, and `make test-unit` is too slow to run twice here)."""
+    ci = (ROOT / ".ci" / "run").read_text().splitlines()
+    makefile = (ROOT / "Makefile").read_text()
+    for target in ("test", "test-unit"):
+        assert documented(f"make {target}")
+        assert f"\n{target}:" in makefile
+        assert any(line.split("#")[0].split() == ["make", target] for line in ci), target

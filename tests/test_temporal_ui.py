@@ -12,54 +12,18 @@ from __future__ import annotations
 import json
 import os
 import urllib.parse
-from collections.abc import AsyncIterator
 from pathlib import Path
 
-import pytest
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, Page, expect
 
-from clients.payloads import ACTIVE_VARIABLE, KEYS_VARIABLE
 from clients.storefront import Storefront
+from devtools.dev import DevStack
 from ordering.document import OrderDocument
 from ordering.status import Phase
-from workers.codec_server import TOKEN_VARIABLE
-from workers.dev import DevStack, dev_stack
+from tests.helpers import UI_WAIT_MS as WAIT
 
-CHROMIUM = Path("/usr/bin/chromium")
-# As root, in a closed network: no sandbox, no background calls to Google's hosts.
-CHROMIUM_FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 EXAMPLES = Path(__file__).parent.parent / "examples"
-WAIT = 30_000  # ms: the UI polls and renders asynchronously
-
-
-@pytest.fixture
-async def stack(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[DevStack]:
-    # The dev stack makes its own secrets, as on an operator's machine; the test session's
-    # key ring comes back afterwards.
-    for name in (KEYS_VARIABLE, ACTIVE_VARIABLE, TOKEN_VARIABLE):
-        monkeypatch.delenv(name, raising=False)
-    async with dev_stack(state_dir=tmp_path / "dev") as running:
-        yield running
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    if not CHROMIUM.exists():
-        pytest.fail("Debian's chromium is missing: `make test` installs it (apt-get)")
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS
-        )
-        yield launched
-        await launched.close()
+# The fixtures `stack` (the dev stack) and `browser` (Chromium): tests/conftest.py.
 
 
 def screenshots(tmp_path: Path) -> Path:

@@ -8,7 +8,6 @@ markdown renderer (`/render`, what the workflow page embeds) shows any text put 
 
 from __future__ import annotations
 
-import asyncio
 import random
 import urllib.parse
 from datetime import UTC, datetime
@@ -21,14 +20,14 @@ from temporalio.client import Client
 
 from clients.contract import order_workflow_id
 from clients.storefront import Storefront
+from devtools.dev import DevStack
+from devtools.samples import AGREEMENT, OFFICE_E3, existing_tenant, line, new_customer, order
 from ordering.current_details import current_details, markdown_text
 from ordering.refusals import Refusal, RefusalCode
 from ordering.status import OrderStatus, Phase, Waiting, WaitingFor
 from sandbox.admin_client import SandboxAdmin
-from tests import test_temporal_ui
-from tests.engine.orders import AGREEMENT, OFFICE_E3, existing_tenant, line, new_customer, order
-from tests.test_temporal_ui import WAIT
-from workers.dev import DevStack
+from tests.helpers import UI_WAIT_MS as WAIT
+from tests.helpers import eventually, wait_for
 
 EVIL_KIND = "[Re-verify the customer here](https://evil.example/login)"
 EVIL_KEYS = {
@@ -43,9 +42,8 @@ PAYLOADS = [
     "&lt;b&gt; &#60;i&#62; **bold** _it_ `code` ~~gone~~ | a | b |",
     "first\nsecond\r\n# heading\u2028> quote  \nlast\\",
 ]
-# The browser test's fixtures: the dev stack with its Web UI, and Chromium.
-stack = test_temporal_ui.stack
-browser = test_temporal_ui.browser
+# The browser tests' fixtures, `stack` (the dev stack with its Web UI) and `browser`
+# (Chromium): tests/conftest.py.
 # The same evil order for every kind of injection: a valid new customer's order, then changed.
 BASE: dict[str, Any] = {
     "customer": new_customer("injected"),
@@ -64,13 +62,15 @@ async def start_raw(client: Client, task_queue: str, order_id: str, document: An
 
 async def wait_until_failed(client: Client, workflow_id: str) -> None:
     handle = client.get_workflow_handle(workflow_id)
-    for _ in range(300):
+
+    async def ended() -> bool:
         described = await handle.describe()
-        if described.status is not None and described.status.name != "RUNNING":
-            assert described.status.name == "FAILED", described.status
-            return
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"{workflow_id} was not refused")
+        if described.status is None or described.status.name == "RUNNING":
+            return False
+        assert described.status.name == "FAILED", described.status
+        return True
+
+    await eventually(ended, what=f"{workflow_id} refused")
 
 
 async def open_current_details(page: Page, ui_url: str, workflow_id: str) -> Frame:
@@ -192,11 +192,7 @@ async def test_injected_text_is_shown_as_text_in_the_operators_ui(
     assert "evil.example" not in text
 
     # Partner Center's invitation (admin.microsoft.com): the one link current details may hold.
-    for _ in range(300):
-        status = await shop.status(invited.order_id)
-        if status.waiting is not None and status.waiting.what is WaitingFor.RELATIONSHIP:
-            break
-        await asyncio.sleep(0.1)
+    await wait_for(shop, invited.order_id, WaitingFor.RELATIONSHIP)
     current = await open_current_details(page, stack.ui_url, order_workflow_id(invited.order_id))
     invitation = current.get_by_role(
         "link", name="the reseller relationship invitation on admin.microsoft.com"

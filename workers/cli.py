@@ -1,17 +1,24 @@
 """The `csp-orders` command line.
 
-csp-orders dev                      Temporal dev server + sandbox + worker, UI URL printed
-csp-orders worker                   the worker (CSP_TEMPORAL_ADDRESS, CSP_PC_* settings)
-csp-orders sandbox                  the Partner Center sandbox
+csp-orders worker                   the worker (CSP_TEMPORAL_ADDRESS, CSP_PC_* credentials,
+                                    CSP_CODEC_KEYS)
+csp-orders codec-server             /encode and /decode for the Web UI and the temporal CLI
+                                    (CSP_CODEC_KEYS, CSP_CODEC_SERVER_TOKEN)
 csp-orders order place FILE [--wait]
 csp-orders order status ORDER_ID
 csp-orders order tax-id ORDER_ID VALUE
 csp-orders order cancel ORDER_ID
-csp-orders licenses add --request-id ID --customer ID --subscription ID --quantity N
+csp-orders licences add --request-id ID --customer ID --subscription ID --quantity N
+                                    (also spelt `licenses add`)
 csp-orders schema                   the order document's JSON Schema
-csp-orders demo                     one order per ordering rule, on embedded defaults
 
-Exit codes of the order and licenses commands: 0 done (with --wait: the order completed),
+Development (on this machine, with the local Partner Center sandbox):
+csp-orders dev                      Temporal dev server + sandbox + codec server + worker
+csp-orders demo                     one order per ordering rule, on embedded defaults
+csp-orders chaos                    the reliability harness (csp-orders chaos --help)
+csp-orders sandbox                  the Partner Center sandbox
+
+Exit codes of the order and licences commands: 0 done (with --wait: the order completed),
 1 the engine did not carry the request out (unknown order, rejected tax ID or cancellation, an
 id reused with other content, engine unreachable or busy), 2 usage or input error (bad
 arguments, a missing or unreadable file, an invalid order), 3 refused, 4 cancelled, 5 failed
@@ -91,7 +98,11 @@ def _worker(args: argparse.Namespace) -> int:
     from clients.payloads import EncryptionKeysMissing
     from ordering.config import load_config
     from workers.logs import configure_logging
-    from workers.settings import TemporalSettings, partner_center_from_env
+    from workers.settings import (
+        PartnerCenterNotConfigured,
+        TemporalSettings,
+        partner_center_from_env,
+    )
     from workers.worker import build_worker, connect, tracing_interceptors
 
     configure_logging(json=True, level=args.log_level)
@@ -102,6 +113,11 @@ def _worker(args: argparse.Namespace) -> int:
         where = args.config or os.environ.get("CSP_ORDERS_CONFIG")
         reason = getattr(error, "strerror", None) or str(error).splitlines()[0]
         print(f"csp-orders worker: cannot use the configuration {where}: {reason}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        partner_center = partner_center_from_env()
+    except PartnerCenterNotConfigured as missing:
+        print(f"csp-orders worker: {missing}", file=sys.stderr)
         return EXIT_USAGE
 
     async def run() -> None:
@@ -117,7 +133,7 @@ def _worker(args: argparse.Namespace) -> int:
                 f"csp-orders worker: cannot reach Temporal at {temporal.address} "
                 f"(CSP_TEMPORAL_ADDRESS): {error}"
             ) from None
-        async with PartnerCenterClient.from_config(partner_center_from_env()) as pc:
+        async with PartnerCenterClient.from_config(partner_center) as pc:
             worker = build_worker(
                 client,
                 pc,
@@ -149,8 +165,23 @@ def _worker(args: argparse.Namespace) -> int:
     _exit_now(EXIT_OK)
 
 
+def _without_temporal_server(command: str) -> bool:
+    """True, having said so in one line, when the Temporal dev server that `dev`, `demo` and
+    `chaos` start is not installed (the `server` extra)."""
+    from devtools.temporal_cli import TemporalServerMissing, temporal_binary
+
+    try:
+        temporal_binary()
+    except TemporalServerMissing as missing:
+        print(f"csp-orders {command}: {missing}", file=sys.stderr)
+        return True
+    return False
+
+
 def _dev(args: argparse.Namespace) -> int:
-    from workers.dev import dev_stack
+    if _without_temporal_server("dev"):
+        return EXIT_USAGE
+    from devtools.dev import dev_stack
     from workers.logs import configure_logging
 
     configure_logging(json=False, level=args.log_level)
@@ -280,7 +311,7 @@ def _order_cancel(args: argparse.Namespace) -> int:
     return _with_shop(args, cancel)
 
 
-def _licenses_add(args: argparse.Namespace) -> int:
+def _licences_add(args: argparse.Namespace) -> int:
     from clients.contract import LicenceRequest
 
     try:
@@ -356,7 +387,9 @@ def _codec_server(args: argparse.Namespace) -> int:
 
 
 def _chaos(args: argparse.Namespace) -> int:
-    from workers.chaos import run_from_args
+    if not args.plan_only and _without_temporal_server("chaos"):
+        return EXIT_USAGE
+    from devtools.chaos import run_from_args
 
     return run_from_args(args)
 
@@ -369,7 +402,9 @@ def _count(value: str) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from workers.demo import main as demo
+    if _without_temporal_server("demo"):
+        return EXIT_USAGE
+    from devtools.demo import main as demo
 
     return demo()
 
@@ -428,16 +463,16 @@ def build_parser() -> argparse.ArgumentParser:
     for sub in (place, status, tax, cancel):
         sub.add_argument("--address", help="Temporal address (default $CSP_TEMPORAL_ADDRESS)")
 
-    licenses = commands.add_parser("licenses", help="extra licences").add_subparsers(
-        dest="licenses_command", required=True
-    )
-    add = licenses.add_parser("add", help="add licences to an existing subscription")
+    licences = commands.add_parser(
+        "licences", aliases=["licenses"], help="extra licences"
+    ).add_subparsers(dest="licences_command", required=True)
+    add = licences.add_parser("add", help="add licences to an existing subscription")
     add.add_argument("--request-id", required=True)
     add.add_argument("--customer", required=True)
     add.add_argument("--subscription", required=True)
     add.add_argument("--quantity", type=int, required=True)
     add.add_argument("--address")
-    add.set_defaults(run=_licenses_add)
+    add.set_defaults(run=_licences_add)
 
     commands.add_parser("schema", help="print the order JSON Schema").set_defaults(run=_schema)
     commands.add_parser("demo", help="run the demo").set_defaults(run=_demo)

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, SecretStr
 
 from clients.contract import TASK_QUEUE
 from clients.partner_center import PartnerCenterConfig
 
-if TYPE_CHECKING:
-    from sandbox.server import SandboxServer
+# Partner Center's app credentials (Entra ID): a worker does not start without them.
+PARTNER_CENTER_CREDENTIALS = (
+    "CSP_PC_TENANT",
+    "CSP_PC_CLIENT_ID",
+    "CSP_PC_CLIENT_SECRET",
+    "CSP_PC_REFRESH_TOKEN",
+)
 
 
 class TemporalSettings(BaseModel):
@@ -28,34 +32,31 @@ class TemporalSettings(BaseModel):
         )
 
 
+class PartnerCenterNotConfigured(ValueError):
+    """The worker was started without Partner Center's credentials."""
+
+
 def partner_center_from_env() -> PartnerCenterConfig:
-    """Partner Center and Entra ID settings; defaults point at a local sandbox on port 8088."""
-    sandbox = os.environ.get("CSP_PC_BASE_URL", "http://127.0.0.1:8088")
-    refresh = os.environ.get("CSP_PC_REFRESH_TOKEN", "sandbox-refresh-token")
+    """Partner Center and Entra ID settings: `CSP_PC_TENANT`, `CSP_PC_CLIENT_ID`,
+    `CSP_PC_CLIENT_SECRET` and `CSP_PC_REFRESH_TOKEN` (the app+user operations need it) are
+    required; `CSP_PC_BASE_URL` and `CSP_PC_AUTHORITY` default to Microsoft's Partner Center and
+    Entra ID. There is no default to fall back to: a worker that silently talked to something
+    else than the Partner Center it was meant for would be worse than one that does not start.
+    (The local sandbox's settings: devtools/sandbox_settings.py.)"""
+    missing = [name for name in PARTNER_CENTER_CREDENTIALS if not os.environ.get(name)]
+    if missing:
+        raise PartnerCenterNotConfigured(
+            f"Partner Center is not configured: set {', '.join(PARTNER_CENTER_CREDENTIALS)} "
+            f"(missing: {', '.join(missing)}); CSP_PC_BASE_URL and CSP_PC_AUTHORITY default to "
+            "Microsoft's Partner Center and Entra ID. For the local sandbox, run csp-orders dev "
+            "(its worker is wired to the sandbox). Nothing was started."
+        )
+    defaults = PartnerCenterConfig.model_fields
     return PartnerCenterConfig(
-        base_url=sandbox,
-        authority=os.environ.get("CSP_PC_AUTHORITY", sandbox),
-        tenant=os.environ.get("CSP_PC_TENANT", "7d2c5b6c-0000-4e7a-9a1a-5a7c0de5a11d"),
-        client_id=os.environ.get("CSP_PC_CLIENT_ID", "csp-orders-sandbox-app"),
-        client_secret=SecretStr(os.environ.get("CSP_PC_CLIENT_SECRET", "sandbox-secret")),
-        refresh_token=SecretStr(refresh) if refresh else None,
+        base_url=os.environ.get("CSP_PC_BASE_URL") or defaults["base_url"].default,
+        authority=os.environ.get("CSP_PC_AUTHORITY") or defaults["authority"].default,
+        tenant=os.environ["CSP_PC_TENANT"],
+        client_id=os.environ["CSP_PC_CLIENT_ID"],
+        client_secret=SecretStr(os.environ["CSP_PC_CLIENT_SECRET"]),
+        refresh_token=SecretStr(os.environ["CSP_PC_REFRESH_TOKEN"]),
     )
-
-
-def sandbox_client_config(
-    server: SandboxServer, *, app_user: bool = True, **overrides: Any
-) -> PartnerCenterConfig:
-    """Client settings for a sandbox (its URL and its app's credentials); `app_user=False` for
-    an app-only client."""
-    s = server.settings
-    fields: dict[str, Any] = {
-        "base_url": server.base_url,
-        "authority": server.base_url,
-        "tenant": s.partner_tenant_id,
-        "client_id": s.client_id,
-        "client_secret": SecretStr(s.client_secret),
-        "refresh_token": SecretStr(s.refresh_token) if app_user else None,
-        "timeout_seconds": 10.0,
-        **overrides,
-    }
-    return PartnerCenterConfig(**fields)

@@ -7,34 +7,20 @@ import contextlib
 import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from datetime import timedelta
 
 import pytest
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from clients.contract import SEARCH_ATTRIBUTES
-from clients.partner_center import PartnerCenterClient
 from clients.payloads import KeyRing, data_converter
 from clients.storefront import Storefront
-from ordering.config import EngineConfig, Waits, load_config
+from devtools.temporal_cli import temporal_binary
+from ordering.config import EngineConfig
 from sandbox.admin_client import SandboxAdmin
 from sandbox.core import SandboxSettings
 from sandbox.server import SandboxServer
-from tests.conftest import client_config
-from workers.temporal_cli import temporal_binary
-from workers.worker import build_worker
-
-TASK_QUEUE = "csp-orders-test"
-
-
-def engine_config_for_tests() -> EngineConfig:
-    waits = Waits(
-        provisioning_poll_every=timedelta(milliseconds=200),
-        relationship_poll_every=timedelta(seconds=1),
-        vetting_poll_every=timedelta(seconds=1),
-    )
-    return load_config().model_copy(update={"waits": waits})
+from tests.helpers import TASK_QUEUE, engine_worker
 
 
 @pytest.fixture(scope="session")
@@ -61,10 +47,8 @@ def engine_sandbox() -> Iterator[SandboxServer]:
 async def worker(
     temporal: WorkflowEnvironment, engine_sandbox: SandboxServer
 ) -> AsyncIterator[None]:
-    pc = PartnerCenterClient.from_config(client_config(engine_sandbox))
-    async with build_worker(temporal.client, pc, engine_config_for_tests(), task_queue=TASK_QUEUE):
+    async with engine_worker(temporal.client, engine_sandbox, task_queue=TASK_QUEUE):
         yield
-    await pc.aclose()
 
 
 @pytest.fixture
@@ -99,10 +83,9 @@ async def shop_with(
 
     async def start(config: EngineConfig) -> Storefront:
         queue = f"{TASK_QUEUE}-{uuid.uuid4().hex[:8]}"
-        pc = PartnerCenterClient.from_config(client_config(engine_sandbox))
-        stack.push_async_callback(pc.aclose)
-        await stack.enter_async_context(build_worker(temporal.client, pc, config, task_queue=queue))
-        return Storefront(temporal.client, task_queue=queue)
+        return await stack.enter_async_context(
+            engine_worker(temporal.client, engine_sandbox, task_queue=queue, config=config)
+        )
 
     async with stack:
         yield start

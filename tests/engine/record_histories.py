@@ -22,12 +22,7 @@ from clients.contract import (
 from clients.partner_center import PartnerCenterClient
 from clients.payloads import data_converter
 from clients.storefront import Storefront
-from sandbox.admin_client import SandboxAdmin
-from sandbox.core import SandboxSettings
-from sandbox.server import SandboxServer
-from tests.conftest import client_config
-from tests.engine.conftest import engine_config_for_tests
-from tests.engine.orders import (
+from devtools.samples import (
     BUSINESS_BASIC,
     DYNAMICS_SALES,
     EDUCATION_A1,
@@ -38,7 +33,12 @@ from tests.engine.orders import (
     new_customer,
     order,
 )
-from workers.temporal_cli import temporal_binary
+from devtools.sandbox_settings import sandbox_client_config
+from devtools.temporal_cli import temporal_binary
+from sandbox.admin_client import SandboxAdmin
+from sandbox.core import SandboxSettings
+from sandbox.server import SandboxServer
+from tests.helpers import engine_config_for_tests
 from workers.worker import build_worker
 
 OUT = Path(__file__).parent / "histories"
@@ -54,7 +54,7 @@ async def record() -> None:
     )
     with SandboxServer(SandboxSettings(provisioning_delay_seconds=0.3)) as sandbox:
         admin = SandboxAdmin(sandbox.base_url)
-        pc = PartnerCenterClient.from_config(client_config(sandbox))
+        pc = PartnerCenterClient.from_config(sandbox_client_config(sandbox))
         shop = Storefront(env.client, task_queue=QUEUE)
         async with build_worker(env.client, pc, engine_config_for_tests(), task_queue=QUEUE):
             ids: dict[str, str] = {}

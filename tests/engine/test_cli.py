@@ -11,7 +11,7 @@ from pathlib import Path
 
 from temporalio.testing import WorkflowEnvironment
 
-from tests.engine.conftest import TASK_QUEUE
+from tests.helpers import TASK_QUEUE
 
 EXAMPLE = Path(__file__).parent.parent.parent / "examples" / "new-customer.json"
 

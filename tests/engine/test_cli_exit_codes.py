@@ -14,25 +14,24 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from clients.contract import order_workflow_id
-from clients.storefront import Storefront
-from ordering.document import OrderDocument
-from ordering.status import WaitingFor
-from sandbox.admin_client import SandboxAdmin
-from tests.engine.conftest import TASK_QUEUE
-from tests.engine.orders import (
+from clients.storefront import OrderNotFound, Storefront
+from devtools.samples import (
     DYNAMICS_SALES,
     OFFICE_E3,
     known_customer,
     line,
     new_customer,
     order,
+    russian_order,
 )
-from tests.engine.orders import (
+from devtools.samples import (
     VOICE_END_OF_SALE as VOICE,
 )
+from ordering.document import OrderDocument
+from ordering.status import WaitingFor
+from sandbox.admin_client import SandboxAdmin
 from tests.engine.partner_center_state import assert_no_customer_created, holdings
-from tests.engine.storefront_waits import wait_for
-from tests.engine.test_storefront_doors import russian_order
+from tests.helpers import TASK_QUEUE, eventually, wait_for
 
 CSP_ORDERS = str(Path(sys.executable).with_name("csp-orders"))
 
@@ -160,14 +159,15 @@ async def test_place_and_wait_exits_4_when_cancelled_and_5_when_failed(
 
 
 async def until_placed_and_waiting(shop: Storefront, order_id: str) -> None:
-    while True:  # the CLI places it; then it waits for its tax ID
+    async def placed() -> bool:  # the CLI places it
         try:
-            await wait_for(shop, order_id, WaitingFor.TAX_ID)
-            return
-        except Exception as error:
-            if "There is no order" not in str(error):
-                raise
-            await asyncio.sleep(0.1)
+            await shop.status(order_id)
+        except OrderNotFound:
+            return False
+        return True
+
+    await eventually(placed, timeout=60, what=f"order {order_id} placed")
+    await wait_for(shop, order_id, WaitingFor.TAX_ID)  # then it waits for its tax ID
 
 
 async def test_licences_refused_exit_3_and_a_reused_request_id_exits_1(

@@ -32,17 +32,16 @@ from clients.payloads import (
     data_converter,
 )
 from clients.storefront import EncryptionNotConfigured, OrderNotFound, Storefront
+from devtools.samples import OFFICE_E3, existing_tenant, line, new_customer, order
+from devtools.sandbox_settings import sandbox_client_config
+from devtools.temporal_cli import temporal_binary
 from ordering.config import EngineConfig
 from ordering.refusals import RefusalCode
 from ordering.status import Phase, WaitingFor
 from sandbox.admin_client import SandboxAdmin
 from sandbox.server import SandboxServer
-from tests.conftest import client_config
-from tests.engine.conftest import TASK_QUEUE, engine_config_for_tests
-from tests.engine.orders import OFFICE_E3, existing_tenant, line, new_customer, order
 from tests.engine.partner_center_state import assert_no_customer_created
-from tests.engine.storefront_waits import wait_for
-from workers.temporal_cli import temporal_binary
+from tests.helpers import TASK_QUEUE, engine_config_for_tests, eventually, wait_for
 from workers.worker import build_worker
 
 ROOT = Path(__file__).parent.parent.parent
@@ -70,14 +69,6 @@ async def failed_workflow_tasks(client: Client, workflow_id: str) -> int:
     return sum(
         1 for e in history.events if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED
     )
-
-
-async def until(check: Callable[[], Awaitable[bool]], seconds: float = 30) -> None:
-    for _ in range(int(seconds * 10)):
-        if await check():
-            return
-        await asyncio.sleep(0.1)
-    raise AssertionError("not reached in time")
 
 
 async def closed(client: Client, workflow_id: str) -> bool:
@@ -190,7 +181,7 @@ async def test_a_worker_on_the_development_switch_takes_plain_orders_and_says_so
         data_converter=data_converter(from_env=False),
     )
     async with (
-        PartnerCenterClient.from_config(client_config(engine_sandbox)) as pc,
+        PartnerCenterClient.from_config(sandbox_client_config(engine_sandbox)) as pc,
         build_worker(plain, pc, engine_config_for_tests(), task_queue=queue),
     ):
         shop = Storefront(plain, task_queue=queue)
@@ -274,7 +265,7 @@ async def test_poison_start_inputs_end_in_a_refusal(
         str(file),
     )
     assert code == 0, out
-    await until(lambda: closed(temporal.client, workflow_id))
+    await eventually(lambda: closed(temporal.client, workflow_id), what=f"{workflow_id} closed")
     assert await failed_workflow_tasks(temporal.client, workflow_id) == 0
     # The SDK tells the truth: the order was refused as not valid, with a capped list of reasons.
     outcome = await shop.wait_for_outcome(order_id)
@@ -383,7 +374,7 @@ async def test_a_burst_of_relationship_nudges_costs_one_partner_center_check(
         described = await handle.describe()
         return signals == 20 and not described.raw_description.pending_activities
 
-    await until(settled)
+    await eventually(settled, what="20 nudges taken, no activity pending")
     checks_after, _ = await checks_and_signals()
     assert checks_after - checks_before == 1
     # The order is unharmed: still waiting, and a cancellation is not held up by the gap.

@@ -16,11 +16,12 @@ from temporalio.testing import WorkflowEnvironment
 from clients.contract import order_workflow_id
 from clients.payloads import KeyRing
 from clients.storefront import Storefront
+from devtools.samples import OFFICE_E3, line, new_customer, order
+from devtools.temporal_cli import temporal_binary
 from ordering.status import Phase
-from tests.engine.orders import OFFICE_E3, line, new_customer, order
-from workers.background_server import BackgroundServer
+from sandbox.background_server import BackgroundServer
+from tests.helpers import payload_data
 from workers.codec_server import create_codec_app
-from workers.temporal_cli import temporal_binary
 
 TOKEN = "operator-token"
 UI = "http://127.0.0.1:8233"
@@ -75,25 +76,6 @@ async def test_operators_with_the_token_read_decoded_payloads(
         temporal, workflow_id, "--codec-endpoint", codec_url, "--codec-auth", f"Bearer {TOKEN}"
     )
     assert b"7707083893" in payload_data(decoded)
-
-
-def payload_data(history_json: str) -> bytes:
-    """Every payload's data in a `temporal workflow show --output json` history, decoded."""
-    found: list[bytes] = []
-
-    def walk(node: object) -> None:
-        if isinstance(node, dict):
-            if "metadata" in node and isinstance(node.get("data"), str):
-                found.append(base64.b64decode(node["data"]))
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for value in node:
-                walk(value)
-
-    walk(json.loads(history_json))
-    assert found, "no payloads in the history"
-    return b"\n".join(found)
 
 
 def test_the_codec_server_refuses_strangers(codec_url: str) -> None:

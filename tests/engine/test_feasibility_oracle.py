@@ -26,11 +26,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from clients.storefront import Storefront
+from devtools.samples import known_customer, new_customer, order
 from ordering.planning import LineAction
 from ordering.status import LineState, OrderOutcome, Phase
 from sandbox.admin_client import SandboxAdmin
-from tests.engine.orders import known_customer, new_customer, order
 from tests.engine.partner_center_state import Holdings, assert_no_customer_created, holdings
+from tests.helpers import eventually
 
 BATCHES = int(os.environ.get("CSP_ORACLE_BATCHES", "8"))
 BATCH = 25
@@ -210,16 +211,24 @@ async def _interfere(
 ) -> bool:
     """Once the engine's purchase call is held, add subscriptions at Microsoft. False when the
     order never reached its purchase (refused first)."""
-    for _ in range(600):
+
+    async def held_or_ended() -> str:
         if any((await admin.held()).values()):
-            status = await shop.status(order_id)
-            assert status.customer_id is not None
-            await seed(admin, status.customer_id, extra)
-            return True
-        if (await shop.status(order_id)).phase.final:
-            return False
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"order {order_id} neither reached its purchase nor ended")
+            return "held"
+        return "ended" if (await shop.status(order_id)).phase.final else ""
+
+    reached = await eventually(
+        held_or_ended,
+        timeout=30,
+        every=0.05,
+        what=f"order {order_id} reaching its purchase or ending",
+    )
+    if reached == "ended":
+        return False
+    status = await shop.status(order_id)
+    assert status.customer_id is not None
+    await seed(admin, status.customer_id, extra)
+    return True
 
 
 async def _with_interference(admin: SandboxAdmin, customer_id: str, before: Holdings) -> Holdings:

@@ -24,6 +24,7 @@ from ordering.status import OrderOutcome, Phase
 from ordering.tax_id import validate_tax_id
 from sandbox.admin_client import SandboxAdmin
 from tests.engine.partner_center_state import assert_no_customer_created
+from tests.helpers import eventually
 from tests.properties.strategies import orders, tax_ids
 from workflows.order import OrderWorkflow
 
@@ -46,10 +47,11 @@ async def _ends_properly(
     domain_prefix: str | None,
 ) -> None:
     handle = client.get_workflow_handle(workflow_id, result_type=OrderOutcome)
-    for _ in range(200):
+
+    async def ended() -> bool:  # meanwhile, play the customer who is asked for a tax ID
         description = await handle.describe()
         if description.status is not None and description.status.name != "RUNNING":
-            break
+            return True
         if order_id is not None:
             status = await shop.status(order_id)
             if status.waiting is not None and status.waiting.what.value == "tax_id":
@@ -62,7 +64,9 @@ async def _ends_properly(
                 else:
                     with contextlib.suppress(StorefrontError):
                         await shop.cancel(order_id)
-        await asyncio.sleep(0.05)
+        return False
+
+    await eventually(ended, timeout=60, every=0.05, what=f"{workflow_id} ended")
     try:
         result = await asyncio.wait_for(handle.result(), timeout=60)
         assert result.phase in (Phase.COMPLETED, Phase.CANCELLED), result

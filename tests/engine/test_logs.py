@@ -4,7 +4,6 @@ personal data is in test_personal_data.py.)"""
 
 from __future__ import annotations
 
-import asyncio
 import io
 import json
 import logging
@@ -16,9 +15,9 @@ from temporalio.client import Client
 
 from clients.contract import PROVIDE_TAX_ID, TaxIdSubmission, order_workflow_id
 from clients.storefront import Storefront
+from devtools.samples import russian_order
 from ordering.status import WaitingFor
-from tests.engine.storefront_waits import wait_for
-from tests.engine.test_tax_id import russian_order
+from tests.helpers import eventually, wait_for
 
 INVALID_TAX_ID = "7707083890"  # wrong check digit
 
@@ -45,18 +44,19 @@ def log_lines() -> Iterator[io.StringIO]:
 async def test_a_workflows_log_line_carries_the_orders_context(
     shop: Storefront, client: Client, unique: str, log_lines: io.StringIO
 ) -> None:
-    document = russian_order(unique)
+    document = russian_order(f"ru-{unique}", f"ru{unique}")
     order_id = f"ru-{unique}"
-    await shop.place_order(document)  # type: ignore[arg-type]
+    await shop.place_order(document)
     await wait_for(shop, order_id, WaitingFor.TAX_ID)
     handle = client.get_workflow_handle(order_workflow_id(order_id))
     try:
         await handle.signal(PROVIDE_TAX_ID, TaxIdSubmission(tax_id=INVALID_TAX_ID))
-        for _ in range(100):
+
+        async def noted() -> bool:
             status = await shop.status(order_id)
-            if status.waiting and status.waiting.last_problem:
-                break
-            await asyncio.sleep(0.05)
+            return bool(status.waiting and status.waiting.last_problem)
+
+        await eventually(noted, timeout=5, every=0.05, what="the invalid tax ID noted")
         lines = [json.loads(text) for text in log_lines.getvalue().splitlines()]
         [refused] = [x for x in lines if x["event"] == "tax ID not accepted"]
         assert refused["logger"] == "temporalio.workflow"
@@ -80,9 +80,9 @@ async def test_a_signal_that_fails_validation_logs_no_input_value(
     """Issue 11: pydantic's validation errors used to repeat `input_value=...` into the worker's
     log when a signal's input did not fit its model. The worker drops the signal and logs the
     error with its traceback; the line names the model and the field, never the values."""
-    document = russian_order(unique)
+    document = russian_order(f"ru-{unique}", f"ru{unique}")
     order_id = f"ru-{unique}"
-    await shop.place_order(document)  # type: ignore[arg-type]
+    await shop.place_order(document)
     await wait_for(shop, order_id, WaitingFor.TAX_ID)
     handle = client.get_workflow_handle(order_workflow_id(order_id))
     try:
@@ -93,8 +93,8 @@ async def test_a_signal_that_fails_validation_logs_no_input_value(
         await handle.signal(
             PROVIDE_TAX_ID, {"tax_id": "7707083893 " + " ".join(UNRECOGNISABLE) * 4}
         )
-        dropped: list[dict[str, object]] = []
-        for _ in range(200):
+
+        async def both_dropped() -> list[dict[str, object]]:
             lines = [json.loads(text) for text in log_lines.getvalue().splitlines()]
             dropped = [
                 x
@@ -102,10 +102,11 @@ async def test_a_signal_that_fails_validation_logs_no_input_value(
                 if "Failed deserializing signal input" in str(x["event"])
                 and x.get("workflow_id") == order_workflow_id(order_id)
             ]
-            if len(dropped) == 2:
-                break
-            await asyncio.sleep(0.05)
-        assert len(dropped) == 2, log_lines.getvalue()[-2000:]
+            return dropped if len(dropped) == 2 else []
+
+        dropped = await eventually(
+            both_dropped, timeout=10, every=0.05, what=lambda: log_lines.getvalue()[-2000:]
+        )
         for line in dropped:
             text = json.dumps(line, ensure_ascii=False)
             assert "validation error for TaxIdSubmission" in str(line["exception"])

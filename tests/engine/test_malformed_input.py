@@ -13,10 +13,10 @@ from temporalio.testing import WorkflowEnvironment
 
 from clients.contract import order_workflow_id
 from clients.storefront import Storefront
+from devtools.samples import OFFICE_E3, line, new_customer, order
+from devtools.temporal_cli import temporal_binary
 from ordering.status import Phase, WaitingFor
-from tests.engine.orders import OFFICE_E3, line, new_customer, order
-from tests.engine.storefront_waits import wait_for
-from workers.temporal_cli import temporal_binary
+from tests.helpers import eventually, wait_for
 
 MALFORMED = [
     "{}",
@@ -94,11 +94,13 @@ async def test_malformed_orders_started_with_the_cli_fail_clearly_not_stuck(
     )
     assert code == 0, out
     handle = temporal.client.get_workflow_handle(workflow_id)
-    for _ in range(100):
+
+    async def ended() -> bool:
         described = await handle.describe()
-        if described.status is not None and described.status.name != "RUNNING":
-            break
-        await asyncio.sleep(0.1)
+        return described.status is not None and described.status.name != "RUNNING"
+
+    await eventually(ended, timeout=10, what=f"{workflow_id} ended")
+    described = await handle.describe()
     assert described.status is not None and described.status.name == "FAILED"
     with pytest.raises(WorkflowFailureError) as failed:
         await handle.result()

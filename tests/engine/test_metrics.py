@@ -3,21 +3,15 @@
 from __future__ import annotations
 
 import httpx
-from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
-from clients.partner_center import PartnerCenterClient
-from clients.payloads import data_converter
-from clients.storefront import Storefront
+from devtools.samples import EDUCATION_A1, OFFICE_E3, known_customer, line, order
 from ordering.status import Phase
 from sandbox.admin_client import SandboxAdmin
+from sandbox.background_server import free_port
 from sandbox.server import SandboxServer
-from tests.conftest import client_config
-from tests.engine.conftest import engine_config_for_tests
-from tests.engine.orders import EDUCATION_A1, OFFICE_E3, known_customer, line, order
-from workers.background_server import free_port
+from tests.helpers import connect_client, engine_worker
 from workers.metrics import prometheus_runtime
-from workers.worker import build_worker
 
 
 async def test_orders_phases_refusals_and_partner_center_calls_are_counted(
@@ -27,18 +21,9 @@ async def test_orders_phases_refusals_and_partner_center_calls_are_counted(
     unique: str,
 ) -> None:
     port = free_port()
-    client = await Client.connect(
-        temporal.client.service_client.config.target_host,
-        data_converter=data_converter(),
-        runtime=prometheus_runtime(port),
-    )
-    queue = f"metrics-{unique}"
+    client = await connect_client(temporal, runtime=prometheus_runtime(port))
     customer_id = await admin.add_customer("Metrics", f"metrics{unique}.onmicrosoft.com")
-    async with (
-        PartnerCenterClient.from_config(client_config(engine_sandbox)) as pc,
-        build_worker(client, pc, engine_config_for_tests(), task_queue=queue),
-    ):
-        shop = Storefront(client, task_queue=queue)
+    async with engine_worker(client, engine_sandbox, task_queue=f"metrics-{unique}") as shop:
         ok = order(f"m-ok-{unique}", known_customer(customer_id), line(OFFICE_E3, 1))
         no = order(
             f"m-no-{unique}",

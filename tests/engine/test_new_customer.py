@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from clients.storefront import Storefront
+from devtools.samples import BUSINESS_BASIC, OFFICE_E3, line, new_customer, order
 from ordering.planning import LineAction
 from ordering.status import LineState, Phase
 from sandbox.admin_client import SandboxAdmin
-from tests.engine.orders import BUSINESS_BASIC, OFFICE_E3, line, new_customer, order
 
 
 async def test_new_customer_order_is_provisioned(

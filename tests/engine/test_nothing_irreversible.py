@@ -5,14 +5,8 @@ per line."""
 
 from __future__ import annotations
 
-import asyncio
-
 from clients.storefront import Storefront
-from ordering.planning import LineAction
-from ordering.refusals import RefusalCode
-from ordering.status import LineState, Phase
-from sandbox.admin_client import SandboxAdmin
-from tests.engine.orders import (
+from devtools.samples import (
     BUSINESS_BASIC,
     BUSINESS_STANDARD,
     OFFICE_E3,
@@ -22,11 +16,16 @@ from tests.engine.orders import (
     new_customer,
     order,
 )
+from ordering.planning import LineAction
+from ordering.refusals import RefusalCode
+from ordering.status import LineState, Phase
+from sandbox.admin_client import SandboxAdmin
 from tests.engine.partner_center_state import (
     assert_no_customer_created,
     holdings,
     orders_of,
 )
+from tests.helpers import eventually
 
 BASIC_ITEM = "CFQ7TTC0LH18:0001:CFQ7TTC0K971"
 CART = "POST /v1/customers/{customer_id}/carts"
@@ -93,11 +92,10 @@ async def test_a_known_customer_is_judged_on_what_it_holds_after_the_order(
 
 
 async def wait_until_held(admin: SandboxAdmin, call: str) -> None:
-    for _ in range(400):
-        if (await admin.held()).get(call):
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"{call} was never held")
+    async def held() -> int:
+        return (await admin.held()).get(call, 0)
+
+    await eventually(held, timeout=20, every=0.05, what=f"{call} held")
 
 
 async def test_a_change_at_microsoft_before_checkout_is_told_exactly(

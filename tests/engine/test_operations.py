@@ -12,12 +12,7 @@ from temporalio.worker import Replayer
 from clients.contract import order_workflow_id
 from clients.payloads import data_converter
 from clients.storefront import CancelRejected, Storefront
-from ordering.config import EngineConfig
-from ordering.refusals import RefusalCode
-from ordering.status import Phase, WaitingFor
-from sandbox.admin_client import SandboxAdmin
-from tests.engine.conftest import engine_config_for_tests
-from tests.engine.orders import (
+from devtools.samples import (
     BUSINESS_BASIC,
     OFFICE_E3,
     existing_tenant,
@@ -26,8 +21,12 @@ from tests.engine.orders import (
     new_customer,
     order,
 )
+from ordering.config import EngineConfig
+from ordering.refusals import RefusalCode
+from ordering.status import Phase, WaitingFor
+from sandbox.admin_client import SandboxAdmin
 from tests.engine.partner_center_state import assert_no_customer_created
-from tests.engine.storefront_waits import wait_for
+from tests.helpers import engine_config_for_tests, wait_for
 from workers.worker import WORKFLOWS
 
 HISTORIES = Path(__file__).parent / "histories"

@@ -9,11 +9,7 @@ import pytest
 
 from clients.contract import LicenceRequest
 from clients.storefront import LicencesRefused, Storefront
-from ordering.planning import LineAction
-from ordering.refusals import RefusalCode
-from ordering.status import LineState, Phase, WaitingFor
-from sandbox.admin_client import SandboxAdmin
-from tests.engine.orders import (
+from devtools.samples import (
     BUSINESS_BASIC,
     DYNAMICS_SALES,
     EDUCATION_A1,
@@ -26,13 +22,17 @@ from tests.engine.orders import (
     new_customer,
     order,
 )
+from ordering.planning import LineAction
+from ordering.refusals import RefusalCode
+from ordering.status import LineState, Phase, WaitingFor
+from sandbox.admin_client import SandboxAdmin
 from tests.engine.partner_center_state import (
     assert_no_customer_created,
     customer_subscriptions,
     holdings,
     orders_of,
 )
-from tests.engine.storefront_waits import wait_for
+from tests.helpers import wait_for
 
 
 async def add_reseller(admin: SandboxAdmin, unique: str, **state: Any) -> dict[str, str]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import gzip
-import os
 import sys
 from collections.abc import Iterator
 
@@ -18,11 +17,12 @@ from starlette.routing import Route
 from temporalio.testing import WorkflowEnvironment
 
 from clients.storefront import Storefront
+from devtools.samples import OFFICE_E3, known_customer, line, order
 from ordering.status import Phase
 from sandbox.admin_client import SandboxAdmin
+from sandbox.background_server import BackgroundServer
 from sandbox.server import SandboxServer
-from tests.engine.orders import OFFICE_E3, known_customer, line, order
-from workers.background_server import BackgroundServer
+from tests.helpers import eventually, worker_env
 
 
 class Collector:
@@ -66,14 +66,13 @@ async def test_the_worker_exports_an_orders_spans_over_otlp(
         "worker",
         "--trace-exporter",
         "otlp",
-        env={
-            **os.environ,
-            "CSP_TEMPORAL_ADDRESS": temporal.client.service_client.config.target_host,
-            "CSP_TASK_QUEUE": queue,
-            "CSP_PC_BASE_URL": engine_sandbox.base_url,
-            "OTEL_EXPORTER_OTLP_ENDPOINT": endpoint,
-            "OTEL_BSP_SCHEDULE_DELAY": "200",
-        },
+        env=worker_env(
+            temporal.client.service_client.config.target_host,
+            engine_sandbox,
+            CSP_TASK_QUEUE=queue,
+            OTEL_EXPORTER_OTLP_ENDPOINT=endpoint,
+            OTEL_BSP_SCHEDULE_DELAY="200",
+        ),
         stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.DEVNULL,
     )
@@ -85,11 +84,13 @@ async def test_the_worker_exports_an_orders_spans_over_otlp(
         outcome = await asyncio.wait_for(shop.wait_for_outcome(document.order_id), 120)
         assert outcome.phase is Phase.COMPLETED
         wanted = {"RunActivity:find_customer", "RunActivity:purchase", "PartnerCenter POST"}
-        for _ in range(150):
-            if wanted <= set(receiver.span_names):
-                break
-            await asyncio.sleep(0.2)
-        assert wanted <= set(receiver.span_names), sorted(set(receiver.span_names))
+
+        async def exported() -> bool:
+            return wanted <= set(receiver.span_names)
+
+        await eventually(
+            exported, timeout=30, every=0.2, what=lambda: str(sorted(set(receiver.span_names)))
+        )
     finally:
         worker.terminate()
         await worker.wait()

@@ -11,10 +11,10 @@ from temporalio.client import Client
 
 from clients.contract import order_workflow_id
 from clients.storefront import Storefront
+from devtools.samples import OFFICE_E3, line, new_customer, order
 from ordering.refusals import RefusalCode
 from ordering.status import Phase
 from sandbox.admin_client import SandboxAdmin
-from tests.engine.orders import OFFICE_E3, line, new_customer, order
 from tests.engine.partner_center_state import assert_no_customer_created
 
 TAX_ID = "7707083893"
@@ -94,7 +94,7 @@ async def test_a_refused_orders_history_holds_no_personal_data_either(
 ) -> None:
     """Refusal details (Microsoft's suggested addresses) travel in encrypted payloads; the
     refusal's message, stored in clear, names no address."""
-    from tests.engine.conftest import engine_config_for_tests
+    from tests.helpers import engine_config_for_tests
 
     config = engine_config_for_tests().model_copy(update={"billing_address_required": True})
     shop: Storefront = await shop_with(config)  # type: ignore[operator]

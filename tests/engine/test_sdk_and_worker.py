@@ -10,12 +10,12 @@ from temporalio.contrib.opentelemetry import TracingInterceptor
 from temporalio.testing import WorkflowEnvironment
 
 from clients.storefront import Storefront, SyncStorefront
+from devtools.samples import EDUCATION_A1, OFFICE_E3, known_customer, line, new_customer, order
 from ordering.refusals import RefusalCode
 from ordering.status import Phase
 from sandbox.admin_client import SandboxAdmin
-from tests.engine.conftest import TASK_QUEUE, engine_config_for_tests
-from tests.engine.orders import EDUCATION_A1, OFFICE_E3, known_customer, line, new_customer, order
 from tests.engine.partner_center_state import assert_no_customer_created
+from tests.helpers import TASK_QUEUE, engine_config_for_tests
 from workers.worker import tracing_interceptors
 
 

@@ -31,33 +31,27 @@ from clients.storefront import (
     StorefrontError,
     SyncStorefront,
 )
-from ordering.document import OrderDocument
+from devtools.samples import (
+    DYNAMICS_SALES,
+    OFFICE_E3,
+    known_customer,
+    line,
+    order,
+    russian_order,
+)
+from devtools.sandbox_settings import sandbox_client_config
 from ordering.refusals import RefusalCode
 from ordering.status import Phase, WaitingFor
 from ordering.validation import canonical_sha256
 from sandbox.admin_client import SandboxAdmin
 from sandbox.server import SandboxServer
-from tests.conftest import client_config
-from tests.engine.conftest import TASK_QUEUE, engine_config_for_tests
-from tests.engine.orders import DYNAMICS_SALES, OFFICE_E3, known_customer, line, new_customer, order
 from tests.engine.partner_center_state import assert_no_customer_created, holdings
-from tests.engine.storefront_waits import wait_for
+from tests.helpers import TASK_QUEUE, engine_config_for_tests, eventually, wait_for
 from workers.worker import build_worker
 from workflows.licences import LicencesWorkflow
 from workflows.order import OrderWorkflow
 
 SHORT = timedelta(seconds=2)  # how long a question waits for a worker in these tests
-
-
-def russian_order(order_id: str, prefix: str) -> OrderDocument:
-    """An order that stops and waits for the customer's tax ID."""
-    return order(
-        order_id,
-        new_customer(
-            prefix, country="RU", address={"city": "Moscow", "postal_code": "125009", "state": ""}
-        ),
-        line(OFFICE_E3, 2),
-    )
 
 
 async def terminate_all_on(client: Client, queue: str) -> None:
@@ -75,7 +69,7 @@ async def stoppable(
     """A storefront served by its own worker (own task queue), and a way to stop that worker."""
     queue = f"doors-{uuid.uuid4().hex[:8]}"
     stack = contextlib.AsyncExitStack()
-    pc = PartnerCenterClient.from_config(client_config(engine_sandbox))
+    pc = PartnerCenterClient.from_config(sandbox_client_config(engine_sandbox))
     stack.push_async_callback(pc.aclose)
     await stack.enter_async_context(
         build_worker(temporal.client, pc, engine_config_for_tests(), task_queue=queue)
@@ -392,11 +386,14 @@ async def test_a_terminated_licence_request_is_aborted_not_refused(
     handle = temporal.client.get_workflow_handle_for(
         LicencesWorkflow.run, licences_workflow_id(request.request_id)
     )
-    while True:  # until the storefront has started the request
+
+    async def started() -> bool:  # until the storefront has started the request
         with contextlib.suppress(Exception):
             await handle.describe()
-            break
-        await asyncio.sleep(0.05)
+            return True
+        return False
+
+    await eventually(started, timeout=10, every=0.05, what="the licence request started")
     await handle.terminate("ops")
     with pytest.raises(LicencesAborted) as aborted:
         await adding

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import subprocess
 
@@ -11,34 +10,19 @@ from temporalio.testing import WorkflowEnvironment
 
 from clients.contract import order_workflow_id
 from clients.storefront import Storefront, TaxIdRejected
-from ordering.status import Phase, WaitingFor
+from devtools.samples import russian_order
+from devtools.temporal_cli import temporal_binary
+from ordering.status import OrderStatus, Phase, WaitingFor
 from sandbox.admin_client import SandboxAdmin
-from tests.engine.orders import OFFICE_E3, line, new_customer, order
 from tests.engine.partner_center_state import assert_no_customer_created
-from tests.engine.storefront_waits import wait_for
-from workers.temporal_cli import temporal_binary
-
-RUSSIAN_ADDRESS = {
-    "address_line1": "1 Tverskaya",
-    "city": "Moscow",
-    "postal_code": "125009",
-    "state": "",
-}
-
-
-def russian_order(unique: str, **extra: object) -> object:
-    return order(
-        f"ru-{unique}",
-        new_customer(f"ru{unique}", country="RU", address=RUSSIAN_ADDRESS, **extra),
-        line(OFFICE_E3, 2),
-    )
+from tests.helpers import eventually, wait_for
 
 
 async def test_tax_id_arrives_later_invalid_then_valid(
     shop: Storefront, admin: SandboxAdmin, unique: str
 ) -> None:
-    document = russian_order(unique)
-    await shop.place_order(document)  # type: ignore[arg-type]
+    document = russian_order(f"ru-{unique}", f"ru{unique}")
+    await shop.place_order(document)
     order_id = f"ru-{unique}"
     await wait_for(shop, order_id, WaitingFor.TAX_ID)
     status = await shop.status(order_id)
@@ -62,7 +46,7 @@ async def test_tax_id_arrives_later_invalid_then_valid(
 async def test_an_invalid_tax_id_in_the_order_is_reported_and_the_order_waits(
     shop: Storefront, unique: str
 ) -> None:
-    await shop.place_order(russian_order(unique, tax_id="12345"))  # type: ignore[arg-type]
+    await shop.place_order(russian_order(f"ru-{unique}", f"ru{unique}", tax_id="12345"))
     await wait_for(shop, f"ru-{unique}", WaitingFor.TAX_ID)
     status = await shop.status(f"ru-{unique}")
     assert status.waiting is not None
@@ -77,7 +61,7 @@ async def test_tax_id_signalled_with_the_temporal_cli(
     shop: Storefront, temporal: WorkflowEnvironment, unique: str
 ) -> None:
     order_id = f"ru-{unique}"
-    await shop.place_order(russian_order(unique))  # type: ignore[arg-type]
+    await shop.place_order(russian_order(f"ru-{unique}", f"ru{unique}"))
     await wait_for(shop, order_id, WaitingFor.TAX_ID)
     address = temporal.client.service_client.config.target_host
 
@@ -102,11 +86,12 @@ async def test_tax_id_signalled_with_the_temporal_cli(
         )
 
     signal("7707083890")  # wrong check digit: noted, the order keeps waiting
-    for _ in range(100):
+
+    async def noted() -> OrderStatus | None:
         status = await shop.status(order_id)
-        if status.waiting and status.waiting.last_problem:
-            break
-        await asyncio.sleep(0.05)
+        return status if status.waiting and status.waiting.last_problem else None
+
+    status = await eventually(noted, timeout=5, every=0.05, what="the invalid tax ID noted")
     assert status.waiting is not None and "check digit" in str(status.waiting.last_problem)
     signal("7707083893")
     outcome = await shop.wait_for_outcome(order_id)
@@ -116,7 +101,9 @@ async def test_tax_id_signalled_with_the_temporal_cli(
 async def test_a_phone_is_required_where_the_tax_id_is(
     shop: Storefront, admin: SandboxAdmin, unique: str
 ) -> None:
-    await shop.place_order(russian_order(unique, phone=None, tax_id="7707083893"))  # type: ignore[arg-type]
+    await shop.place_order(
+        russian_order(f"ru-{unique}", f"ru{unique}", phone=None, tax_id="7707083893")
+    )
     outcome = await shop.wait_for_outcome(f"ru-{unique}")
     assert outcome.refusal is not None
     assert outcome.refusal.code.value == "BILLING_ADDRESS_INCOMPLETE"

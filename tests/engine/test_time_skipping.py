@@ -9,19 +9,17 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from clients.contract import SEARCH_ATTRIBUTES
-from clients.partner_center import PartnerCenterClient
 from clients.payloads import data_converter
 from clients.storefront import Storefront
+from devtools.samples import OFFICE_E3, existing_tenant, line, new_customer, order
+from devtools.temporal_cli import temporal_binary
 from ordering.config import Waits, load_config
 from ordering.refusals import RefusalCode
 from ordering.status import Phase
 from sandbox.admin_client import SandboxAdmin
 from sandbox.server import SandboxServer
-from tests.conftest import client_config
-from tests.engine.orders import OFFICE_E3, existing_tenant, line, new_customer, order
 from tests.engine.partner_center_state import assert_no_customer_created
-from workers.temporal_cli import temporal_binary
-from workers.worker import build_worker
+from tests.helpers import engine_worker
 
 QUEUE = "csp-orders-time-skipping"
 # Real day-scale waits, shortened to a few days: each skip of the virtual clock costs about a
@@ -46,12 +44,9 @@ async def skipping_shop(engine_sandbox: SandboxServer) -> AsyncIterator[Storefro
             "frontend.WorkflowTimeSkippingEnabled=true",
         ],
     )
-    pc = PartnerCenterClient.from_config(client_config(engine_sandbox))
-    async with build_worker(
-        env.client, pc, load_config().model_copy(update={"waits": WAITS}), task_queue=QUEUE
-    ):
-        yield Storefront(env.client, task_queue=QUEUE)
-    await pc.aclose()
+    config = load_config().model_copy(update={"waits": WAITS})
+    async with engine_worker(env.client, engine_sandbox, task_queue=QUEUE, config=config) as shop:
+        yield shop
     await env.shutdown()
 
 

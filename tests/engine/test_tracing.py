@@ -7,20 +7,14 @@ from opentelemetry import trace
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from temporalio.client import Client
 from temporalio.contrib.opentelemetry import TracingInterceptor
 from temporalio.testing import WorkflowEnvironment
 
-from clients.partner_center import PartnerCenterClient
-from clients.payloads import data_converter
-from clients.storefront import Storefront
+from devtools.samples import OFFICE_E3, known_customer, line, order
 from ordering.status import Phase
 from sandbox.admin_client import SandboxAdmin
 from sandbox.server import SandboxServer
-from tests.conftest import client_config
-from tests.engine.conftest import engine_config_for_tests
-from tests.engine.orders import OFFICE_E3, known_customer, line, order
-from workers.worker import build_worker
+from tests.helpers import connect_client, engine_worker
 
 
 def exporter() -> InMemorySpanExporter:
@@ -51,18 +45,9 @@ async def test_one_trace_from_storefront_to_partner_center(
     unique: str,
 ) -> None:
     memory = exporter()
-    client = await Client.connect(
-        temporal.client.service_client.config.target_host,
-        data_converter=data_converter(),
-        interceptors=[TracingInterceptor()],
-    )
-    queue = f"tracing-{unique}"
+    client = await connect_client(temporal, interceptors=[TracingInterceptor()])
     customer_id = await admin.add_customer("Traced", f"traced{unique}.onmicrosoft.com")
-    async with (
-        PartnerCenterClient.from_config(client_config(engine_sandbox)) as pc,
-        build_worker(client, pc, engine_config_for_tests(), task_queue=queue),
-    ):
-        shop = Storefront(client, task_queue=queue)
+    async with engine_worker(client, engine_sandbox, task_queue=f"tracing-{unique}") as shop:
         document = order(f"traced-{unique}", known_customer(customer_id), line(OFFICE_E3, 1))
         await shop.place_order(document)
         assert (await shop.wait_for_outcome(document.order_id)).phase is Phase.COMPLETED

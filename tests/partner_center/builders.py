@@ -15,15 +15,18 @@ from clients.partner_center.models import (
     NewCustomer,
     Participant,
 )
+from devtools import samples
+from devtools.samples import catalog_item
 
-BUSINESS_BASIC = "CFQ7TTC0LH18:0001:CFQ7TTC0K971"
+# Catalog items (product:SKU:availability) of the sample offers, what cart lines name.
+BUSINESS_BASIC = catalog_item(samples.BUSINESS_BASIC)
 BUSINESS_BASIC_NONPROFIT = "CFQ7TTC0LH18:0001:CFQ7TTC0K9NP"
-BUSINESS_STANDARD = "CFQ7TTC0LDPB:0001:CFQ7TTC0KDPB"
-OFFICE_E3 = "CFQ7TTC0LF8Q:0001:CFQ7TTC0KF8Q"
-DYNAMICS_SALES = "CFQ7TTC0LHVK:0001:CFQ7TTC0KHVK"
-EDUCATION_A1 = "CFQ7TTC0LF8R:0001:CFQ7TTC0KF8R"
-GOVERNMENT_G3 = "CFQ7TTC0LHWP:0001:CFQ7TTC0KHWP"
-END_OF_SALE_VOICE = "CFQ7TTC0LGZT:0001:CFQ7TTC0KGZT"
+BUSINESS_STANDARD = catalog_item(samples.BUSINESS_STANDARD)
+OFFICE_E3 = catalog_item(samples.OFFICE_E3)
+DYNAMICS_SALES = catalog_item(samples.DYNAMICS_SALES)
+EDUCATION_A1 = catalog_item(samples.EDUCATION_A1)
+GOVERNMENT_G3 = catalog_item(samples.GOVERNMENT_G3)
+END_OF_SALE_VOICE = catalog_item(samples.VOICE_END_OF_SALE)
 
 
 def new_customer(

@@ -14,9 +14,9 @@ from clients.partner_center import (
     PartnerCenterError,
     TokenProvider,
 )
+from devtools.sandbox_settings import sandbox_client_config
 from sandbox.admin_client import SandboxAdmin
 from sandbox.server import SandboxServer
-from tests.conftest import client_config
 from tests.partner_center.builders import new_customer
 
 
@@ -30,7 +30,7 @@ async def test_tokens_are_cached_across_calls(pc: PartnerCenterClient) -> None:
 
 async def test_token_is_refreshed_before_it_expires(sandbox: SandboxServer) -> None:
     now = [1000.0]
-    config = client_config(sandbox)
+    config = sandbox_client_config(sandbox)
     async with httpx.AsyncClient() as http:
         tokens = TokenProvider(config.credentials(), http, refresh_margin=300, clock=lambda: now[0])
         client = PartnerCenterClient(sandbox.base_url, tokens, http)
@@ -54,7 +54,7 @@ async def test_expired_token_rejected_by_partner_center_is_fetched_again(
 
 
 async def test_wrong_secret_is_a_clear_non_retryable_error(sandbox: SandboxServer) -> None:
-    config = client_config(sandbox, client_secret=SecretStr("wrong"))
+    config = sandbox_client_config(sandbox, client_secret=SecretStr("wrong"))
     async with PartnerCenterClient.from_config(config) as client:
         with pytest.raises(PartnerCenterError) as caught:
             await client.list_products("US")
@@ -65,7 +65,7 @@ async def test_wrong_secret_is_a_clear_non_retryable_error(sandbox: SandboxServe
 
 
 async def test_secrets_never_appear_in_reprs(sandbox: SandboxServer) -> None:
-    config = client_config(sandbox)
+    config = sandbox_client_config(sandbox)
     text = repr(config) + str(config) + repr(config.credentials())
     assert sandbox.settings.client_secret not in text
     assert sandbox.settings.refresh_token not in text
@@ -74,7 +74,7 @@ async def test_secrets_never_appear_in_reprs(sandbox: SandboxServer) -> None:
 async def test_the_token_cache_shows_no_token_or_secret(sandbox: SandboxServer) -> None:
     """What a debugger, a traceback's locals or a careless log line would print of the client
     and its token cache, with both kinds of bearer token cached."""
-    config = client_config(sandbox)
+    config = sandbox_client_config(sandbox)
     async with PartnerCenterClient.from_config(config) as client:
         tokens = client.tokens
         held = [await tokens.token(AuthMode.APP_ONLY), await tokens.token(AuthMode.APP_USER)]

@@ -6,9 +6,10 @@ import pytest
 
 from clients.partner_center import PartnerCenterClient, PartnerCenterError
 from clients.partner_center.models import Contact, QualificationRequest
+from devtools.sandbox_settings import sandbox_client_config
 from sandbox.admin_client import SandboxAdmin
 from sandbox.server import SandboxServer
-from tests.conftest import SandboxFactory, client_config
+from tests.helpers import SandboxFactory
 from tests.partner_center.builders import customer_agreement
 
 EDUCATION = QualificationRequest(
@@ -39,7 +40,7 @@ async def test_vetting_decides_itself_after_the_configured_delay(
 ) -> None:
     server = make_sandbox(vetting_delay_seconds=3 * 86400, vetting_verdict="Denied")
     admin = SandboxAdmin(server.base_url)
-    async with PartnerCenterClient.from_config(client_config(server)) as pc:
+    async with PartnerCenterClient.from_config(sandbox_client_config(server)) as pc:
         customer_id = await admin.add_customer("School", "school.onmicrosoft.com")
         await pc.request_qualification(customer_id, EDUCATION, request_id="edu")
         await admin.advance_clock(2 * 86400)

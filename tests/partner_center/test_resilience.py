@@ -11,11 +11,12 @@ import httpx
 import pytest
 
 from clients.partner_center import PartnerCenterClient, PartnerCenterError
+from devtools.sandbox_settings import sandbox_client_config
 from sandbox.admin_client import SandboxAdmin
+from sandbox.background_server import free_port
 from sandbox.server import SandboxServer
-from tests.conftest import SandboxFactory, client_config
+from tests.helpers import SandboxFactory, eventually
 from tests.partner_center.builders import OFFICE_E3, cart, new_customer
-from workers.background_server import free_port
 
 
 async def test_retry_after_a_lost_answer_creates_exactly_one_customer(
@@ -59,7 +60,7 @@ async def test_client_retries_transparently_and_buys_nothing_twice(
 ) -> None:
     server = make_sandbox(faults={"lost_answer_rate": 0.4, "server_error_rate": 0.2, "seed": 7})
     admin = SandboxAdmin(server.base_url)
-    config = client_config(server, retries=12, max_backoff_seconds=0.05)
+    config = sandbox_client_config(server, retries=12, max_backoff_seconds=0.05)
     async with PartnerCenterClient.from_config(config) as pc:
         created = [
             await pc.create_customer(new_customer(f"retry{n}"), request_id=f"o{n}:customer")
@@ -99,7 +100,7 @@ async def test_client_waits_as_told_by_retry_after_then_succeeds(
     make_sandbox: SandboxFactory,
 ) -> None:
     server = make_sandbox(faults={"throttle_rate": 0.5, "retry_after_seconds": 1, "seed": 3})
-    async with PartnerCenterClient.from_config(client_config(server, retries=10)) as pc:
+    async with PartnerCenterClient.from_config(sandbox_client_config(server, retries=10)) as pc:
         for _ in range(4):
             assert await pc.list_products("US")
     calls = await SandboxAdmin(server.base_url).calls()
@@ -148,13 +149,13 @@ async def test_persisted_state_survives_a_restart(tmp_path: Path) -> None:
     from sandbox.core import SandboxSettings
 
     first = SandboxServer(SandboxSettings(state_file=state)).start()
-    async with PartnerCenterClient.from_config(client_config(first)) as pc:
+    async with PartnerCenterClient.from_config(sandbox_client_config(first)) as pc:
         created = await pc.create_customer(new_customer("durable"), request_id="durable-1")
     first.stop()
 
     second = SandboxServer(SandboxSettings(state_file=state)).start()
     try:
-        async with PartnerCenterClient.from_config(client_config(second)) as pc:
+        async with PartnerCenterClient.from_config(sandbox_client_config(second)) as pc:
             assert created.id
             assert (await pc.get_customer(created.id)).id == created.id
             replay = await pc.create_customer(new_customer("durable"), request_id="durable-1")
@@ -175,7 +176,7 @@ async def test_concurrent_identical_requests_are_carried_out_once(
     assert len((await admin.snapshot())["customers"]) == 1
 
 
-def test_sandbox_command_serves_and_persists(tmp_path: Path) -> None:
+async def test_sandbox_command_serves_and_persists(tmp_path: Path) -> None:
     port = free_port()
     state = tmp_path / "state.json"
     process = subprocess.Popen(
@@ -193,20 +194,19 @@ def test_sandbox_command_serves_and_persists(tmp_path: Path) -> None:
         stderr=subprocess.STDOUT,
     )
     try:
-        for _ in range(200):
-            try:
-                health = httpx.get(f"http://127.0.0.1:{port}/_sandbox/health", timeout=1)
-                break
-            except httpx.TransportError:
-                import time
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=5) as http:
 
-                time.sleep(0.05)
-        else:
-            raise AssertionError("the sandbox command did not start")
-        assert health.json()["status"] == "ok"
-        httpx.post(
-            f"http://127.0.0.1:{port}/_sandbox/resellers", json={"mpnId": "1", "tenantId": "t"}
-        )
+            async def health() -> httpx.Response | None:
+                try:
+                    return await http.get("/_sandbox/health")
+                except httpx.TransportError:
+                    return None
+
+            answer = await eventually(
+                health, timeout=10, every=0.05, what="the sandbox command serving"
+            )
+            assert answer.json()["status"] == "ok"
+            await http.post("/_sandbox/resellers", json={"mpnId": "1", "tenantId": "t"})
         assert state.exists()
     finally:
         process.terminate()

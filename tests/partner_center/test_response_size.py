@@ -21,10 +21,10 @@ from starlette.routing import Route
 
 from clients.partner_center import PartnerCenterClient, PartnerCenterError
 from clients.partner_center.client import MAX_RESPONSE_BYTES, PartnerCenterConfig
+from devtools.sandbox_settings import sandbox_client_config
 from sandbox.admin_client import SandboxAdmin
+from sandbox.background_server import BackgroundServer
 from sandbox.server import SandboxServer
-from tests.conftest import client_config
-from workers.background_server import BackgroundServer
 
 MiB = 2**20
 
@@ -32,7 +32,7 @@ MiB = 2**20
 async def test_an_answer_over_the_limit_is_refused_once_not_retried(
     sandbox: SandboxServer, admin: SandboxAdmin
 ) -> None:
-    config = client_config(sandbox, retries=3, max_response_bytes=2000)
+    config = sandbox_client_config(sandbox, retries=3, max_response_bytes=2000)
     async with PartnerCenterClient.from_config(config) as client:
         assert await client.is_domain_available("free.onmicrosoft.com")  # small answers pass
         with pytest.raises(PartnerCenterError) as caught:

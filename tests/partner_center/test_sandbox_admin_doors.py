@@ -15,8 +15,8 @@ import pytest
 
 from sandbox.admin import PREFIX
 from sandbox.admin_client import SandboxAdmin
+from sandbox.background_server import free_port
 from sandbox.server import SandboxServer, exposure_warning
-from workers.background_server import free_port
 
 
 def no_cors(response: httpx.Response) -> httpx.Response:

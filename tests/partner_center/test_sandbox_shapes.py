@@ -21,9 +21,9 @@ import pytest
 from clients.partner_center import PartnerCenterClient
 from clients.partner_center.auth import TokenProvider
 from clients.partner_center.models import Address, QualificationRequest
+from devtools.sandbox_settings import sandbox_client_config
 from sandbox.admin_client import SandboxAdmin
 from sandbox.server import SandboxServer
-from tests.conftest import client_config
 from tests.partner_center.builders import cart, customer_agreement, new_customer
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "microsoft"
@@ -104,7 +104,7 @@ async def answers(sandbox: SandboxServer, admin: SandboxAdmin) -> AsyncIterator[
     """Drive everything the engine does, once, and keep what the sandbox answered."""
     wire = Wire()
     http = httpx.AsyncClient(transport=wire)
-    config = client_config(sandbox)
+    config = sandbox_client_config(sandbox)
     pc = PartnerCenterClient(config.base_url, TokenProvider(config.credentials(), http), http)
     await admin.add_reseller("5555555", "dddddddd-0000-4000-8000-000000000005")
     await admin.set_settings(provisioning_delay_seconds=0)

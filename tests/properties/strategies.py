@@ -6,16 +6,9 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-OFFERS = [
-    "CFQ7TTC0LH18:0001",
-    "CFQ7TTC0LDPB:0001",
-    "CFQ7TTC0LF8Q:0001",
-    "CFQ7TTC0LHVK:0001",
-    "CFQ7TTC0LF8R:0001",
-    "CFQ7TTC0LGZT:0001",
-    "CFQ7TTC0LHWP:0001",
-    "NOPE0000:0001",
-]
+from devtools.samples import OFFERS as SAMPLE_OFFERS
+
+OFFERS = [*SAMPLE_OFFERS, "NOPE0000:0001"]  # the sample offers and one that does not exist
 COUNTRIES = ["US", "GB", "DE", "RU", "PL", "BR", "TR", "UA", "IN", "IQ", "SA"]
 junk = st.one_of(
     st.none(),

@@ -32,18 +32,18 @@ from temporalio.worker import Worker
 from clients.contract import SEARCH_ATTRIBUTES, TASK_QUEUE
 from clients.partner_center import PartnerCenterClient
 from clients.payloads import ACTIVE_VARIABLE, KEYS_VARIABLE, KeyRing
+from devtools.sandbox_settings import sandbox_client_config
+from devtools.temporal_cli import temporal_binary
 from ordering.config import EngineConfig, load_config
+from sandbox.background_server import BackgroundServer, free_port
 from sandbox.core import SandboxSettings
 from sandbox.server import SandboxServer
-from workers.background_server import BackgroundServer, free_port
 from workers.codec_server import (
     LOOPBACK_HOSTS,
     TOKEN_VARIABLE,
     create_codec_app,
     loopback_ui_origins,
 )
-from workers.settings import sandbox_client_config
-from workers.temporal_cli import temporal_binary
 from workers.worker import connect
 
 PRIVATE_DIRECTORY = 0o700
@@ -248,6 +248,7 @@ async def dev_stack(
         )
         sandbox = stack.enter_context(SandboxServer(settings, port=sandbox_port or free_port()))
         client = await connect(f"127.0.0.1:{port}", keys=secrets.keys)
+        # The sandbox's URL and credentials, given explicitly: the engine has no default.
         async with PartnerCenterClient.from_config(sandbox_client_config(sandbox)) as pc:
             from workers.worker import build_worker
 

@@ -12,71 +12,30 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from clients.contract import LicenceRequest
 from clients.storefront import Storefront, TaxIdRejected
+from devtools.dev import DevStack, dev_stack
+from devtools.samples import (
+    BUSINESS_BASIC,
+    BUSINESS_STANDARD,
+    DYNAMICS_SALES,
+    EDUCATION_A1,
+    INVALID_RU_TAX_ID,
+    OFFICE_E3,
+    VALID_RU_TAX_ID,
+    catalog_item,
+    existing_tenant,
+    known_customer,
+    line,
+    new_customer,
+    order,
+)
+from devtools.samples import VOICE_END_OF_SALE as VOICE
 from ordering.config import load_config
 from ordering.document import OrderDocument
 from ordering.status import OrderOutcome, WaitingFor
 from sandbox.admin_client import SandboxAdmin
-from workers.dev import DevStack, dev_stack
-
-BUSINESS_BASIC = "CFQ7TTC0LH18:0001"
-BUSINESS_STANDARD = "CFQ7TTC0LDPB:0001"
-OFFICE_E3 = "CFQ7TTC0LF8Q:0001"
-DYNAMICS_SALES = "CFQ7TTC0LHVK:0001"
-EDUCATION_A1 = "CFQ7TTC0LF8R:0001"
-VOICE = "CFQ7TTC0LGZT:0001"
-AGREEMENT = {
-    "first_name": "Dana",
-    "last_name": "Scully",
-    "email": "dana@example.com",
-    "accepted_at": datetime(2026, 11, 20, tzinfo=UTC).isoformat(),
-}
-
-
-def _order(
-    order_id: str,
-    customer: dict[str, Any],
-    *lines: tuple[str, int, str],
-    segment: str = "Commercial",
-) -> OrderDocument:
-    return OrderDocument.model_validate(
-        {
-            "order_id": order_id,
-            "customer": customer,
-            "lines": [
-                {"offer": o, "quantity": q, "billing_cycle": c, "segment": segment}
-                for o, q, c in lines
-            ],
-            "customer_agreement": AGREEMENT,
-        }
-    )
-
-
-def _new(prefix: str, country: str = "US", **extra: Any) -> dict[str, Any]:
-    city, postal = ("Moscow", "125009") if country == "RU" else ("Redmond", "98052")
-    return {
-        "kind": "new",
-        "company_name": f"{prefix.title()} Ltd",
-        "domain_prefix": prefix,
-        "email": "it@example.com",
-        "phone": "+1 425 555 0100",
-        "billing_address": {
-            "first_name": "Dana",
-            "last_name": "Scully",
-            "address_line1": "1 Main Street",
-            "city": city,
-            "postal_code": postal,
-            "country": country,
-        },
-        **extra,
-    }
-
-
-def _known(customer_id: str) -> dict[str, Any]:
-    return {"kind": "known", "customer_id": customer_id, "country": "US"}
 
 
 @dataclass
@@ -119,11 +78,11 @@ class Demo:
         s = self.suffix
         await self.place(
             "New customer: tenant created, Business Basic + Office 365 E3",
-            _order(
+            order(
                 self.id("new"),
-                _new(f"contoso{s}"),
-                (BUSINESS_BASIC, 10, "monthly"),
-                (OFFICE_E3, 5, "annual"),
+                new_customer(f"contoso{s}"),
+                line(BUSINESS_BASIC, 10),
+                line(OFFICE_E3, 5, "annual"),
             ),
         )
 
@@ -138,11 +97,7 @@ class Demo:
 
         await self.place(
             "Existing Office 365 tenant accepts the reseller invitation",
-            _order(
-                self.id("existing"),
-                {"kind": "existing_tenant", "domain": domain, "country": "US"},
-                (OFFICE_E3, 3, "monthly"),
-            ),
+            order(self.id("existing"), existing_tenant(domain), line(OFFICE_E3, 3)),
             accept,
         )
 
@@ -150,7 +105,9 @@ class Demo:
         for n, (cycle, quantity) in enumerate([("monthly", 5), ("annual", 10), ("monthly", 2)]):
             await self.place(
                 f"Business Basic {cycle} #{n + 1} (one monthly + one annual)",
-                _order(self.id(f"biz{n}"), _known(biz), (BUSINESS_BASIC, quantity, cycle)),
+                order(
+                    self.id(f"biz{n}"), known_customer(biz), line(BUSINESS_BASIC, quantity, cycle)
+                ),
             )
 
         dyn = await self.admin.add_customer("Tailspin", f"tailspin{s}.onmicrosoft.com")
@@ -158,7 +115,7 @@ class Demo:
         for n in range(2):
             outcome = await self.place(
                 f"Dynamics 365 order #{n + 1} (a new instance each time)",
-                _order(self.id(f"dyn{n}"), _known(dyn), (DYNAMICS_SALES, 10, "monthly")),
+                order(self.id(f"dyn{n}"), known_customer(dyn), line(DYNAMICS_SALES, 10)),
             )
             instances.append(str(outcome.lines[0].subscription_id))
         added = await self.shop.add_licences(
@@ -178,8 +135,8 @@ class Demo:
 
         await self.place(
             "Education plan for a customer not qualified",
-            _order(
-                self.id("edu-no"), _known(biz), (EDUCATION_A1, 20, "monthly"), segment="Education"
+            order(
+                self.id("edu-no"), known_customer(biz), line(EDUCATION_A1, 20, segment="Education")
             ),
         )
         school = await self.admin.add_customer(
@@ -189,42 +146,42 @@ class Demo:
         )
         await self.place(
             "Education plan for a qualified education customer",
-            _order(
-                self.id("edu"), _known(school), (EDUCATION_A1, 200, "monthly"), segment="Education"
+            order(
+                self.id("edu"), known_customer(school), line(EDUCATION_A1, 200, segment="Education")
             ),
         )
 
         await self.place(
             "Discontinued offer for a new customer",
-            _order(self.id("eos-new"), _new(f"voice{s}"), (VOICE, 2, "monthly")),
+            order(self.id("eos-new"), new_customer(f"voice{s}"), line(VOICE, 2)),
         )
         await self.place(
             "300 seats across Business plans, new customer (no tenant left)",
-            _order(
+            order(
                 self.id("cap"),
-                _new(f"capped{s}"),
-                (BUSINESS_BASIC, 200, "monthly"),
-                (BUSINESS_STANDARD, 200, "monthly"),
+                new_customer(f"capped{s}"),
+                line(BUSINESS_BASIC, 200),
+                line(BUSINESS_STANDARD, 200),
             ),
         )
         voice = await self.admin.add_customer("Litware", f"litware{s}.onmicrosoft.com")
-        await self.admin.add_subscription(voice, f"{VOICE}:CFQ7TTC0KGZT", quantity=4)
+        await self.admin.add_subscription(voice, catalog_item(VOICE), quantity=4)
         await self.place(
             "Discontinued offer for a customer who has it",
-            _order(self.id("eos-old"), _known(voice), (VOICE, 2, "monthly")),
+            order(self.id("eos-old"), known_customer(voice), line(VOICE, 2)),
         )
 
         async def tax_id_later(order_id: str) -> None:
             await self.waiting_for(order_id, WaitingFor.TAX_ID)
             try:
-                await self.shop.provide_tax_id(order_id, "7707083890")
+                await self.shop.provide_tax_id(order_id, INVALID_RU_TAX_ID)
             except TaxIdRejected as rejected:
                 print(f"  first tax ID refused: {rejected}")
-            await self.shop.provide_tax_id(order_id, "7707083893")
+            await self.shop.provide_tax_id(order_id, VALID_RU_TAX_ID)
 
         await self.place(
             "Russian customer; tax ID (INN) arrives later, invalid then valid",
-            _order(self.id("ru"), _new(f"romashka{s}", country="RU"), (OFFICE_E3, 7, "monthly")),
+            order(self.id("ru"), new_customer(f"romashka{s}", country="RU"), line(OFFICE_E3, 7)),
             tax_id_later,
         )
 

@@ -30,31 +30,36 @@ from typing import Any
 from clients.contract import LicenceOutcome, LicenceRequest
 from clients.payloads import KeyRing
 from clients.storefront import LicencesRefused, Storefront
+from devtools.dev import dev_server_command, start_dev_server
+from devtools.samples import (
+    AGREEMENT,
+    BUSINESS_BASIC,
+    BUSINESS_STANDARD,
+    EDUCATION_A1,
+    OFFICE_E3,
+    ONE_PER_BILLING_CYCLE_PRODUCTS,
+    VALID_RU_TAX_ID,
+    catalog_item,
+    known_customer,
+    new_customer,
+)
+from devtools.samples import DYNAMICS_SALES as DYNAMICS
+from devtools.samples import VOICE_END_OF_SALE as END_OF_SALE
+from devtools.samples import line as order_line
+from devtools.sandbox_settings import sandbox_worker_env
 from ordering.config import load_config
 from ordering.document import KnownCustomer, NewCustomer, OrderDocument
 from ordering.status import LineState, OrderOutcome, Phase
 from sandbox.admin_client import SandboxAdmin
-from sandbox.app import FAULT_PREFIX
+from sandbox.background_server import free_port
 from sandbox.core import SandboxSettings
 from sandbox.faults import FaultSettings
 from sandbox.server import SandboxServer
-from workers.background_server import free_port
-from workers.dev import dev_server_command, start_dev_server
 from workers.worker import connect
 
-BUSINESS_BASIC = "CFQ7TTC0LH18:0001"
-BUSINESS_STANDARD = "CFQ7TTC0LDPB:0001"
-OFFICE_E3 = "CFQ7TTC0LF8Q:0001"
-DYNAMICS = "CFQ7TTC0LHVK:0001"
-EDUCATION_A1 = "CFQ7TTC0LF8R:0001"
-END_OF_SALE = "CFQ7TTC0LGZT:0001"  # no longer sold to new customers (Partner Center 2091)
-ONE_PER_CYCLE = {"CFQ7TTC0LH18", "CFQ7TTC0LDPB", "CFQ7TTC0LCHC", "CFQ7TTC0LH1G"}
-AGREEMENT = {
-    "first_name": "Chaos",
-    "last_name": "Monkey",
-    "email": "chaos@example.com",
-    "accepted_at": "2026-11-20T00:00:00Z",
-}
+# How the sandbox's call counts (`GET /_sandbox/calls`, its admin API) name the faults it
+# injected: "FAULT <kind>", beside "<METHOD> <path>" for the calls it served.
+FAULT_PREFIX = "FAULT "
 CHAOS_FAULTS = FaultSettings(
     latency_ms_min=2,
     latency_ms_max=40,
@@ -220,11 +225,11 @@ class Report:
 class Processes:
     """The Temporal dev server and the worker as subprocesses that can be killed."""
 
-    def __init__(self, directory: Path, sandbox_url: str, task_queue: str) -> None:
+    def __init__(self, directory: Path, sandbox: SandboxServer, task_queue: str) -> None:
         self.directory = directory
         self.port = free_port()
         self.ui_port = free_port()
-        self.sandbox_url = sandbox_url
+        self.sandbox = sandbox
         self.task_queue = task_queue
         self.server: subprocess.Popen[bytes] | None = None
         self.worker: subprocess.Popen[bytes] | None = None
@@ -260,7 +265,8 @@ class Processes:
             **os.environ,
             "CSP_TEMPORAL_ADDRESS": self.address,
             "CSP_TASK_QUEUE": self.task_queue,
-            "CSP_PC_BASE_URL": self.sandbox_url,
+            # The sandbox's URL and credentials, given explicitly: the worker has no default.
+            **sandbox_worker_env(self.sandbox.base_url, self.sandbox.settings),
         }
         self.worker = subprocess.Popen(
             [
@@ -310,7 +316,7 @@ class Chaos:
             SandboxServer(SandboxSettings(provisioning_delay_seconds=0.5)) as sandbox,
         ):
             admin = SandboxAdmin(sandbox.base_url)
-            procs = Processes(Path(tmp), sandbox.base_url, "chaos")
+            procs = Processes(Path(tmp), sandbox, "chaos")
             procs.start_server()
             procs.start_worker()
             try:
@@ -328,9 +334,7 @@ class Chaos:
         ]
         racer = await admin.add_customer("Racer", f"racer{self.tag}.onmicrosoft.com")
         dynamics_owner = await admin.add_customer("Dyn", f"dyn{self.tag}.onmicrosoft.com")
-        instance = await admin.add_subscription(
-            dynamics_owner, f"{DYNAMICS}:CFQ7TTC0KHVK", quantity=10
-        )
+        instance = await admin.add_subscription(dynamics_owner, catalog_item(DYNAMICS), quantity=10)
         self.seeded[instance["id"]] = 10
         self.seeded_customers = {*known, racer, dynamics_owner}
         await admin.clear_calls()
@@ -373,33 +377,25 @@ class Chaos:
             order_id = f"o{n}-{self.tag}"
             if roll < 0.35:
                 prefix = f"new{n}x{self.tag}"
-                customer = _new(prefix)
-                lines = [_line(BUSINESS_BASIC, self.random.randint(1, 5), "monthly")]
+                customer = new_customer(prefix)
+                lines = [order_line(BUSINESS_BASIC, self.random.randint(1, 5), "monthly")]
                 if self.random.random() < 0.5:
-                    lines.append(_line(OFFICE_E3, self.random.randint(1, 5), "annual"))
+                    lines.append(order_line(OFFICE_E3, self.random.randint(1, 5), "annual"))
             elif roll < 0.45:
                 prefix = f"ru{n}x{self.tag}"
-                customer = _new(prefix, country="RU", tax_id="7707083893")
-                lines = [_line(OFFICE_E3, 2, "monthly")]
+                customer = new_customer(prefix, country="RU", tax_id=VALID_RU_TAX_ID)
+                lines = [order_line(OFFICE_E3, 2, "monthly")]
             elif roll < 0.9:
-                customer = {
-                    "kind": "known",
-                    "customer_id": self.random.choice(known),
-                    "country": "US",
-                }
+                customer = known_customer(self.random.choice(known))
                 offer = self.random.choice([BUSINESS_BASIC, BUSINESS_STANDARD, OFFICE_E3])
                 lines = [
-                    _line(
+                    order_line(
                         offer, self.random.randint(1, 3), self.random.choice(["monthly", "annual"])
                     )
                 ]
             elif roll < 0.95:
-                customer = {
-                    "kind": "known",
-                    "customer_id": self.random.choice(known),
-                    "country": "US",
-                }
-                lines = [_line(EDUCATION_A1, 1, "monthly", segment="Education")]
+                customer = known_customer(self.random.choice(known))
+                lines = [order_line(EDUCATION_A1, 1, "monthly", segment="Education")]
             else:
                 customer, lines = self._end_of_sale_for_new_customer(n)
             docs.append({"order_id": order_id, "customer": customer, "lines": lines})
@@ -419,14 +415,14 @@ class Chaos:
             docs.append(
                 {
                     "order_id": f"race{n}-{self.tag}",
-                    "customer": {"kind": "known", "customer_id": racer, "country": "US"},
-                    "lines": [_line(BUSINESS_BASIC, 1, "monthly")],
+                    "customer": known_customer(racer),
+                    "lines": [order_line(BUSINESS_BASIC, 1, "monthly")],
                 }
             )
         return [OrderDocument.model_validate({**d, "customer_agreement": AGREEMENT}) for d in docs]
 
     def _end_of_sale_for_new_customer(self, n: int) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-        return _new(f"eos{n}x{self.tag}"), [_line(END_OF_SALE, 1, "monthly")]
+        return new_customer(f"eos{n}x{self.tag}"), [order_line(END_OF_SALE, 1, "monthly")]
 
     def plan(self) -> dict[str, int]:
         """The run without running it: how many orders of each kind, and the disruptions."""
@@ -545,7 +541,7 @@ def reconcile(
     slots: dict[tuple[str, str, str], int] = defaultdict(int)
     for sub in subscriptions:
         product = sub["offerId"].split(":")[0]
-        if product in ONE_PER_CYCLE and sub["status"] in ("active", "pending"):
+        if product in ONE_PER_BILLING_CYCLE_PRODUCTS and sub["status"] in ("active", "pending"):
             slots[(sub["customerId"], product, sub["billingCycle"])] += 1
     report.duplicate_subscriptions = [f"{c}/{p}/{b}" for (c, p, b), n in slots.items() if n > 1]
 
@@ -655,32 +651,6 @@ def _is_end_of_sale(document: dict[str, Any]) -> bool:
     )
 
 
-def _new(prefix: str, country: str = "US", tax_id: str | None = None) -> dict[str, Any]:
-    city, postal = ("Moscow", "125009") if country == "RU" else ("Redmond", "98052")
-    customer: dict[str, Any] = {
-        "kind": "new",
-        "company_name": f"{prefix} Ltd",
-        "domain_prefix": prefix,
-        "email": "it@example.com",
-        "phone": "+1 425 555 0100",
-        "billing_address": {
-            "first_name": "A",
-            "last_name": "B",
-            "address_line1": "1 Main St",
-            "city": city,
-            "postal_code": postal,
-            "country": country,
-        },
-    }
-    if tax_id:
-        customer["tax_id"] = tax_id
-    return customer
-
-
-def _line(offer: str, quantity: int, cycle: str, **extra: Any) -> dict[str, Any]:
-    return {"offer": offer, "quantity": quantity, "billing_cycle": cycle, **extra}
-
-
 async def run_chaos(orders: int, kills: int, server_restarts: int, seed: int = 1) -> Report:
     return await Chaos(orders, kills, server_restarts, seed).run()
 
@@ -701,7 +671,7 @@ def run_from_args(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m workers.chaos ...` is `csp-orders chaos ...`."""
+    """`python -m devtools.chaos ...` is `csp-orders chaos ...`."""
     from workers.cli import main as cli
 
     return cli(["chaos", *(sys.argv[1:] if argv is None else argv)])
