@@ -32,7 +32,14 @@ from clients.payloads import (
     data_converter,
 )
 from clients.storefront import EncryptionNotConfigured, OrderNotFound, Storefront
-from devtools.samples import OFFICE_E3, existing_tenant, line, new_customer, order
+from devtools.samples import (
+    OFFICE_E3,
+    existing_tenant,
+    line,
+    new_customer,
+    order,
+    russian_order,
+)
 from devtools.sandbox_settings import sandbox_client_config
 from devtools.temporal_cli import temporal_binary
 from ordering.config import EngineConfig
@@ -195,15 +202,7 @@ async def test_a_worker_on_the_development_switch_takes_plain_orders_and_says_so
 async def test_a_plain_tax_id_signal_is_taken_and_flagged(
     temporal: WorkflowEnvironment, shop: Storefront, unique: str
 ) -> None:
-    document = order(
-        f"plaintax-{unique}",
-        new_customer(
-            f"plaintax{unique}",
-            country="RU",
-            address={"city": "Moscow", "postal_code": "125009", "state": ""},
-        ),
-        line(OFFICE_E3, 1),
-    )
+    document = russian_order(f"plaintax-{unique}", f"plaintax{unique}")
     await shop.place_order(document)
     await wait_for(shop, document.order_id, WaitingFor.TAX_ID)
     assert (await shop.status(document.order_id)).unencrypted_inputs == []
@@ -293,15 +292,7 @@ async def test_poison_start_inputs_end_in_a_refusal(
 async def test_a_forged_encrypted_signal_is_dropped_and_the_order_carries_on(
     temporal: WorkflowEnvironment, shop: Storefront, unique: str
 ) -> None:
-    document = order(
-        f"forged-{unique}",
-        new_customer(
-            f"forged{unique}",
-            country="RU",
-            address={"city": "Moscow", "postal_code": "125009", "state": ""},
-        ),
-        line(OFFICE_E3, 1),
-    )
+    document = russian_order(f"forged-{unique}", f"forged{unique}")
     await shop.place_order(document)
     await wait_for(shop, document.order_id, WaitingFor.TAX_ID)
     workflow_id = order_workflow_id(document.order_id)
