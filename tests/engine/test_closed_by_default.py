@@ -148,11 +148,8 @@ async def test_the_cli_without_keys_refuses_before_anything_is_sent(
 # ------------------------------------------------------------------ plain text that arrives anyway
 
 
-async def test_an_order_started_in_plain_text_is_refused_and_nothing_is_created(
-    temporal: WorkflowEnvironment, shop: Storefront, admin: SandboxAdmin, unique: str
-) -> None:
-    document = order(f"plain-{unique}", new_customer(f"plain{unique}"), line(OFFICE_E3, 1))
-    workflow_id = order_workflow_id(document.order_id)
+async def start_order_with_cli(temporal: WorkflowEnvironment, workflow_id: str, file: Path) -> None:
+    """`temporal workflow start` of an OrderWorkflow with `file` as its (plain JSON) input."""
     code, out = await temporal_cli(
         "workflow",
         "start",
@@ -164,10 +161,24 @@ async def test_an_order_started_in_plain_text_is_refused_and_nothing_is_created(
         "OrderWorkflow",
         "--task-queue",
         TASK_QUEUE,
-        "--input",
-        document.model_dump_json(),
+        "--input-file",
+        str(file),
     )
     assert code == 0, out
+
+
+async def test_an_order_started_in_plain_text_is_refused_and_nothing_is_created(
+    temporal: WorkflowEnvironment,
+    shop: Storefront,
+    admin: SandboxAdmin,
+    unique: str,
+    tmp_path: Path,
+) -> None:
+    document = order(f"plain-{unique}", new_customer(f"plain{unique}"), line(OFFICE_E3, 1))
+    workflow_id = order_workflow_id(document.order_id)
+    file = tmp_path / "order.json"
+    file.write_text(document.model_dump_json())
+    await start_order_with_cli(temporal, workflow_id, file)
     outcome = await shop.wait_for_outcome(document.order_id)
     assert outcome.phase is Phase.REFUSED
     assert outcome.refusal is not None
@@ -249,21 +260,7 @@ async def test_poison_start_inputs_end_in_a_refusal(
     workflow_id = order_workflow_id(order_id)
     file = tmp_path / "input.json"
     file.write_text(POISON_STARTS[kind])
-    code, out = await temporal_cli(
-        "workflow",
-        "start",
-        "--address",
-        temporal.client.service_client.config.target_host,
-        "--workflow-id",
-        workflow_id,
-        "--type",
-        "OrderWorkflow",
-        "--task-queue",
-        TASK_QUEUE,
-        "--input-file",
-        str(file),
-    )
-    assert code == 0, out
+    await start_order_with_cli(temporal, workflow_id, file)
     await eventually(lambda: closed(temporal.client, workflow_id), what=f"{workflow_id} closed")
     assert await failed_workflow_tasks(temporal.client, workflow_id) == 0
     # The SDK tells the truth: the order was refused as not valid, with a capped list of reasons.
