@@ -34,6 +34,7 @@ from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from google.protobuf.message import DecodeError
 from pydantic import BaseModel, SecretBytes, ValidationError
 from temporalio.api.common.v1 import Payload
 from temporalio.api.failure.v1 import Failure
@@ -211,7 +212,7 @@ class EncryptionCodec(PayloadCodec):
         try:
             data = cipher.decrypt(payload.data[:_NONCE], payload.data[_NONCE:], key_id)
             inner = Payload.FromString(data)
-        except (InvalidTag, ValueError):
+        except (InvalidTag, ValueError, DecodeError):
             return _unreadable("damaged or not sealed with this key")
         return _arrived(inner, Arrival.ENCRYPTED)
 
@@ -223,7 +224,12 @@ class PlainDevelopmentCodec(PayloadCodec):
         return list(payloads)
 
     async def decode(self, payloads: Sequence[Payload]) -> list[Payload]:
-        return [_arrived(p, Arrival.PLAIN) for p in payloads]
+        return [
+            _unreadable("sealed, and this process holds no keys")
+            if p.metadata.get("encoding") == ENCODING
+            else _arrived(p, Arrival.PLAIN)
+            for p in payloads
+        ]
 
 
 class _ArrivalNotingJSON(PydanticJSONPlainPayloadConverter):
@@ -232,12 +238,7 @@ class _ArrivalNotingJSON(PydanticJSONPlainPayloadConverter):
     instead of an exception (for models that have one)."""
 
     def from_payload(self, payload: Payload, type_hint: type | None = None) -> Any:
-        noting = (
-            isinstance(type_hint, type)
-            and issubclass(type_hint, BaseModel)
-            and ARRIVAL_ATTRIBUTE in type_hint.__private_attributes__
-        )
-        if not noting:
+        if not _notes_arrival(type_hint):
             return super().from_payload(payload, type_hint)
         assert type_hint is not None
         arrival = _arrival_of(payload)
@@ -267,13 +268,47 @@ def _arrival_of(payload: Payload) -> Arrival:
         return Arrival.UNKNOWN
 
 
+def _notes_arrival(hint: object) -> bool:
+    return (
+        isinstance(hint, type)
+        and issubclass(hint, BaseModel)
+        and ARRIVAL_ATTRIBUTE in hint.__private_attributes__
+    )
+
+
 class _PayloadConverter(CompositePayloadConverter):
+    """Pydantic's converters, with the arrival-noting JSON one. A payload for a model that notes
+    its arrival but is not JSON at all (`binary/null`, `binary/plain`, an unknown encoding) reads
+    as unreadable; a payload for any model that decodes to something else is an error (the SDK
+    then drops the signal or rejects the update) rather than a value a handler would trip on."""
+
     def __init__(self) -> None:
         converters = [
             _ArrivalNotingJSON() if isinstance(c, PydanticJSONPlainPayloadConverter) else c
             for c in PydanticPayloadConverter().converters.values()
         ]
         super().__init__(*converters)
+
+    def from_payloads(
+        self, payloads: Sequence[Payload], type_hints: list[type] | None = None
+    ) -> list[Any]:
+        hints: list[type | None] = (
+            list(type_hints)
+            if type_hints is not None and len(type_hints) == len(payloads)
+            else [None] * len(payloads)
+        )
+        payloads = [
+            _unreadable("not JSON")
+            if _notes_arrival(hint) and p.metadata.get("encoding") != b"json/plain"
+            else p
+            for p, hint in zip(payloads, hints, strict=True)
+        ]
+        values = super().from_payloads(payloads, type_hints)
+        for value, hint in zip(values, hints, strict=True):
+            is_model = isinstance(hint, type) and issubclass(hint, BaseModel)
+            if is_model and hint is not None and not isinstance(value, hint):
+                raise ValueError(f"a {hint.__name__} payload holds other data")
+        return values
 
 
 class SummarizedFailureConverter(DefaultFailureConverterWithEncodedAttributes):

@@ -184,3 +184,26 @@ def test_writers_refuse_to_run_without_keys(monkeypatch: pytest.MonkeyPatch) -> 
     ring = KeyRing.generate()
     assert writer_key_ring("temporal.example.com:7233", ring) is ring
     assert encrypts(data_converter(ring)) and not encrypts(data_converter(from_env=False))
+
+
+@pytest.mark.parametrize(
+    "foreign",
+    [
+        Payload(metadata={"encoding": b"binary/null"}),
+        Payload(metadata={"encoding": b"binary/plain"}, data=b"raw bytes"),
+        Payload(metadata={"encoding": b"no/such-encoding"}, data=b"{}"),
+    ],
+)
+async def test_inputs_that_are_not_json_are_unreadable_not_errors(foreign: Payload) -> None:
+    converter = data_converter(KeyRing.generate())
+    [order] = await converter.decode([foreign], [Submission])
+    assert order.arrival is Arrival.UNREADABLE
+    # A signal's model never receives something else in its place: the SDK drops it.
+    with pytest.raises(ValueError):
+        await converter.decode([foreign], [TaxIdSubmission])
+
+
+async def test_a_sealed_input_read_without_keys_is_unreadable() -> None:
+    [sealed] = await data_converter(KeyRing.generate()).encode([Submission({"order_id": "x"})])
+    [order] = await data_converter(from_env=False).decode([sealed], [Submission])
+    assert order.arrival is Arrival.UNREADABLE
