@@ -138,6 +138,15 @@ class TaxIdSubmission(BaseModel):
         return self._arrival
 
 
+# What a workflow or handler gets when its input is missing altogether (e.g. `temporal workflow
+# start` or `signal` without `--input`): an unreadable input, never a TypeError that would fail
+# the workflow task on every retry.
+MISSING_SUBMISSION = Submission(None)
+MISSING_SUBMISSION._arrival = Arrival.UNREADABLE
+MISSING_TAX_ID = TaxIdSubmission(tax_id="")
+MISSING_TAX_ID._arrival = Arrival.UNREADABLE
+
+
 class TaxIdAccepted(BaseModel):
     model_config = ConfigDict(hide_input_in_errors=True)
 
@@ -146,6 +155,9 @@ class TaxIdAccepted(BaseModel):
 
 class RelationshipNudge(BaseModel):
     model_config = ConfigDict(hide_input_in_errors=True)
+
+
+NO_NUDGE = RelationshipNudge()  # a nudge sent without input is still a nudge
 
 
 class CancelRequest(BaseModel):

@@ -15,6 +15,7 @@ with workflow.unsafe.imports_passed_through():
     from clients.contract import (
         CUSTOMER_ID,
         LICENCES_WORKFLOW,
+        MISSING_SUBMISSION,
         PHASE,
         SLOT_GRANTED_SIGNAL,
         Arrival,
@@ -48,7 +49,7 @@ class LicencesWorkflow:
         self._waits = EARLIER_WAITS
 
     @workflow.run
-    async def run(self, submission: Submission) -> LicenceOutcome:
+    async def run(self, submission: Submission = MISSING_SUBMISSION) -> LicenceOutcome:
         try:
             if submission.arrival is Arrival.UNREADABLE:
                 raise InvalidOrder([unreadable_input("request")])

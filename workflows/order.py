@@ -30,6 +30,9 @@ with workflow.unsafe.imports_passed_through():
     from activities import messages as m
     from clients.contract import (
         CANCEL,
+        MISSING_SUBMISSION,
+        MISSING_TAX_ID,
+        NO_NUDGE,
         PROVIDE_TAX_ID,
         RELATIONSHIP_ACCEPTED,
         SLOT_GRANTED_SIGNAL,
@@ -133,7 +136,7 @@ class OrderWorkflow:
     # ------------------------------------------------------------------ the order
 
     @workflow.run
-    async def run(self, submission: Submission) -> OrderOutcome:
+    async def run(self, submission: Submission = MISSING_SUBMISSION) -> OrderOutcome:
         try:
             if submission.arrival is Arrival.UNREADABLE:
                 raise InvalidOrder([unreadable_input("order")])
@@ -830,9 +833,13 @@ class OrderWorkflow:
         return self._tracker.status
 
     @workflow.signal(name=PROVIDE_TAX_ID)
-    def provide_tax_id_signal(self, submission: TaxIdSubmission) -> None:
+    def provide_tax_id_signal(self, submission: TaxIdSubmission = MISSING_TAX_ID) -> None:
         """Plain signal (e.g. from the `temporal` CLI): an invalid tax ID is noted on the
-        status and the order keeps waiting. One sent unencrypted is taken, and noted."""
+        status and the order keeps waiting. One sent unencrypted is taken, and noted; one sent
+        without any input is dropped."""
+        if submission.arrival is Arrival.UNREADABLE:
+            workflow.logger.warning("a tax ID signal without input was dropped")
+            return
         if submission.arrival is Arrival.PLAIN:
             self._tracker.note_unencrypted("tax_id")
         problem = self._tax_id_problem(submission.tax_id)
@@ -871,7 +878,7 @@ class OrderWorkflow:
         self._tracker.input_accepted()
 
     @workflow.signal(name=RELATIONSHIP_ACCEPTED)
-    def relationship_accepted(self, _: RelationshipNudge) -> None:
+    def relationship_accepted(self, _: RelationshipNudge = NO_NUDGE) -> None:
         self._relationship_nudged = True
 
     @workflow.signal(name=SLOT_GRANTED_SIGNAL)

@@ -370,3 +370,35 @@ async def test_a_burst_of_relationship_nudges_costs_one_partner_center_check(
     await shop.cancel(document.order_id)
     assert (await shop.wait_for_outcome(document.order_id)).phase is Phase.CANCELLED
     assert await failed_workflow_tasks(temporal.client, handle.id) == 0
+
+
+async def test_a_start_or_signal_without_any_input_never_fails_a_workflow_task(
+    temporal: WorkflowEnvironment, shop: Storefront, unique: str
+) -> None:
+    address = temporal.client.service_client.config.target_host
+    # A start without --input: refused as unreadable, not a task failing on every retry.
+    empty_id = order_workflow_id(f"noinput-{unique}")
+    code, out = await temporal_cli(
+        "workflow", "start", "--address", address, "--workflow-id", empty_id,
+        "--type", "OrderWorkflow", "--task-queue", TASK_QUEUE,
+    )  # fmt: skip
+    assert code == 0, out
+    await eventually(lambda: closed(temporal.client, empty_id), what=f"{empty_id} closed")
+    outcome = await shop.wait_for_outcome(f"noinput-{unique}")
+    assert outcome.refusal is not None and outcome.refusal.code is RefusalCode.INVALID_ORDER
+    assert await failed_workflow_tasks(temporal.client, empty_id) == 0
+
+    # Signals without input to a waiting order: dropped (tax ID) or taken as a nudge.
+    document = russian_order(f"nosig-{unique}", f"nosig{unique}")
+    await shop.place_order(document)
+    await wait_for(shop, document.order_id, WaitingFor.TAX_ID)
+    workflow_id = order_workflow_id(document.order_id)
+    for name in ("provide_tax_id", "relationship_accepted"):
+        code, out = await temporal_cli(
+            "workflow", "signal", "--address", address, "--workflow-id", workflow_id,
+            "--name", name,
+        )  # fmt: skip
+        assert code == 0, out
+    await shop.provide_tax_id(document.order_id, "7707083893")
+    assert (await shop.wait_for_outcome(document.order_id)).phase is Phase.COMPLETED
+    assert await failed_workflow_tasks(temporal.client, workflow_id) == 0
