@@ -1,19 +1,43 @@
-"""Asking a customer's slot workflow for the slot (signal-with-start needs a client)."""
+"""Asking a customer's slot workflow for the slot: update-with-start (and, for runs started
+before the update, signal-with-start). Both start the slot workflow when it is not running;
+they need a Temporal client, hence an activity."""
 
 from __future__ import annotations
 
+import contextlib
+from typing import Any
+
 from temporalio import activity
-from temporalio.client import Client
-from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.client import Client, WithStartWorkflowOperation
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
 
 from activities import messages as m
 from clients.contract import (
     CUSTOMER_SLOT_WORKFLOW,
+    RELEASE_SLOT_SIGNAL,
     REQUEST_SLOT_SIGNAL,
+    TAKE_SLOT_UPDATE,
     CustomerSlotState,
+    SlotAnswer,
+    SlotRelease,
     SlotRequest,
     slot_workflow_id,
 )
+
+SUMMARY = "Serializes orders of one customer"
+
+
+def _slot_request(request: m.CustomerSlotRequest) -> SlotRequest:
+    slot_request = SlotRequest(
+        workflow_id=request.workflow_id,
+        purpose=request.purpose,
+        created_customer=request.created_customer,
+    )
+    if request.lease_seconds is not None:  # else the slot's default lease
+        slot_request.lease_seconds = request.lease_seconds
+    return slot_request
 
 
 class CustomerSlotActivities:
@@ -21,11 +45,67 @@ class CustomerSlotActivities:
         self._client = client
         self._task_queue = task_queue
 
+    @activity.defn(name=m.TAKE_CUSTOMER_SLOT)
+    async def take_customer_slot(self, request: m.CustomerSlotRequest) -> SlotAnswer:
+        """Granted at once when the slot is free, else queued (the grant follows by signal).
+
+        The customer's creator asks as the first slot run ever: a start that would reuse the
+        id of an earlier (closed) run is refused, and then somebody asked before it: it asks
+        again as anybody does, and is not told it is undisturbed."""
+        slot_request = _slot_request(request)
+        if slot_request.created_customer:
+            try:
+                return await self._take(
+                    request.customer_id, slot_request, WorkflowIDReusePolicy.REJECT_DUPLICATE
+                )
+            except WorkflowAlreadyStartedError:
+                slot_request.created_customer = False
+        return await self._take(
+            request.customer_id, slot_request, WorkflowIDReusePolicy.ALLOW_DUPLICATE
+        )
+
+    async def _take(
+        self, customer_id: str, request: SlotRequest, reuse: WorkflowIDReusePolicy
+    ) -> SlotAnswer:
+        start: WithStartWorkflowOperation[Any, Any] = WithStartWorkflowOperation(
+            CUSTOMER_SLOT_WORKFLOW,
+            CustomerSlotState(customer_id=customer_id),
+            id=slot_workflow_id(customer_id),
+            task_queue=self._task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            id_reuse_policy=reuse,
+            static_summary=SUMMARY,
+        )
+        try:
+            answer: SlotAnswer = await self._client.execute_update_with_start_workflow(
+                TAKE_SLOT_UPDATE,
+                request,
+                start_workflow_operation=start,
+                id=f"take-slot:{request.workflow_id}",
+                result_type=SlotAnswer,
+            )
+        except WorkflowAlreadyStartedError:
+            # The start operation keeps the same error for its handle: take it, so that it is
+            # not reported as never retrieved.
+            with contextlib.suppress(WorkflowAlreadyStartedError):
+                await start.workflow_handle()
+            raise
+        return answer
+
+    @activity.defn(name=m.RELEASE_CUSTOMER_SLOT)
+    async def release_customer_slot(self, release: m.CustomerSlotRelease) -> None:
+        """Give the slot back (or withdraw a queued request): a signal, harmless twice. A slot
+        run that has ended meanwhile (its lease ran out) needs nothing."""
+        handle = self._client.get_workflow_handle(slot_workflow_id(release.customer_id))
+        try:
+            await handle.signal(RELEASE_SLOT_SIGNAL, SlotRelease(workflow_id=release.workflow_id))
+        except RPCError as error:
+            if error.status is not RPCStatusCode.NOT_FOUND:
+                raise
+
     @activity.defn(name=m.REQUEST_CUSTOMER_SLOT)
     async def request_customer_slot(self, request: m.CustomerSlotRequest) -> None:
-        slot_request = SlotRequest(workflow_id=request.workflow_id, purpose=request.purpose)
-        if request.lease_seconds is not None:  # else the slot's default lease
-            slot_request.lease_seconds = request.lease_seconds
+        """The first release's request (signal-with-start): granted later, by signal."""
         await self._client.start_workflow(
             CUSTOMER_SLOT_WORKFLOW,
             CustomerSlotState(customer_id=request.customer_id),
@@ -33,6 +113,6 @@ class CustomerSlotActivities:
             task_queue=self._task_queue,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
             start_signal=REQUEST_SLOT_SIGNAL,
-            start_signal_args=[slot_request],
-            static_summary="Serializes orders of one customer",
+            start_signal_args=[_slot_request(request)],
+            static_summary=SUMMARY,
         )

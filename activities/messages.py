@@ -2,14 +2,21 @@
 
 Workflows import this module (never the activity implementations, which import httpx) and call
 activities by these names.
+
+Today's Partner Center steps send one request each (an attempt, one request: what a retry
+repeats is exactly that request); `PREPARE_ORDER`, `CACHED_CATALOG` and `LOAD_ENGINE_CONFIG`
+answer from the worker's memory and ask nobody; the customer slot's steps talk to Temporal. The
+first release's steps (several requests each) stay for orders started before.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ordering.catalog import AvailabilityFacts, SkuFacts
+from ordering.config import EngineConfig
 from ordering.document import (
     AgreementAcceptance,
     BillingAddress,
@@ -38,11 +45,56 @@ AWAIT_PROVISIONING = "await_provisioning"
 AWAIT_QUANTITY = "await_quantity"
 REQUEST_CUSTOMER_SLOT = "request_customer_slot"
 
+# One Partner Center request each.
+READ_QUALIFICATIONS = "read_qualifications"
+SUBMIT_EDUCATION_VETTING = "submit_education_vetting"
+LIST_CUSTOMER_AGREEMENTS = "list_customer_agreements"
+READ_AGREEMENT_TEMPLATE = "read_agreement_template"
+RECORD_CUSTOMER_AGREEMENT = "record_customer_agreement"
+READ_SKU = "read_sku"
+READ_AVAILABILITIES = "read_availabilities"
+CREATE_CART = "create_cart"
+CHECKOUT_CART = "checkout_cart"
+READ_SUBSCRIPTION_FOR_CHANGE = "read_subscription_for_change"
+SET_QUANTITY = "set_quantity"
+# On the engine's queue, never asking Partner Center
+PREPARE_ORDER = "prepare_order"
+CACHED_CATALOG = "cached_catalog"
+TAKE_CUSTOMER_SLOT = "take_customer_slot"
+RELEASE_CUSTOMER_SLOT = "release_customer_slot"
+
+PARTNER_CENTER_STEPS = (
+    CHECK_RESELLER,
+    CHECK_DOMAIN,
+    VALIDATE_ADDRESS,
+    CREATE_CUSTOMER,
+    GET_RELATIONSHIP_LINK,
+    FIND_CUSTOMER,
+    READ_QUALIFICATIONS,
+    SUBMIT_EDUCATION_VETTING,
+    LIST_CUSTOMER_AGREEMENTS,
+    READ_AGREEMENT_TEMPLATE,
+    RECORD_CUSTOMER_AGREEMENT,
+    READ_SKU,
+    READ_AVAILABILITIES,
+    READ_SUBSCRIPTIONS,
+    CREATE_CART,
+    CHECKOUT_CART,
+    AWAIT_PROVISIONING,
+    GET_SUBSCRIPTION,
+    READ_SUBSCRIPTION_FOR_CHANGE,
+    SET_QUANTITY,
+    AWAIT_QUANTITY,
+)
+
 # The ApplicationError type of a Partner Center business refusal (details[0]: PartnerCenterRefusal)
 PARTNER_CENTER_REFUSAL = "PartnerCenterRefusal"
 NOT_YET = "NotYet"
 # Partner Center's code for an availability id that is no longer valid: read it again, retry.
 STALE_AVAILABILITY = "400019"
+# ... and for a catalog item it does not know (an availability id withdrawn): the same remedy.
+UNKNOWN_AVAILABILITY = "400018"
+STALE_CATALOG_CODES = frozenset({STALE_AVAILABILITY, UNKNOWN_AVAILABILITY})
 
 
 class NoInput(BaseModel):
@@ -140,6 +192,9 @@ class Qualifications(BaseModel):
     approved: list[str] = Field(default_factory=list)
     in_review: list[str] = Field(default_factory=list)
     denied: list[str] = Field(default_factory=list)
+    # False when Partner Center has no such customer for this partner (404): the known
+    # customer's order is refused (the read doubles as the check that the customer exists).
+    customer_found: bool = True
 
 
 class RequestEducationVetting(BaseModel):
@@ -162,6 +217,29 @@ class AgreementConfirmed(BaseModel):
     model_config = ConfigDict(hide_input_in_errors=True)
 
     newly_confirmed: bool
+
+
+class AgreementsOnRecord(BaseModel):
+    model_config = ConfigDict(hide_input_in_errors=True)
+
+    on_record: bool  # the customer's acceptance of the Microsoft Customer Agreement
+
+
+class AgreementTemplate(BaseModel):
+    model_config = ConfigDict(hide_input_in_errors=True)
+
+    template_id: str  # of the current Microsoft Customer Agreement
+
+
+class RecordAgreement(BaseModel):
+    """Confirm the customer's acceptance, under the current agreement's template."""
+
+    model_config = ConfigDict(hide_input_in_errors=True)
+
+    request_id: str
+    customer_id: str
+    acceptance: AgreementAcceptance
+    template_id: str
 
 
 class OfferQuery(BaseModel):
@@ -196,6 +274,63 @@ class OfferCatalog(BaseModel):
     model_config = ConfigDict(hide_input_in_errors=True)
 
     offers: list[OfferDetails]
+
+
+class SkuQuery(BaseModel):
+    model_config = ConfigDict(hide_input_in_errors=True)
+
+    country: str
+    offer: str  # product:sku
+
+
+class AvailabilityQuery(BaseModel):
+    model_config = ConfigDict(hide_input_in_errors=True)
+
+    country: str
+    offer: str
+    segment: Segment  # non-profit availabilities are listed only when asked for
+
+
+class Availabilities(BaseModel):
+    model_config = ConfigDict(hide_input_in_errors=True)
+
+    items: list[AvailabilityFacts]
+
+
+class CachedOffer(BaseModel):
+    """What the worker remembers of an offer for a line's segment; None where it remembers
+    nothing (or nothing younger than the configuration's `catalog_max_age`)."""
+
+    model_config = ConfigDict(hide_input_in_errors=True)
+
+    offer: str
+    segment: Segment
+    sku: SkuFacts | None = None
+    availabilities: list[AvailabilityFacts] | None = None
+
+
+class CatalogQuery(BaseModel):
+    model_config = ConfigDict(hide_input_in_errors=True)
+
+    country: str
+    offers: list[OfferQuery]
+
+
+class CachedCatalog(BaseModel):
+    model_config = ConfigDict(hide_input_in_errors=True)
+
+    offers: list[CachedOffer]
+
+
+class PreparedOrder(BaseModel):
+    """An order's first step: the engine's configuration (recorded for the order's whole life)
+    and what the worker remembers of the catalog and the customer agreement's template."""
+
+    model_config = ConfigDict(hide_input_in_errors=True)
+
+    config: EngineConfig
+    catalog: CachedCatalog
+    agreement_template_id: str | None = None
 
 
 class SubscriptionList(BaseModel):
@@ -243,6 +378,33 @@ class RefusedPurchaseLines(BaseModel):
     not_ordered: str | None = None
 
 
+class CartLine(BaseModel):
+    model_config = ConfigDict(hide_input_in_errors=True)
+
+    id: int  # our line number
+    order_group: str | None = None  # Microsoft's order group (one per billing cycle)
+
+
+class CartAnswer(BaseModel):
+    """A created cart: its lines, and the lines Microsoft named as not for sale (then the cart
+    is not checked out: `refused` says why, per line)."""
+
+    model_config = ConfigDict(hide_input_in_errors=True)
+
+    cart_id: str
+    lines: list[CartLine]
+    refused: list[RefusedPurchaseLines] = Field(default_factory=list)
+
+
+class Checkout(BaseModel):
+    model_config = ConfigDict(hide_input_in_errors=True)
+
+    request_id: str  # the purchase's (the checkout's own is derived from it)
+    customer_id: str
+    cart: CartAnswer
+    lines: list[PurchaseLine]
+
+
 class PurchaseResult(BaseModel):
     model_config = ConfigDict(hide_input_in_errors=True)
 
@@ -285,6 +447,33 @@ class SubscriptionState(BaseModel):
     term_duration: str | None = None
 
 
+class SubscriptionForChange(BaseModel):
+    """A subscription as Partner Center sent it (a change of quantity sends it back whole,
+    with the new quantity), and what the engine reads of it."""
+
+    model_config = ConfigDict(hide_input_in_errors=True)
+
+    state: SubscriptionState
+    body: dict[str, Any]
+
+
+class SetQuantity(BaseModel):
+    model_config = ConfigDict(hide_input_in_errors=True)
+
+    request_id: str
+    customer_id: str
+    subscription: dict[str, Any]  # as read (`SubscriptionForChange.body`)
+    quantity: int  # the new total, never a delta
+
+
+class QuantitySet(BaseModel):
+    model_config = ConfigDict(hide_input_in_errors=True)
+
+    # The subscription as Partner Center answered the change; None when it accepted the change
+    # without carrying it out yet (202): the new quantity is then waited for.
+    state: SubscriptionState | None = None
+
+
 class SubscriptionQuery(BaseModel):
     model_config = ConfigDict(hide_input_in_errors=True)
 
@@ -302,3 +491,12 @@ class CustomerSlotRequest(BaseModel):
     # How long the holder may keep the slot (the configuration's `customer_slot_lease`); None
     # from workflows that predate the setting: the slot's default.
     lease_seconds: float | None = None
+    # The requester created this customer a moment ago (take_customer_slot only).
+    created_customer: bool = False
+
+
+class CustomerSlotRelease(BaseModel):
+    model_config = ConfigDict(hide_input_in_errors=True)
+
+    customer_id: str
+    workflow_id: str  # the holder giving the slot back (or withdrawing its request)

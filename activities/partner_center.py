@@ -1,21 +1,31 @@
 """Partner Center steps of an order. Thin: call the client, translate, return a model.
 
+Each step sends at most one request to Partner Center per attempt: the steps run on the
+worker's Partner Center task queue, whose server-side rate limit then caps the requests of all
+workers together (workers/worker.py). (A 401 answer is the one exception: the client fetches a
+new token and sends the request once more.) The first release's steps, which send several, are
+in activities/first_release.py, for orders started before.
+
 Every write takes the request id the workflow derived from the order id and the step, so a
 retried activity (after a timeout, a lost answer, a worker crash) sends the same `MS-RequestId`.
+What the catalog and the agreement template say is remembered for a while
+(activities/partner_center_cache.py): the order's first step answers from it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Protocol, TypeVar
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
 from activities import messages as m
 from activities.errors import activity_error
+from activities.partner_center_cache import PartnerCenterCache
 from clients.partner_center import PartnerCenterClient, PartnerCenterError, errors
 from clients.partner_center import models as pc
+from ordering.catalog import AvailabilityFacts, SkuFacts, availabilities_asked_for
 from ordering.config import EngineConfig
 from ordering.document import Segment
 from ordering.planning import ExistingSubscription
@@ -55,13 +65,52 @@ async def _call(step: Callable[[], Awaitable[T]]) -> T:
 
 
 class PartnerCenterActivities:
-    def __init__(self, client: PartnerCenterClient, config: EngineConfig) -> None:
+    def __init__(
+        self,
+        client: PartnerCenterClient,
+        config: EngineConfig,
+        cache: PartnerCenterCache | None = None,
+    ) -> None:
         self._pc = client
         self._config = config
+        self.cache = cache or PartnerCenterCache(config.catalog_max_age)
+
+    # ------------------------------------------------------------ from memory (local activities)
+
+    @activity.defn(name=m.PREPARE_ORDER)
+    async def prepare_order(self, query: m.CatalogQuery) -> m.PreparedOrder:
+        """An order's first step: the configuration it runs with, and what this worker
+        remembers of its offers and of the customer agreement's template. Asks nobody."""
+        return m.PreparedOrder(
+            config=self._config,
+            catalog=await self.cached_catalog(query),
+            agreement_template_id=self.cache.agreement_template(),
+        )
 
     @activity.defn(name=m.LOAD_ENGINE_CONFIG)
     async def load_engine_config(self, _: m.NoInput) -> EngineConfig:
+        """The configuration a licence request runs with (an order's comes with
+        `prepare_order`; the first release's orders asked for it alone)."""
         return self._config
+
+    @activity.defn(name=m.CACHED_CATALOG)
+    async def cached_catalog(self, query: m.CatalogQuery) -> m.CachedCatalog:
+        """What this worker remembers of the offers (None where nothing young enough)."""
+        return m.CachedCatalog(
+            offers=[
+                m.CachedOffer(
+                    offer=q.offer,
+                    segment=q.segment,
+                    sku=self.cache.sku(query.country, q.offer),
+                    availabilities=self.cache.availabilities(
+                        query.country, q.offer, availabilities_asked_for(q.segment)
+                    ),
+                )
+                for q in query.offers
+            ]
+        )
+
+    # ------------------------------------------------------------ Partner Center, one request each
 
     @activity.defn(name=m.CHECK_RESELLER)
     async def check_reseller(self, check: m.ResellerCheck) -> m.ResellerAgreement:
@@ -176,42 +225,56 @@ class PartnerCenterActivities:
         found = await _call(lambda: self._pc.get_qualifications(ref.customer_id))
         return _qualifications(found)
 
-    @activity.defn(name=m.REQUEST_EDUCATION_VETTING)
-    async def request_education_vetting(self, step: m.RequestEducationVetting) -> m.Qualifications:
+    @activity.defn(name=m.READ_QUALIFICATIONS)
+    async def read_qualifications(self, ref: m.CustomerRef) -> m.Qualifications:
+        """The customer's qualifications; `customer_found=False` when Partner Center has no
+        such customer for this partner."""
+        try:
+            found = await self._pc.get_qualifications(ref.customer_id)
+        except PartnerCenterError as error:
+            if error.status == 404:
+                return m.Qualifications(customer_found=False)
+            raise activity_error(error) from None
+        return _qualifications(found)
+
+    @activity.defn(name=m.SUBMIT_EDUCATION_VETTING)
+    async def submit_education_vetting(self, step: m.RequestEducationVetting) -> m.Qualifications:
+        """Ask Microsoft to vet the customer for education plans: where the request stands
+        (in review, as a rule). A refusal is the workflow's to judge, by the qualifications
+        read again (Microsoft documents no code for "requested already")."""
         request = pc.QualificationRequest(
             qualification="Education",
             education_segment=step.education.segment.value,
             website=step.education.website,
         )
-        try:
-            await self._pc.request_qualification(
+        posted = await _call(
+            lambda: self._pc.request_qualification(
                 step.customer_id, request, request_id=step.request_id
             )
-        except PartnerCenterError as error:
-            if error.retryable:
-                raise activity_error(error) from None
-            # Refused: perhaps because it was requested already (Microsoft documents no code
-            # for that; the sandbox says 600048). Where it stands decides, not the code.
-            standing = await self.get_qualifications(m.CustomerRef(customer_id=step.customer_id))
-            if "Education" in (*standing.approved, *standing.in_review, *standing.denied):
-                return standing
-            raise activity_error(error) from None
-        return await self.get_qualifications(m.CustomerRef(customer_id=step.customer_id))
+        )
+        return _qualifications([posted])
 
-    @activity.defn(name=m.CONFIRM_CUSTOMER_AGREEMENT)
-    async def confirm_customer_agreement(self, step: m.ConfirmAgreement) -> m.AgreementConfirmed:
-        """Confirm the Microsoft Customer Agreement once: an existing confirmation (ours from an
-        earlier attempt, or anybody's) is success, never a reason to fail."""
-        existing = await _call(lambda: self._pc.list_agreements(step.customer_id))
-        if existing:
-            return m.AgreementConfirmed(newly_confirmed=False)
+    @activity.defn(name=m.LIST_CUSTOMER_AGREEMENTS)
+    async def list_customer_agreements(self, ref: m.CustomerRef) -> m.AgreementsOnRecord:
+        existing = await _call(lambda: self._pc.list_agreements(ref.customer_id))
+        return m.AgreementsOnRecord(on_record=bool(existing))
+
+    @activity.defn(name=m.READ_AGREEMENT_TEMPLATE)
+    async def read_agreement_template(self, _none: m.NoInput) -> m.AgreementTemplate:
         [metadata, *_] = await _call(self._pc.get_agreement_metadata)
+        self.cache.remember_agreement_template(metadata.template_id)
+        return m.AgreementTemplate(template_id=metadata.template_id)
+
+    @activity.defn(name=m.RECORD_CUSTOMER_AGREEMENT)
+    async def record_customer_agreement(self, step: m.RecordAgreement) -> m.AgreementConfirmed:
+        """Confirm the Microsoft Customer Agreement; one already on record (ours from an
+        earlier attempt, or anybody's: 600061) is success, never a reason to fail."""
         a = step.acceptance
         agreement = pc.Agreement(
             primary_contact=pc.Contact(
                 first_name=a.first_name, last_name=a.last_name, email=a.email, phone_number=a.phone
             ),
-            template_id=metadata.template_id,
+            template_id=step.template_id,
             date_agreed=a.accepted_at,
         )
         try:
@@ -224,45 +287,47 @@ class PartnerCenterActivities:
             raise activity_error(error) from None
         return m.AgreementConfirmed(newly_confirmed=True)
 
-    @activity.defn(name=m.DESCRIBE_OFFERS)
-    async def describe_offers(self, query: m.DescribeOffers) -> m.OfferCatalog:
-        """Catalog facts per offer, fetched shortly before purchase (availability ids change)."""
-        offers = []
-        for q in query.offers:
-            product_id, sku_id = q.offer.split(":")
-            try:
-                sku = await self._pc.get_sku(product_id, sku_id, query.country)
-                availabilities = await self._pc.list_availabilities(
-                    product_id,
-                    sku_id,
-                    query.country,
-                    # Microsoft lists non-profit availabilities only when asked for them.
-                    target_segment="nonprofit" if q.segment is Segment.NONPROFIT else None,
-                )
-            except PartnerCenterError as error:
-                if error.status == 404:
-                    offers.append(m.OfferDetails(offer=q.offer, segment=q.segment, found=False))
-                    continue
+    @activity.defn(name=m.READ_SKU)
+    async def read_sku(self, query: m.SkuQuery) -> SkuFacts:
+        """The offer's SKU in the country (`found=False` when Partner Center has none)."""
+        product_id, sku_id = query.offer.split(":")
+        try:
+            sku = await self._pc.get_sku(product_id, sku_id, query.country)
+        except PartnerCenterError as error:
+            if error.status != 404:
                 raise activity_error(error) from None
-            # Microsoft sends "commercial" where its field table says "Commercial".
-            chosen = next(
-                (a for a in availabilities if (a.segment or "").lower() == q.segment.value.lower()),
-                None,
+            facts = SkuFacts(offer=query.offer, found=False)
+        else:
+            facts = SkuFacts(
+                offer=query.offer,
+                title=sku.title or query.offer,
+                minimum_quantity=sku.minimum_quantity,
+                maximum_quantity=sku.maximum_quantity,
             )
-            offers.append(
-                m.OfferDetails(
-                    offer=q.offer,
-                    segment=q.segment,
-                    found=True,
-                    title=sku.title or q.offer,
-                    purchasable=chosen.is_purchasable if chosen else False,
-                    catalog_item_id=chosen.catalog_item_id if chosen else None,
-                    segments=[s for a in availabilities if (s := _segment(a.segment)) is not None],
-                    minimum_quantity=sku.minimum_quantity,
-                    maximum_quantity=sku.maximum_quantity,
-                )
+        self.cache.remember_sku(query.country, facts)
+        return facts
+
+    @activity.defn(name=m.READ_AVAILABILITIES)
+    async def read_availabilities(self, query: m.AvailabilityQuery) -> m.Availabilities:
+        """The SKU's availabilities (fetched shortly before purchase: their ids change)."""
+        product_id, sku_id = query.offer.split(":")
+        target = availabilities_asked_for(query.segment)
+        try:
+            found = await self._pc.list_availabilities(
+                product_id, sku_id, query.country, target_segment=target
             )
-        return m.OfferCatalog(offers=offers)
+        except PartnerCenterError as error:
+            if error.status != 404:
+                raise activity_error(error) from None
+            found = []
+        items = [
+            AvailabilityFacts(
+                segment=a.segment, purchasable=a.is_purchasable, catalog_item_id=a.catalog_item_id
+            )
+            for a in found
+        ]
+        self.cache.remember_availabilities(query.country, query.offer, target, items)
+        return m.Availabilities(items=items)
 
     @activity.defn(name=m.READ_SUBSCRIPTIONS)
     async def read_subscriptions(self, ref: m.CustomerRef) -> m.SubscriptionList:
@@ -282,9 +347,9 @@ class PartnerCenterActivities:
             ]
         )
 
-    @activity.defn(name=m.PURCHASE)
-    async def purchase(self, step: m.Purchase) -> m.PurchaseResult:
-        """Create one cart with every new subscription of the order and check it out."""
+    @activity.defn(name=m.CREATE_CART)
+    async def create_cart(self, step: m.Purchase) -> m.CartAnswer:
+        """A cart with every new subscription of the order (not yet bought: see checkout)."""
         participants = (
             [pc.Participant(key="transaction_reseller", value=step.reseller_mpn_id)]
             if step.reseller_mpn_id
@@ -304,31 +369,42 @@ class PartnerCenterActivities:
                 for line in step.lines
             ]
         )
-        created = await _call(
-            lambda: self._pc.create_cart(
+        try:
+            created = await self._pc.create_cart(
                 step.customer_id, cart, request_id=request_id(step.request_id, CART)
             )
-        )
+        except PartnerCenterError as error:
+            if error.code in m.STALE_CATALOG_CODES:
+                self.cache.forget_catalog_items([line.catalog_item_id for line in step.lines])
+            raise activity_error(error) from None
         if created.id is None:
             raise ApplicationError("Partner Center created a cart without an id")
-        line_errors = _cart_line_errors(created)
-        if line_errors:  # Microsoft named lines it will not sell: nothing is checked out
-            return m.PurchaseResult(orders=[], refused=line_errors)
-        cart_id = created.id
-        result = await _call(
-            lambda: self._pc.checkout_cart(
-                step.customer_id, cart_id, request_id=request_id(step.request_id, CHECKOUT)
-            )
+        refused = _cart_line_errors(created.line_items)
+        if any(r.refusal.code in m.STALE_CATALOG_CODES for r in refused):
+            self.cache.forget_catalog_items([line.catalog_item_id for line in step.lines])
+        return m.CartAnswer(
+            cart_id=created.id,
+            lines=[
+                m.CartLine(id=item.id, order_group=item.order_group) for item in created.line_items
+            ],
+            refused=refused,
         )
-        if result.order_errors and not result.orders:
-            first = result.order_errors[0]
-            raise activity_error(
-                PartnerCenterError(400, str(first.code), first.description or "", retryable=False)
+
+    @activity.defn(name=m.CHECKOUT_CART)
+    async def checkout_cart(self, step: m.Checkout) -> m.PurchaseResult:
+        """Buy what the cart holds: the Partner Center orders placed (our line numbers in
+        each), and the lines of order groups Microsoft refused."""
+        try:
+            result = await self._pc.checkout_cart(
+                step.customer_id,
+                step.cart.cart_id,
+                request_id=request_id(step.request_id, CHECKOUT),
             )
-        placed = [_match_lines(o, step.lines) for o in result.orders]
-        return m.PurchaseResult(
-            orders=placed, refused=_refused_groups(created, result.order_errors, placed)
-        )
+        except PartnerCenterError as error:
+            if error.code in m.STALE_CATALOG_CODES:
+                self.cache.forget_catalog_items([line.catalog_item_id for line in step.lines])
+            raise activity_error(error) from None
+        return _purchase_result(result, step.cart.lines, step.lines)
 
     @activity.defn(name=m.AWAIT_PROVISIONING)
     async def await_provisioning(self, check: m.ProvisioningCheck) -> m.ProvisionedOrder:
@@ -362,17 +438,26 @@ class PartnerCenterActivities:
         )
         return _state(sub)
 
-    @activity.defn(name=m.CHANGE_QUANTITY)
-    async def change_quantity(self, step: m.ChangeQuantity) -> m.SubscriptionState:
-        sub = await _call(lambda: self._pc.get_subscription(step.customer_id, step.subscription_id))
-        if sub.quantity == step.quantity:
-            return _state(sub)  # already done (an earlier attempt whose answer was lost)
+    @activity.defn(name=m.READ_SUBSCRIPTION_FOR_CHANGE)
+    async def read_subscription_for_change(
+        self, query: m.SubscriptionQuery
+    ) -> m.SubscriptionForChange:
+        sub = await _call(
+            lambda: self._pc.get_subscription(query.customer_id, query.subscription_id)
+        )
+        return m.SubscriptionForChange(state=_state(sub), body=sub.to_wire())
+
+    @activity.defn(name=m.SET_QUANTITY)
+    async def set_quantity(self, step: m.SetQuantity) -> m.QuantitySet:
+        """Send the subscription back with its new total (never a delta: a repeated request
+        changes nothing)."""
+        subscription = pc.Subscription.model_validate(step.subscription)
         changed = await _call(
-            lambda: self._pc.change_quantity(
-                step.customer_id, sub, step.quantity, request_id=step.request_id
+            lambda: self._pc.request_quantity_change(
+                step.customer_id, subscription, step.quantity, request_id=step.request_id
             )
         )
-        return _state(changed)
+        return m.QuantitySet(state=_state(changed) if changed is not None else None)
 
     @activity.defn(name=m.AWAIT_QUANTITY)
     async def await_quantity(self, query: m.SubscriptionQuery) -> m.SubscriptionState:
@@ -415,10 +500,10 @@ def _state(sub: pc.Subscription) -> m.SubscriptionState:
     )
 
 
-def _cart_line_errors(cart: pc.Cart) -> list[m.RefusedPurchaseLines]:
+def _cart_line_errors(items: Sequence[pc.CartLineItem]) -> list[m.RefusedPurchaseLines]:
     """A cart whose lines carry errors is not checked out: each such line is refused with
     Microsoft's reason, the others are not bought either (the cart is left as it is)."""
-    errored = [item for item in cart.line_items if item.error is not None]
+    errored = [item for item in items if item.error is not None]
     if not errored:
         return []
     refused = [
@@ -433,7 +518,7 @@ def _cart_line_errors(cart: pc.Cart) -> list[m.RefusedPurchaseLines]:
         for item in errored
         if item.error is not None
     ]
-    others = [item.id for item in cart.line_items if item.error is None]
+    others = [item.id for item in items if item.error is None]
     if others:
         named = ", ".join(f"lines[{item.id}]" for item in errored)
         refused.append(
@@ -447,13 +532,36 @@ def _cart_line_errors(cart: pc.Cart) -> list[m.RefusedPurchaseLines]:
     return refused
 
 
+class _CartLine(Protocol):
+    @property
+    def id(self) -> int: ...
+    @property
+    def order_group(self) -> str | None: ...
+
+
+def _purchase_result(
+    result: pc.CheckoutResult, cart_lines: Sequence[_CartLine], lines: list[m.PurchaseLine]
+) -> m.PurchaseResult:
+    """What a checkout bought (our line numbers in each Partner Center order) and refused; a
+    checkout that placed nothing is Microsoft's refusal of the whole purchase."""
+    if result.order_errors and not result.orders:
+        first = result.order_errors[0]
+        raise activity_error(
+            PartnerCenterError(400, str(first.code), first.description or "", retryable=False)
+        )
+    placed = [_match_lines(o, lines) for o in result.orders]
+    return m.PurchaseResult(
+        orders=placed, refused=_refused_groups(cart_lines, result.order_errors, placed)
+    )
+
+
 def _refused_groups(
-    cart: pc.Cart, errors: list[pc.OrderError], placed: list[m.PurchasedOrder]
+    cart_lines: Sequence[_CartLine], errors: list[pc.OrderError], placed: list[m.PurchasedOrder]
 ) -> list[m.RefusedPurchaseLines]:
     """A checkout can place some order groups and refuse others: the lines of each refused
     group (by the cart's order groups; lines in no placed order otherwise) with its reason."""
     in_orders = {n for order in placed for n in order.lines}
-    unplaced = [item for item in cart.line_items if item.id not in in_orders]
+    unplaced = [item for item in cart_lines if item.id not in in_orders]
     refused = []
     for error in errors:
         lines = [i.id for i in unplaced if error.order_group_id in (None, i.order_group)]

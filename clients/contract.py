@@ -39,12 +39,14 @@ TASK_QUEUE = "csp-orders"  # the default; a deployment may choose another (CSP_T
 ORDER_WORKFLOW = "OrderWorkflow"
 LICENCES_WORKFLOW = "LicencesWorkflow"
 CUSTOMER_SLOT_WORKFLOW = "CustomerSlotWorkflow"
+PARTNER_CENTER_QUOTA_WORKFLOW = "PartnerCenterQuotaWorkflow"
 
 # ---------------------------------------------------------------------- workflow ids
 
 ORDER_WORKFLOW_PREFIX = "order-"
 LICENCES_WORKFLOW_PREFIX = "licences-"
 CUSTOMER_SLOT_WORKFLOW_PREFIX = "customer-slot-"
+PARTNER_CENTER_QUOTA_WORKFLOW_PREFIX = "partner-center-quota-"
 
 
 def order_workflow_id(order_id: str) -> str:
@@ -67,6 +69,12 @@ def slot_workflow_id(customer_id: str) -> str:
     return f"{CUSTOMER_SLOT_WORKFLOW_PREFIX}{customer_id}"
 
 
+def quota_workflow_id(task_queue: str) -> str:
+    """The Partner Center request quota that the workers of `task_queue` share
+    (workflows/partner_center_quota.py)."""
+    return f"{PARTNER_CENTER_QUOTA_WORKFLOW_PREFIX}{task_queue}"
+
+
 # ---------------------------------------------------------------------- signals, updates, queries
 
 # The order workflow's
@@ -75,13 +83,18 @@ RELATIONSHIP_ACCEPTED = "relationship_accepted"  # signal: check the relationshi
 CANCEL = "cancel"  # update
 STATUS = "status"  # query
 
-# The customer slot workflow's (SlotRequest by signal-with-start, SlotRelease, the holder's id)
+# The customer slot workflow's (SlotRequest by update-with-start, or by signal-with-start from
+# runs started before the update; SlotRelease; the holder's id)
+TAKE_SLOT_UPDATE = "take_slot"
 REQUEST_SLOT_SIGNAL = "request_slot"
 RELEASE_SLOT_SIGNAL = "release_slot"
 SLOT_HOLDER_QUERY = "holder"
 # What the slot workflow signals to the order or licence request that now holds the slot
 # (SlotGrant)
 SLOT_GRANTED_SIGNAL = "customer_slot_granted"
+
+# The Partner Center quota workflow's (QuotaLeaseRequest -> QuotaLease)
+LEASE_REQUESTS_UPDATE = "lease_requests"
 
 # ---------------------------------------------------------------------- search attributes
 
@@ -205,6 +218,22 @@ class SlotRequest(BaseModel):
     workflow_id: str
     purpose: str
     lease_seconds: float = 3 * 3600
+    # The requester created the customer a moment ago, and this request started the customer's
+    # first slot run ever (take_slot only): it may learn that nobody came before it.
+    created_customer: bool = False
+
+
+class SlotAnswer(BaseModel):
+    """The slot's answer to `take_slot`: granted now (no grant signal follows), or queued (the
+    grant comes by signal, `SLOT_GRANTED_SIGNAL`)."""
+
+    model_config = ConfigDict(hide_input_in_errors=True)
+
+    granted: bool
+    grant_number: int = 0
+    # Granted to the customer's creator before anybody else ever asked for the slot: no other
+    # order of the engine has read or changed the customer's subscriptions.
+    undisturbed: bool = False
 
 
 class SlotRelease(BaseModel):
@@ -228,3 +257,35 @@ class CustomerSlotState(BaseModel):
     customer_id: str
     queue: list[SlotRequest] = Field(default_factory=list)
     grants: int = 0
+
+
+# ---------------------------------------------------------------------- the Partner Center quota
+
+
+class QuotaLeaseRequest(BaseModel):
+    """A worker asks for the right to send `wanted` more Partner Center requests, under a cap of
+    `requests_per_minute` for all workers of its task queue together."""
+
+    model_config = ConfigDict(hide_input_in_errors=True)
+
+    requests_per_minute: float = Field(ge=2)
+    wanted: int = Field(ge=1, le=10_000)
+
+
+class QuotaLease(BaseModel):
+    """`granted` requests, to be sent from `usable_in_seconds` from now (at once, unless the
+    cap's budget is spent: then the worker's turn comes later)."""
+
+    model_config = ConfigDict(hide_input_in_errors=True)
+
+    granted: int
+    usable_in_seconds: float = 0.0
+
+
+class QuotaState(BaseModel):
+    """The quota workflow's account, carried over by continue-as-new: the time (seconds since
+    the epoch, the workflow's clock) up to which the cap's budget is spent; None: none is."""
+
+    model_config = ConfigDict(hide_input_in_errors=True)
+
+    spent_until: float | None = None

@@ -86,8 +86,11 @@ from ordering.validation import (
 
 T = TypeVar("T")
 # How long a question to a running order (status, tax ID, cancel) waits for a worker to answer
-# before the storefront hears `EngineBusy` instead of waiting indefinitely.
-DEFAULT_ANSWER_TIMEOUT = timedelta(seconds=5)
+# before the storefront hears `EngineBusy` instead of waiting indefinitely. An order asks
+# Partner Center inside its workflow task (local activities): a question that arrives meanwhile
+# is answered once the request returns, and at the latest when Temporal completes the task in
+# between (8 seconds into it); hence more than that.
+DEFAULT_ANSWER_TIMEOUT = timedelta(seconds=10)
 # The memo entry holding the SHA-256 of the canonical document a run was started with: an id
 # placed again is compared with it (a hash, so no personal data is kept in it).
 CONTENT_MEMO = "csp_content_sha256"

@@ -27,7 +27,6 @@ from secrets import token_urlsafe
 from types import FrameType
 
 from temporalio.client import Client
-from temporalio.worker import Worker
 
 from clients.contract import SEARCH_ATTRIBUTES, TASK_QUEUE
 from clients.partner_center import PartnerCenterClient
@@ -58,6 +57,21 @@ KEYS_FILE = "codec-keys.env"
 STATE_FILE_PREFIXES = ("temporal.", "temporal-", "sandbox.", ".sandbox-state-", KEYS_FILE)
 
 
+# The dev server's history service reads its queue of tasks to dispatch (a workflow task, an
+# activity task) at most 20 times a second by default: every step of a workflow then waits up
+# to 50 ms for nothing (docs/PERFORMANCE.md, "Levers"). A cluster's operators set the same key.
+DEV_SERVER_DYNAMIC_CONFIG = {"history.transferProcessorMaxPollRPS": 1000}
+
+
+def dynamic_config_args() -> list[str]:
+    """The dev server's `--dynamic-config-value` flags for `DEV_SERVER_DYNAMIC_CONFIG`."""
+    return [
+        arg
+        for key, value in DEV_SERVER_DYNAMIC_CONFIG.items()
+        for arg in ("--dynamic-config-value", f"{key}={value}")
+    ]
+
+
 def dev_server_command(
     database: Path, port: int, ui_port: int, *, settings_file: Path | None = None
 ) -> list[str]:
@@ -84,6 +98,7 @@ def dev_server_command(
     ]
     for key in SEARCH_ATTRIBUTES:
         command += ["--search-attribute", f"{key.name}=Keyword"]
+    command += dynamic_config_args()
     # Always a settings file of ours: never the operator's ~/.config/temporalio/temporal.yaml.
     command += ["--env-file", str(settings_file or os.devnull), "--env", SERVER_SETTINGS_ENV]
     return command
@@ -252,9 +267,7 @@ async def dev_stack(
         async with PartnerCenterClient.from_config(sandbox_client_config(sandbox)) as pc:
             from workers.worker import build_worker
 
-            worker: Worker = build_worker(
-                client, pc, config or load_config(), task_queue=TASK_QUEUE
-            )
+            worker = build_worker(client, pc, config or load_config(), task_queue=TASK_QUEUE)
             async with worker:
                 yield DevStack(
                     client=client,

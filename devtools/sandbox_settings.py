@@ -37,9 +37,12 @@ def sandbox_client_config(
 
 def sandbox_worker_env(base_url: str, settings: SandboxSettings | None = None) -> dict[str, str]:
     """The `CSP_PC_*` variables that point a `csp-orders worker` at the sandbox serving on
-    `base_url` (with `settings`' credentials; the sandbox's defaults when None)."""
+    `base_url` (with `settings`' credentials; the sandbox's defaults when None), capped at the
+    sandbox's own throttling limit when it has one."""
     s = settings or SandboxSettings()
+    cap = s.faults.rate_limit_per_minute
     return {
+        "CSP_PC_REQUESTS_PER_MINUTE": str(cap) if cap is not None else "unlimited",
         "CSP_PC_BASE_URL": base_url,
         "CSP_PC_AUTHORITY": base_url,
         "CSP_PC_TENANT": s.partner_tenant_id,

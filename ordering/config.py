@@ -103,6 +103,14 @@ class EngineConfig(ConfigModel):
     billing_address_required: bool = False
     tax_id_requirements: tuple[TaxIdRequirement, ...] = Field(default_factory=default_requirements)
     waits: Waits = Field(default_factory=Waits)
+    catalog_max_age: timedelta = Field(
+        timedelta(minutes=10),
+        gt=timedelta(0),
+        description="How long a worker answers from what Partner Center said of an offer (its "
+        "SKU, its availabilities) and of the customer agreement's template before asking again; "
+        "an order that waited longer than this reads them again before it buys. Microsoft "
+        "changes availability ids over time (a stale one is refused, 400019, and read again).",
+    )
     accepts_unencrypted_orders: bool = Field(
         False,
         description="Set by a worker that runs with the development switch (no payload keys), "

@@ -140,6 +140,23 @@ def plan_order(
     )
 
 
+def depends_on_subscriptions(lines: list[OrderLine], config: EngineConfig) -> bool:
+    """Does what the order will do, or whether Microsoft accepts it, depend on the customer's
+    current subscriptions? Not when every line creates a new instance (`new_per_order`) of a
+    product under no subscription cap and in no seat pool: such a plan, and its feasibility,
+    are the same whatever the customer holds, and buying it changes nothing another order's
+    plan depends on. Then the order neither reads the subscriptions nor takes the customer's
+    slot."""
+    limits = config.microsoft_limits
+    pooled = {product for pool in limits.seat_pools for product in pool.products}
+    return any(
+        config.policy_for(line.product_id) is not SubscriptionPolicy.NEW_PER_ORDER
+        or limits.subscription_cap(line.product_id) is not None
+        or line.product_id.upper() in pooled
+        for line in lines
+    )
+
+
 def with_fresh_catalog(
     planned: list[PlannedLine], facts: dict[str, OfferFacts]
 ) -> list[PlannedLine]:

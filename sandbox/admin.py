@@ -115,6 +115,7 @@ class ClockAdvance(AdminModel):
 
 class LiveSettings(AdminModel):
     provisioning_delay_seconds: float | None = Field(None, ge=0)
+    quantity_change_delay_seconds: float | None = Field(None, ge=0)
     vetting_delay_seconds: float | None = Field(None, ge=0)
     vetting_verdict: str | None = None
     token_lifetime_seconds: int | None = Field(None, ge=1)

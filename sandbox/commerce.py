@@ -6,6 +6,8 @@ from collections import defaultdict
 from datetime import UTC, datetime
 from typing import Any
 
+from starlette.responses import Response
+
 from sandbox.catalog import SEGMENTS_BY_QUALIFICATION, AvailabilityData, ProductData, SkuData
 from sandbox.compliance import has_customer_agreement
 from sandbox.core import Sandbox
@@ -390,7 +392,7 @@ def change_subscription(
     subscription_id: str,
     body: dict[str, Any],
     if_match: str | None,
-) -> dict[str, Any]:
+) -> dict[str, Any] | Response:
     sub = get_subscription(sb, customer_id, subscription_id)
     if if_match and if_match != sub.etag:
         raise bad_request(
@@ -430,6 +432,13 @@ def change_subscription(
                 800088,
                 f"The change exceeds the limit of {SEAT_POOL_LIMIT} seats across Business plans.",
             )
+    delay = sb.settings.quantity_change_delay_seconds
+    if quantity != sub.quantity and delay > 0:
+        # Carried out later, as Partner Center does with changes it runs in the background:
+        # 202, no body; the subscription shows the new quantity once it is done.
+        sub.pending_quantity, sub.quantity_ready_at = quantity, sb.now() + delay
+        where = f"/v1/customers/{customer_id}/subscriptions/{subscription_id}"
+        return Response(status_code=202, headers={"Location": where})
     if quantity != sub.quantity:
         sub.quantity = quantity
         sub.etag = sb.new_id()

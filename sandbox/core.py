@@ -27,6 +27,12 @@ class SandboxSettings(BaseModel):
     refresh_token: str = "sandbox-refresh-token"
     token_lifetime_seconds: int = Field(3599, ge=1)
     provisioning_delay_seconds: float = Field(1.0, ge=0)
+    quantity_change_delay_seconds: float = Field(
+        0.0,
+        ge=0,
+        description="above 0, a change of quantity is accepted (202) and carried out this "
+        "many seconds later, as Partner Center does with changes it runs in the background",
+    )
     vetting_delay_seconds: float | None = Field(
         None, ge=0, description="automatic education/GCC verdict after this many seconds"
     )
@@ -80,6 +86,15 @@ class Sandbox:
                     if sub is not None and sub.status == "pending":
                         sub.status = "active"
                         sub.etag = self.new_id()
+                self.changed()
+        for sub in self.state.subscriptions.values():
+            if sub.pending_quantity is not None and (sub.quantity_ready_at or 0) <= now:
+                sub.quantity, sub.pending_quantity, sub.quantity_ready_at = (
+                    sub.pending_quantity,
+                    None,
+                    None,
+                )
+                sub.etag = self.new_id()
                 self.changed()
         for customer in self.state.customers.values():
             for q in customer.qualifications:

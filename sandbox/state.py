@@ -76,6 +76,9 @@ class SubscriptionRecord(BaseModel):
     created_at: float
     deprovisioned: bool = False
     etag: str
+    # A change of quantity accepted (202) and not yet carried out: the new total, and when.
+    pending_quantity: int | None = None
+    quantity_ready_at: float | None = None
 
 
 class OrderLineRecord(BaseModel):

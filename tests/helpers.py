@@ -16,6 +16,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
+from temporalio.api.enums.v1 import EventType
+from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
@@ -130,6 +132,21 @@ def without(environment: Mapping[str, str], *prefixes: str) -> dict[str, str]:
 def csp_orders() -> str:
     """The installed `csp-orders` entry point of this virtual environment."""
     return str(Path(sys.executable).with_name("csp-orders"))
+
+
+def activity_type(event: HistoryEvent) -> str | None:
+    """The activity an event schedules (a regular activity) or records (a local activity's
+    marker); None for other events."""
+    if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+        return str(event.activity_task_scheduled_event_attributes.activity_type.name)
+    marker = event.marker_recorded_event_attributes
+    if event.event_type != EventType.EVENT_TYPE_MARKER_RECORDED:
+        return None
+    if marker.marker_name != "core_local_activity":
+        return None
+    [data] = marker.details["data"].payloads
+    kind: str = json.loads(data.data)["activity_type"]
+    return kind
 
 
 def payload_data(history_json: str) -> bytes:

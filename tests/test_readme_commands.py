@@ -347,7 +347,7 @@ async def test_the_worker_and_codec_server_command_lines(
     assert w.returncode == 0, log.read_text()[-3000:]
     # Stopped with Ctrl-C, it exported its last spans and logged JSON lines with the order id.
     written = log.read_text()
-    assert '"name": "RunActivity:purchase"' in written
+    assert '"name": "RunActivity:create_cart"' in written
     logged = [json.loads(row) for row in written.splitlines() if row.startswith('{"')]
     assert any(
         row.get("event") == "partner_center.call" and row.get("order_id") == "shop-1001"

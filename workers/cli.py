@@ -16,6 +16,7 @@ Development (on this machine, with the local Partner Center sandbox):
 csp-orders dev                      Temporal dev server + sandbox + codec server + worker
 csp-orders demo                     one order per ordering rule, on embedded defaults
 csp-orders chaos                    the reliability harness (csp-orders chaos --help)
+csp-orders bench                    the performance figures and their targets (--tiny: small)
 csp-orders sandbox                  the Partner Center sandbox
 
 Exit codes of the order and licences commands: 0 done (with --wait: the order completed),
@@ -46,6 +47,7 @@ EXIT_USAGE = 2  # bad arguments, an unreadable file, an invalid order or request
 EXIT_REFUSED = 3
 EXIT_CANCELLED = 4
 EXIT_FAILED = 5
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 OUTCOME_EXIT = {"completed": EXIT_OK, "refused": EXIT_REFUSED, "cancelled": EXIT_CANCELLED}
 
 
@@ -101,6 +103,7 @@ def _worker(args: argparse.Namespace) -> int:
     from workers.settings import (
         PartnerCenterNotConfigured,
         TemporalSettings,
+        partner_center_cap_from_env,
         partner_center_from_env,
     )
     from workers.worker import build_worker, connect, tracing_interceptors
@@ -116,6 +119,7 @@ def _worker(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     try:
         partner_center = partner_center_from_env()
+        cap = partner_center_cap_from_env()
     except PartnerCenterNotConfigured as missing:
         print(f"csp-orders worker: {missing}", file=sys.stderr)
         return EXIT_USAGE
@@ -140,8 +144,14 @@ def _worker(args: argparse.Namespace) -> int:
                 config,
                 task_queue=temporal.task_queue,
                 interceptors=tracing_interceptors(args.trace_exporter),
+                partner_center_requests_per_minute=cap,
             )
-            print(f"worker on task queue {temporal.task_queue} at {temporal.address}", flush=True)
+            shared_cap = f"{cap:g} requests a minute" if cap is not None else "no cap"
+            print(
+                f"worker on task queue {temporal.task_queue} at {temporal.address} "
+                f"(Partner Center: {shared_cap}, shared by all its workers)",
+                flush=True,
+            )
             # SIGTERM (how services are stopped) and Ctrl-C stop the worker gracefully, so the
             # process exits normally and the last spans and metrics are flushed.
             stop = asyncio.Event()
@@ -394,6 +404,14 @@ def _chaos(args: argparse.Namespace) -> int:
     return run_from_args(args)
 
 
+def _bench(args: argparse.Namespace) -> int:
+    if _without_temporal_server("bench"):
+        return EXIT_USAGE
+    from devtools.bench import main as bench
+
+    return bench(args.options)
+
+
 def _count(value: str) -> int:
     number = int(value)
     if number < 0:
@@ -421,13 +439,13 @@ def build_parser() -> argparse.ArgumentParser:
     dev.add_argument("--ui-port", type=int, default=8233)
     dev.add_argument("--sandbox-port", type=int, default=8088)
     dev.add_argument("--codec-port", type=int, default=8089)
-    dev.add_argument("--log-level", default="INFO")
+    dev.add_argument("--log-level", default="INFO", type=str.upper, choices=LOG_LEVELS)
     dev.set_defaults(run=_dev)
 
     worker = commands.add_parser("worker", help="run a worker")
     worker.add_argument("--config", help="engine configuration JSON (default: built in)")
     worker.add_argument("--trace-exporter", choices=["console", "otlp"], default=None)
-    worker.add_argument("--log-level", default="INFO")
+    worker.add_argument("--log-level", default="INFO", type=str.upper, choices=LOG_LEVELS)
     worker.add_argument(
         "--metrics-port", type=int, default=None, help="serve Prometheus /metrics on this port"
     )
@@ -509,11 +527,22 @@ def build_parser() -> argparse.ArgumentParser:
         help="print what the run would place and do, start nothing",
     )
     chaos.set_defaults(run=_chaos)
+    bench = commands.add_parser(
+        "bench",
+        help="the engine's figures next to their targets (csp-orders bench --help)",
+        add_help=False,
+    )
+    bench.set_defaults(run=_bench)  # its options are devtools.bench's own
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, rest = parser.parse_known_args(argv)
+    if args.run is _bench:
+        args.options = rest
+    elif rest:
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
     return int(args.run(args))
 
 

@@ -60,3 +60,31 @@ def partner_center_from_env() -> PartnerCenterConfig:
         client_secret=SecretStr(os.environ["CSP_PC_CLIENT_SECRET"]),
         refresh_token=SecretStr(os.environ["CSP_PC_REFRESH_TOKEN"]),
     )
+
+
+# The cap on Partner Center requests that every worker of a task queue shares (workers/worker.py).
+REQUESTS_PER_MINUTE_VARIABLE = "CSP_PC_REQUESTS_PER_MINUTE"
+# Microsoft documents "about 500 requests a minute per tenant" for orders and customers.
+MICROSOFT_REQUESTS_PER_MINUTE = 500.0
+UNLIMITED = "unlimited"
+
+
+def partner_center_cap_from_env() -> float | None:
+    """`CSP_PC_REQUESTS_PER_MINUTE`: the most requests a minute the workers of a task queue
+    send Partner Center, all together (default 500, Microsoft's documented throttle);
+    `unlimited` for none (a sandbox without a limit)."""
+    value = os.environ.get(REQUESTS_PER_MINUTE_VARIABLE, "").strip()
+    if not value:
+        return MICROSOFT_REQUESTS_PER_MINUTE
+    if value.lower() == UNLIMITED:
+        return None
+    try:
+        cap = float(value)
+    except ValueError:
+        cap = 0.0
+    if not cap > 0 or cap == float("inf"):
+        raise PartnerCenterNotConfigured(
+            f"{REQUESTS_PER_MINUTE_VARIABLE} must be a positive number of requests a minute, or "
+            f"{UNLIMITED}; nothing was started."
+        )
+    return cap

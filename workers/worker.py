@@ -1,13 +1,21 @@
-"""The worker: runs the order, licence and customer-slot workflows and their activities."""
+"""The worker: runs the order, licence, customer-slot and Partner Center quota workflows and
+their activities, on one task queue.
+
+Partner Center is asked at most `partner_center_requests_per_minute` times a minute by all the
+workers of the task queue together: each request waits for the worker's share, leased from the
+quota workflow (workers/partner_center_cap.py, workflows/partner_center_quota.py).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any
 
 import structlog
 from temporalio import activity
 from temporalio.client import Client
+from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 from temporalio.runtime import Runtime
 from temporalio.worker import (
     ActivityInboundInterceptor,
@@ -17,16 +25,21 @@ from temporalio.worker import (
 )
 
 from activities.customer_slot import CustomerSlotActivities
+from activities.first_release import FirstReleaseActivities
 from activities.partner_center import PartnerCenterActivities
 from clients.partner_center import PartnerCenterClient
 from clients.payloads import PLAINTEXT_SWITCH, KeyRing, data_converter, encrypts, writer_key_ring
 from ordering.config import EngineConfig
 from workers import metrics
+from workers.partner_center_cap import CapReached, SharedRequestCap
 from workflows.customer_slot import CustomerSlotWorkflow
 from workflows.licences import LicencesWorkflow
 from workflows.order import OrderWorkflow
+from workflows.partner_center_quota import PartnerCenterQuotaWorkflow
 
-WORKFLOWS = [OrderWorkflow, LicencesWorkflow, CustomerSlotWorkflow]
+CAP_REACHED = "PartnerCenterCapReached"  # a step's failure type while the cap leaves no room
+
+WORKFLOWS = [OrderWorkflow, LicencesWorkflow, CustomerSlotWorkflow, PartnerCenterQuotaWorkflow]
 
 
 async def connect(
@@ -56,7 +69,8 @@ async def connect(
 
 class _LogContext(Interceptor):
     """Every log line of an activity carries the workflow id, run id and activity type (and so
-    the order id, `workers/logs.py`)."""
+    the order id, `workers/logs.py`); a step the Partner Center cap held back is retried when
+    the cap leaves room."""
 
     def intercept_activity(self, next: ActivityInboundInterceptor) -> ActivityInboundInterceptor:
         return _LogContextInbound(next)
@@ -68,7 +82,16 @@ class _LogContextInbound(ActivityInboundInterceptor):
         with structlog.contextvars.bound_contextvars(
             workflow_id=info.workflow_id, run_id=info.workflow_run_id, activity=info.activity_type
         ):
-            return await super().execute_activity(input)
+            try:
+                return await super().execute_activity(input)
+            except CapReached as reached:
+                # Nothing was sent: the step is tried again once the cap leaves room.
+                raise ApplicationError(
+                    str(reached),
+                    type=CAP_REACHED,
+                    category=ApplicationErrorCategory.BENIGN,
+                    next_retry_delay=timedelta(seconds=reached.retry_after),
+                ) from None
 
 
 def tracing_interceptors(exporter: str | None) -> list[Interceptor]:
@@ -103,21 +126,35 @@ def build_worker(
     task_queue: str,
     interceptors: Sequence[Interceptor] = (),
     max_concurrent_activities: int = 200,
+    partner_center_requests_per_minute: float | None = None,
 ) -> Worker:
+    """The engine's worker on `task_queue`; Partner Center is asked at most
+    `partner_center_requests_per_minute` times a minute by all the workers of the task queue
+    together (None: no cap)."""
     partner_center.on_answer = partner_center.on_answer or metrics.partner_center_answered
+    if partner_center_requests_per_minute is not None:
+        cap = SharedRequestCap(
+            client, task_queue, requests_per_minute=partner_center_requests_per_minute
+        )
+        partner_center.before_request = cap.acquire
     # Plain-text orders are refused unless this worker itself runs without encryption (the
     # development switch); the workflow reads this from the recorded engine configuration.
     config = config.model_copy(
         update={"accepts_unencrypted_orders": not encrypts(client.data_converter)}
     )
     pc = PartnerCenterActivities(partner_center, config)
+    first_release = FirstReleaseActivities(pc, config)
     slots = CustomerSlotActivities(client, task_queue)
     return Worker(
         client,
         task_queue=task_queue,
         workflows=WORKFLOWS,
         activities=[
+            # What asks nobody: the worker's memory
+            pc.prepare_order,
+            pc.cached_catalog,
             pc.load_engine_config,
+            # Partner Center, one request each
             pc.check_reseller,
             pc.check_domain,
             pc.validate_address,
@@ -125,16 +162,31 @@ def build_worker(
             pc.get_relationship_link,
             pc.find_customer,
             pc.get_qualifications,
-            pc.request_education_vetting,
-            pc.confirm_customer_agreement,
-            pc.describe_offers,
+            pc.read_qualifications,
+            pc.submit_education_vetting,
+            pc.list_customer_agreements,
+            pc.read_agreement_template,
+            pc.record_customer_agreement,
+            pc.read_sku,
+            pc.read_availabilities,
             pc.read_subscriptions,
-            pc.purchase,
+            pc.create_cart,
+            pc.checkout_cart,
             pc.await_provisioning,
             pc.get_subscription,
-            pc.change_quantity,
+            pc.read_subscription_for_change,
+            pc.set_quantity,
             pc.await_quantity,
+            # The customer's slot
+            slots.take_customer_slot,
+            slots.release_customer_slot,
             slots.request_customer_slot,
+            # The first release's steps, several requests each, for runs started before
+            first_release.request_education_vetting,
+            first_release.confirm_customer_agreement,
+            first_release.describe_offers,
+            first_release.purchase,
+            first_release.change_quantity,
         ],
         interceptors=[_LogContext(), *interceptors],
         max_concurrent_activities=max_concurrent_activities,

@@ -1,6 +1,10 @@
 """LicencesWorkflow: extra licences for one existing subscription (the subscription details
 page). How Dynamics instances and discontinued offers grow. Serialized with the customer's
-orders through the customer's slot."""
+orders through the customer's slot.
+
+Inside the slot: read the subscription whole, send it back with its new total, and wait for the
+new quantity only if Partner Center did not show it at once: two Partner Center requests, on the
+Partner Center task queue. Runs started before that queue keep their first-release steps."""
 
 from __future__ import annotations
 
@@ -40,6 +44,9 @@ CONFIGURED = "licences-configured"
 EARLIER_WAITS = Waits(
     provisioning_poll_every=timedelta(seconds=2), provisioning_expires_after=timedelta(hours=2)
 )
+# Since this change, a licence request asks Partner Center on the Partner Center task queue, one
+# request per step, and takes the customer's slot by update.
+PARTNER_CENTER_QUEUE = "licences-partner-center-queue"
 
 
 @workflow.defn(name=LICENCES_WORKFLOW)
@@ -56,17 +63,23 @@ class LicencesWorkflow:
             request = validate_input(LicenceRequest, submission.root)
         except InvalidOrder as invalid:
             self._refuse(invalid_input(RefusalCode.INVALID_REQUEST, "request", invalid.problems))
-        if workflow.patched(CONFIGURED):
+        lean = workflow.patched(PARTNER_CENTER_QUEUE)
+        if lean or workflow.patched(CONFIGURED):
             config = await steps.read(m.LOAD_ENGINE_CONFIG, m.NoInput(), EngineConfig)
             self._waits = config.waits
         workflow.upsert_search_attributes(
             [CUSTOMER_ID.value_set(request.customer_id), PHASE.value_set("running")]
         )
-        await self._slot.acquire(
-            request.customer_id, request.request_id, lease=self._waits.customer_slot_lease
-        )
+        if lean:
+            await self._slot.take(
+                request.customer_id, request.request_id, lease=self._waits.customer_slot_lease
+            )
+        else:
+            await self._slot.acquire(
+                request.customer_id, request.request_id, lease=self._waits.customer_slot_lease
+            )
         try:
-            outcome = await self._add(request)
+            outcome = await (self._add(request) if lean else self._first_release_add(request))
         except ApplicationError:
             workflow.upsert_search_attributes([PHASE.value_set("refused")])
             raise
@@ -77,6 +90,58 @@ class LicencesWorkflow:
         return outcome
 
     async def _add(self, request: LicenceRequest) -> LicenceOutcome:
+        query = m.SubscriptionQuery(
+            customer_id=request.customer_id, subscription_id=request.subscription_id
+        )
+        try:
+            before = await steps.ask(m.READ_SUBSCRIPTION_FOR_CHANGE, query, m.SubscriptionForChange)
+        except steps.ACTIVITY_FAILURES as error:
+            self._refuse_from(
+                error, RefusalCode.SUBSCRIPTION_NOT_FOUND, "The customer has no such subscription."
+            )
+        if before.state.status != "active":
+            self._refuse(
+                Refusal(
+                    code=RefusalCode.SUBSCRIPTION_NOT_ACTIVE,
+                    message=f"Licences can only be added to an active subscription; this one is "
+                    f"{before.state.status}.",
+                )
+            )
+        target = before.state.quantity + request.quantity
+        try:
+            changed = await steps.commit(
+                m.SET_QUANTITY,
+                m.SetQuantity(
+                    request_id=request_id(request.request_id, QUANTITY),
+                    customer_id=request.customer_id,
+                    subscription=before.body,
+                    quantity=target,
+                ),
+                m.QuantitySet,
+            )
+        except steps.ACTIVITY_FAILURES as error:
+            self._refuse_from(
+                error, RefusalCode.PARTNER_CENTER_REFUSED, "Microsoft refused the change."
+            )
+        after = changed.state
+        if after is None or after.quantity != target or after.status != "active":
+            after = await steps.poll(
+                m.AWAIT_QUANTITY,
+                query.model_copy(update={"quantity": target}),
+                m.SubscriptionState,
+                every=self._waits.provisioning_poll_every,
+                expires_after=self._waits.provisioning_expires_after,
+            )
+        return LicenceOutcome(
+            request_id=request.request_id,
+            subscription_id=request.subscription_id,
+            offer=before.state.offer,
+            quantity_before=before.state.quantity,
+            quantity_after=after.quantity,
+        )
+
+    async def _first_release_add(self, request: LicenceRequest) -> LicenceOutcome:
+        """The first release's steps (a run started before the Partner Center queue)."""
         query = m.SubscriptionQuery(
             customer_id=request.customer_id, subscription_id=request.subscription_id
         )

@@ -1,32 +1,43 @@
 """OrderWorkflow: one storefront order, from checks to provisioned subscriptions.
 
 The run reads like the ordering rules (../shared/docs/ordering-rules.md):
-reseller's partner agreement -> the customer (new: domain, billing address, tax ID, then
-create; existing tenant: invitation link and wait; known: look up) -> segment eligibility per
-line (education vetting may be waited for) -> customer agreement confirmed once -> the
-customer's slot -> plan every line (lookup-or-create) -> nothing is bought unless every line
-passed -> purchase -> follow provisioning -> result per line.
+reseller's partner agreement -> catalog facts -> the customer (new: domain, billing address, tax
+ID, then create; existing tenant: invitation link and wait; known: its qualifications, which
+also prove it exists) -> segment eligibility per line (education vetting may be waited for) ->
+customer agreement confirmed once -> the customer's slot -> plan every line (lookup-or-create)
+-> nothing is bought unless every line passed -> purchase -> follow provisioning -> result per
+line.
 
 Everything that can refuse an order is checked before anything irreversible: a new customer is
 created only when every line is known to be purchasable for it.
 
-Here are the steps and the calls to Partner Center. The decisions are `ordering/`'s (pure,
-tested alone); what the storefront and operators see (status, current details, search
-attributes, metrics) is the tracker's (`workflows/tracker.py`), told in intent-named
-transitions; waiting for days (poll, wake, remind, expire) is `workflows/waiting.py`'s.
+Partner Center is asked as little as the rules allow (docs/PERFORMANCE.md lists each scenario's
+requests): catalog facts and the agreement's template come from the worker's memory when it has
+them; nothing is read that the order itself has just created (a new customer's qualifications,
+agreements and subscriptions); the customer's slot and subscriptions only where the plan depends
+on them. Every Partner Center step runs on the worker's Partner Center task queue, one request
+per attempt, under the cap Temporal enforces for all workers (workers/worker.py).
+
+The decisions are `ordering/`'s (pure, tested alone); what the storefront and operators see
+(status, current details, search attributes, metrics) is the tracker's (`workflows/tracker.py`),
+told in intent-named transitions; waiting for days (poll, wake, remind, expire) is
+`workflows/waiting.py`'s. Orders started by the first release, before the Partner Center queue,
+finish on their own course (`workflows/order_first_release.py`).
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Coroutine
-from datetime import timedelta
-from typing import Any, NoReturn
+from datetime import datetime, timedelta
+from typing import Any, NoReturn, TypeVar
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from pydantic import BaseModel
+
     from activities import messages as m
     from clients.contract import (
         CANCEL,
@@ -47,8 +58,9 @@ with workflow.unsafe.imports_passed_through():
         TaxIdSubmission,
     )
     from ordering import request_ids as ids
+    from ordering.catalog import AvailabilityFacts, SkuFacts, offer_facts
     from ordering.config import EngineConfig
-    from ordering.document import NewCustomer, OrderDocument
+    from ordering.document import EducationDetails, NewCustomer, OrderDocument
     from ordering.eligibility import (
         EDUCATION,
         education_vetting_to_request,
@@ -60,10 +72,12 @@ with workflow.unsafe.imports_passed_through():
     from ordering.feasibility import Standing, catalog_problems, order_problems
     from ordering.outcome import telling_what_exists
     from ordering.planning import (
+        ExistingSubscription,
         LineAction,
         OfferFacts,
         Plan,
         PlannedLine,
+        depends_on_subscriptions,
         plan_order,
         with_fresh_catalog,
     )
@@ -81,30 +95,24 @@ with workflow.unsafe.imports_passed_through():
     from ordering.validation import InvalidOrder, parse_order
     from workflows import steps
     from workflows.customer_slot import SlotHolder
-    from workflows.refusals import partner_center_refusal, unreadable_input
+    from workflows.order_first_release import FirstReleaseCourse
+    from workflows.refusals import (
+        OrderCancelled,
+        OrderRefused,
+        failure,
+        partner_center_refusal,
+        refuse,
+        unreadable_input,
+    )
     from workflows.tracker import OrderTracker
     from workflows.waiting import Pace, WaitEnded, never, wait_until
 
+R = TypeVar("R")
 
-class OrderRefused(Exception):
-    def __init__(self, refusal: Refusal) -> None:
-        super().__init__(refusal.message)
-        self.refusal = refusal
-
-
-class OrderCancelled(Exception):
-    pass
-
-
-def refuse(code: RefusalCode, message: str, **details: object) -> NoReturn:
-    raise OrderRefused(Refusal(code=code, message=message, details=dict(details)))
-
-
-def failure(refusal: Refusal) -> ApplicationError:
-    """How a refused order fails its run: non-retryable, typed by the refusal's code."""
-    return ApplicationError(refusal.message, refusal, type=refusal.code.value, non_retryable=True)
-
-
+# Since this change, an order asks Partner Center through the Partner Center task queue, one
+# request per step, and leaves out what it need not read. Runs started before take the first
+# release's course.
+PARTNER_CENTER_QUEUE = "partner-center-queue"
 # Since this change, an order that arrives in plain text is noted, and refused unless the worker
 # runs with the development switch (earlier runs carried such orders through unnoted).
 PLAIN_ORDERS_NOTED = "plain-orders-noted"
@@ -118,6 +126,7 @@ NOT_ENCRYPTED = Refusal(
 CANCELLED_BEFORE_PURCHASE = Refusal(
     code=RefusalCode.CANCELLED, message="The order was cancelled before anything was bought."
 )
+NO_SUCH_CUSTOMER = "Partner Center has no customer with this id for this partner."
 
 
 @workflow.defn
@@ -132,6 +141,11 @@ class OrderWorkflow:
         self._approved_qualifications: frozenset[str] = frozenset()
         self._cancel_requested = False
         self._config = EngineConfig()
+        # The lean course's own: when the catalog facts were read, the qualifications read
+        # with a known customer, and whether this order's customer has only ever been its own.
+        self._catalog_read_at: datetime | None = None
+        self._qualifications: m.Qualifications | None = None
+        self._undisturbed = False
 
     # ------------------------------------------------------------------ the order
 
@@ -149,14 +163,25 @@ class OrderWorkflow:
         self._tracker.received(order)
         if isinstance(order.customer, NewCustomer):
             self._tax_id_allowed = True
-        self._config = await steps.read(m.LOAD_ENGINE_CONFIG, m.NoInput(), EngineConfig)
+        lean = workflow.patched(PARTNER_CENTER_QUEUE)
+        first_release = FirstReleaseCourse(self)
+        prepared: m.PreparedOrder | None = None
+        if lean:
+            self._tracker.defer_search_attributes()
+            prepared = await steps.read(m.PREPARE_ORDER, _catalog_query(order), m.PreparedOrder)
+            self._config = prepared.config
+        else:
+            self._config = await steps.read(m.LOAD_ENGINE_CONFIG, m.NoInput(), EngineConfig)
         if submission.arrival is Arrival.PLAIN and workflow.patched(PLAIN_ORDERS_NOTED):
             self._tracker.note_unencrypted("order")
             if not self._config.accepts_unencrypted_orders:
                 await self._finish(Phase.REFUSED, NOT_ENCRYPTED)
                 raise failure(NOT_ENCRYPTED)
         try:
-            plan = await self._before_purchase(order)
+            if prepared is not None:
+                plan = await self._before_purchase(order, prepared)
+            else:
+                plan = await first_release._before_purchase(order)
         except (OrderCancelled, asyncio.CancelledError):
             await self._slot.release()
             return await self._finish(
@@ -171,16 +196,19 @@ class OrderWorkflow:
 
         # From here on the order is carried through: a cancellation no longer stops it.
         self._tracker.purchase_started()
-        await carried_through(self._purchase_and_follow(order, plan))
+        if prepared is not None:
+            await carried_through(self._purchase_and_follow(order, plan))
+        else:
+            await carried_through(first_release._purchase_and_follow(order, plan))
         await self._slot.release()
         if not self._tracker.fulfilled_every_line:
             return await self._finish(Phase.FAILED, self._tracker.what_is_incomplete())
         return await self._finish(Phase.COMPLETED, None)
 
-    async def _before_purchase(self, order: OrderDocument) -> Plan:
+    async def _before_purchase(self, order: OrderDocument, prepared: m.PreparedOrder) -> Plan:
         if order.reseller is not None:
             await self._check_reseller(order.reseller.mpn_id)
-        offers = await self._describe_offers(order)
+        offers = await self._catalog(order, prepared.catalog)
         if isinstance(order.customer, NewCustomer):
             # Everything knowable is judged before the customer exists: it takes the domain
             # for good. A new customer holds nothing and has no qualification yet.
@@ -194,17 +222,18 @@ class OrderWorkflow:
             )
         else:
             self._refuse_problems(catalog_problems(order.lines, offers))
-        customer_id = await self._resolve_customer(order, offers)
+        customer_id = await self._resolve_customer(order)
         await self._check_eligibility(order, customer_id, offers)
-        await self._confirm_customer_agreement(order, customer_id)
-        await self._take_customer_slot(order, customer_id)
-        return await self._plan(order, customer_id)
+        await self._confirm_customer_agreement(order, customer_id, prepared.agreement_template_id)
+        if self._tracker.created_customer_id is None:  # its creator took the slot at once
+            await self._take_customer_slot(order, customer_id)
+        return await self._plan(order, customer_id, offers)
 
     # ------------------------------------------------------------------ reseller
 
     async def _check_reseller(self, mpn_id: str) -> None:
         self._enter(Phase.CHECKING_RESELLER)
-        status = await steps.read(
+        status = await steps.ask(
             m.CHECK_RESELLER, m.ResellerCheck(mpn_id=mpn_id), m.ResellerAgreement
         )
         if not status.known:
@@ -231,32 +260,74 @@ class OrderWorkflow:
 
     # ------------------------------------------------------------------ catalog
 
-    async def _describe_offers(self, order: OrderDocument) -> dict[str, OfferFacts]:
-        catalog = await steps.read(
-            m.DESCRIBE_OFFERS,
-            m.DescribeOffers(
-                country=order.country,
-                offers=[
-                    m.OfferQuery(offer=line.offer, segment=line.segment) for line in order.lines
-                ],
+    async def _catalog(
+        self,
+        order: OrderDocument,
+        remembered: m.CachedCatalog | None = None,
+        *,
+        fresh: bool = False,
+    ) -> dict[str, OfferFacts]:
+        """Catalog facts for every line: what the worker remembers (`remembered`, or asked
+        now), the rest read from Partner Center; `fresh` reads the availabilities again
+        whatever is remembered (Microsoft said an id is stale)."""
+        if remembered is None and not fresh:
+            remembered = await steps.read(m.CACHED_CATALOG, _catalog_query(order), m.CachedCatalog)
+        known = {(c.offer, c.segment): c for c in (remembered.offers if remembered else [])}
+        skus: dict[str, SkuFacts] = {}
+        for c in known.values():
+            if c.sku is not None:
+                skus[c.offer] = c.sku
+        wanted = _catalog_query(order).offers
+        missing = sorted({q.offer for q in wanted if q.offer not in skus})
+        for offer, sku in zip(
+            missing,
+            await asyncio.gather(
+                *(
+                    steps.ask(m.READ_SKU, m.SkuQuery(country=order.country, offer=offer), SkuFacts)
+                    for offer in missing
+                )
             ),
-            m.OfferCatalog,
-        )
-        facts = {
-            d.offer: OfferFacts(
-                offer=d.offer,
-                title=d.title or d.offer,
-                found=d.found,
-                purchasable=d.purchasable,
-                sold_in_segment=d.catalog_item_id is not None,
-                minimum_quantity=d.minimum_quantity,
-                maximum_quantity=d.maximum_quantity,
-                catalog_item_id=d.catalog_item_id,
+            strict=True,
+        ):
+            skus[offer] = sku
+        availabilities: dict[tuple[str, str], list[AvailabilityFacts]] = {}
+        to_read = []
+        for q in wanted:
+            cached = known.get((q.offer, q.segment))
+            if not skus[q.offer].found:
+                availabilities[(q.offer, q.segment)] = []
+            elif cached is not None and cached.availabilities is not None and not fresh:
+                availabilities[(q.offer, q.segment)] = cached.availabilities
+            else:
+                to_read.append(q)
+        read = await asyncio.gather(
+            *(
+                steps.ask(
+                    m.READ_AVAILABILITIES,
+                    m.AvailabilityQuery(country=order.country, offer=q.offer, segment=q.segment),
+                    m.Availabilities,
+                )
+                for q in to_read
             )
-            for d in catalog.offers
+        )
+        for q, answer in zip(to_read, read, strict=True):
+            availabilities[(q.offer, q.segment)] = answer.items
+        facts = {
+            line.offer: offer_facts(
+                skus[line.offer], availabilities[(line.offer, line.segment)], line.segment
+            )
+            for line in order.lines
         }
+        self._catalog_read_at = workflow.now()
         self._tracker.offers_described(facts)
         return facts
+
+    def _catalog_is_old(self) -> bool:
+        """Read longer ago than the configuration trusts catalog facts (the order waited)."""
+        return (
+            self._catalog_read_at is None
+            or workflow.now() - self._catalog_read_at >= self._config.catalog_max_age
+        )
 
     def _refuse_problems(self, problems: list[Problem]) -> None:
         """Refuse the order with every problem found, each line marked with its own."""
@@ -267,32 +338,25 @@ class OrderWorkflow:
 
     # ------------------------------------------------------------------ the customer
 
-    async def _resolve_customer(self, order: OrderDocument, offers: dict[str, OfferFacts]) -> str:
+    async def _resolve_customer(self, order: OrderDocument) -> str:
         self._enter(Phase.RESOLVING_CUSTOMER)
         customer = order.customer
         if customer.kind == "known":
-            found = await steps.read(
-                m.FIND_CUSTOMER,
-                m.FindCustomer(customer_id=customer.customer_id),
-                m.CustomerLookup,
-            )
-            if found.customer_id is None:
-                refuse(
-                    RefusalCode.CUSTOMER_NOT_FOUND,
-                    "Partner Center has no customer with this id for this partner.",
-                )
-            customer_id = found.customer_id
+            # Its qualifications are read anyway (who may buy what); Partner Center answers
+            # them only for a customer of this partner: the read is also the existence check.
+            self._qualifications = await self._read_qualifications(customer.customer_id)
+            if not self._qualifications.customer_found:
+                refuse(RefusalCode.CUSTOMER_NOT_FOUND, NO_SUCH_CUSTOMER)
+            customer_id = customer.customer_id
         elif customer.kind == "existing_tenant":
             customer_id = await self._wait_for_relationship(customer.domain)
         else:
-            customer_id = await self._create_customer(order, customer, offers)
+            customer_id = await self._create_customer(order, customer)
         self._tracker.customer_known(customer_id)
         return customer_id
 
-    async def _create_customer(
-        self, order: OrderDocument, customer: NewCustomer, offers: dict[str, OfferFacts]
-    ) -> str:
-        available = await steps.read(
+    async def _create_customer(self, order: OrderDocument, customer: NewCustomer) -> str:
+        available = await steps.ask(
             m.CHECK_DOMAIN, m.DomainCheck(domain=customer.domain), m.DomainAvailability
         )
         if not available.available:
@@ -309,7 +373,7 @@ class OrderWorkflow:
         self._enter(Phase.CREATING_CUSTOMER)
         self._tax_id_allowed = False
         try:
-            created = await steps.write(
+            created = await self._commit(
                 m.CREATE_CUSTOMER,
                 m.CreateCustomer(
                     request_id=request_id(order.order_id, ids.CREATE_CUSTOMER),
@@ -321,8 +385,13 @@ class OrderWorkflow:
             )
         except steps.ACTIVITY_FAILURES as error:
             self._raise_partner_center_refusal(error)
-        self._tracker.customer_created()
-        return str(created.customer_id)
+        customer_id = str(created.customer_id)
+        self._tracker.customer_created(customer_id)
+        # Nobody but this order knows the customer yet; it takes the customer's slot before
+        # it tells anyone (the status, the search attributes), so that any other order of the
+        # customer comes after it.
+        await self._take_customer_slot(order, customer_id, created=True)
+        return customer_id
 
     async def _check_billing_address(self, customer: NewCustomer) -> None:
         self._enter(Phase.CHECKING_ADDRESS)
@@ -335,7 +404,7 @@ class OrderWorkflow:
                 "The billing address is incomplete: " + ", ".join(missing) + ".",
                 missing_fields=missing,
             )
-        verdict = await steps.read(
+        verdict = await steps.ask(
             m.VALIDATE_ADDRESS, m.AddressCheck(address=customer.billing_address), m.AddressVerdict
         )
         if not verdict.verified:
@@ -406,19 +475,17 @@ class OrderWorkflow:
     async def _wait_for_relationship(self, domain: str) -> str:
         """An existing tenant becomes the partner's customer when its global admin accepts the
         reseller invitation; until then the order shows the link and waits."""
-        found = await steps.read(m.FIND_CUSTOMER, m.FindCustomer(domain=domain), m.CustomerLookup)
+        found = await steps.ask(m.FIND_CUSTOMER, m.FindCustomer(domain=domain), m.CustomerLookup)
         if found.customer_id:
             return found.customer_id
-        exists = await steps.read(
-            m.CHECK_DOMAIN, m.DomainCheck(domain=domain), m.DomainAvailability
-        )
+        exists = await steps.ask(m.CHECK_DOMAIN, m.DomainCheck(domain=domain), m.DomainAvailability)
         if exists.available:
             refuse(
                 RefusalCode.CUSTOMER_NOT_FOUND,
                 f"No Microsoft tenant uses the domain {domain}; order for a new customer instead.",
                 domain=domain,
             )
-        link = await steps.read(m.GET_RELATIONSHIP_LINK, m.NoInput(), m.RelationshipLink)
+        link = await steps.ask(m.GET_RELATIONSHIP_LINK, m.NoInput(), m.RelationshipLink)
         waits = self._config.waits
         self._enter(Phase.WAITING_FOR_RELATIONSHIP)
         customer_id: str | None = None
@@ -426,7 +493,7 @@ class OrderWorkflow:
         async def accepted() -> bool:
             nonlocal customer_id
             self._relationship_nudged = False
-            found = await steps.read(
+            found = await steps.ask(
                 m.FIND_CUSTOMER, m.FindCustomer(domain=domain), m.CustomerLookup
             )
             customer_id = found.customer_id
@@ -459,9 +526,12 @@ class OrderWorkflow:
     ) -> None:
         needed = qualifications_needed(order.lines)
         self._enter(Phase.CHECKING_ELIGIBILITY)
-        qualifications = await steps.read(
-            m.GET_QUALIFICATIONS, m.CustomerRef(customer_id=customer_id), m.Qualifications
-        )
+        if self._tracker.created_customer_id is not None:
+            qualifications = m.Qualifications()  # a customer created a moment ago has none
+        elif self._qualifications is not None:
+            qualifications = self._qualifications  # read with the known customer
+        else:
+            qualifications = await self._read_qualifications(customer_id)
         # Only a new customer's order describes the school Microsoft is asked to vet.
         customer = order.customer
         school = customer.education if isinstance(customer, NewCustomer) else None
@@ -471,15 +541,7 @@ class OrderWorkflow:
             in_review=qualifications.in_review,
             denied=qualifications.denied,
         ):
-            qualifications = await steps.write(
-                m.REQUEST_EDUCATION_VETTING,
-                m.RequestEducationVetting(
-                    request_id=request_id(order.order_id, ids.EDUCATION_VETTING),
-                    customer_id=customer_id,
-                    education=school,
-                ),
-                m.Qualifications,
-            )
+            qualifications = await self._request_education_vetting(order, customer_id, school)
         if vetting_under_way(needed, in_review=qualifications.in_review):
             qualifications = await self._wait_for_vetting(customer_id, qualifications)
         self._approved_qualifications = frozenset(qualifications.approved)
@@ -491,6 +553,34 @@ class OrderWorkflow:
                 denied=qualifications.denied,
             )
         )
+
+    async def _read_qualifications(self, customer_id: str) -> m.Qualifications:
+        return await steps.ask(
+            m.READ_QUALIFICATIONS, m.CustomerRef(customer_id=customer_id), m.Qualifications
+        )
+
+    async def _request_education_vetting(
+        self, order: OrderDocument, customer_id: str, school: EducationDetails
+    ) -> m.Qualifications:
+        try:
+            return await steps.ask(
+                m.SUBMIT_EDUCATION_VETTING,
+                m.RequestEducationVetting(
+                    request_id=request_id(order.order_id, ids.EDUCATION_VETTING),
+                    customer_id=customer_id,
+                    education=school,
+                ),
+                m.Qualifications,
+            )
+        except steps.ACTIVITY_FAILURES as error:
+            if partner_center_refusal(error) is None:
+                raise
+            # Refused: perhaps because it was requested already (Microsoft documents no code
+            # for that). Where the customer stands decides, not the code.
+            standing = await self._read_qualifications(customer_id)
+            if EDUCATION in (*standing.approved, *standing.in_review, *standing.denied):
+                return standing
+            self._raise_partner_center_refusal(error)
 
     async def _wait_for_vetting(
         self, customer_id: str, qualifications: m.Qualifications
@@ -506,9 +596,7 @@ class OrderWorkflow:
 
         async def decided() -> bool:
             nonlocal qualifications
-            qualifications = await steps.read(
-                m.GET_QUALIFICATIONS, m.CustomerRef(customer_id=customer_id), m.Qualifications
-            )
+            qualifications = await self._read_qualifications(customer_id)
             return EDUCATION not in qualifications.in_review
 
         await self._wait(
@@ -527,15 +615,31 @@ class OrderWorkflow:
 
     # ------------------------------------------------------------------ agreement
 
-    async def _confirm_customer_agreement(self, order: OrderDocument, customer_id: str) -> None:
+    async def _confirm_customer_agreement(
+        self, order: OrderDocument, customer_id: str, template_id: str | None
+    ) -> None:
+        """Confirm the customer's acceptance once: unless it is on record already (a customer
+        this order created has none yet)."""
         self._enter(Phase.CONFIRMING_AGREEMENT)
+        if self._tracker.created_customer_id is None:
+            existing = await steps.ask(
+                m.LIST_CUSTOMER_AGREEMENTS,
+                m.CustomerRef(customer_id=customer_id),
+                m.AgreementsOnRecord,
+            )
+            if existing.on_record:
+                return
+        if template_id is None:
+            template = await steps.ask(m.READ_AGREEMENT_TEMPLATE, m.NoInput(), m.AgreementTemplate)
+            template_id = template.template_id
         try:
-            await steps.write(
-                m.CONFIRM_CUSTOMER_AGREEMENT,
-                m.ConfirmAgreement(
+            await steps.ask(
+                m.RECORD_CUSTOMER_AGREEMENT,
+                m.RecordAgreement(
                     request_id=request_id(order.order_id, ids.CUSTOMER_AGREEMENT),
                     customer_id=customer_id,
                     acceptance=order.customer_agreement,
+                    template_id=template_id,
                 ),
                 m.AgreementConfirmed,
             )
@@ -544,34 +648,54 @@ class OrderWorkflow:
 
     # ------------------------------------------------------------------ the customer's slot
 
-    async def _take_customer_slot(self, order: OrderDocument, customer_id: str) -> None:
-        self._enter(Phase.WAITING_FOR_CUSTOMER_SLOT)
-        self._tracker.waiting_for(WaitingFor.CUSTOMER_SLOT)
-        await self._slot.acquire(
+    async def _take_customer_slot(
+        self, order: OrderDocument, customer_id: str, *, created: bool = False
+    ) -> None:
+        """Serialize with the customer's other orders, where the plan depends on what the
+        customer holds (else there is nothing to serialize). `created`: this order created
+        the customer a moment ago; the slot tells whether anybody came before it."""
+        if not depends_on_subscriptions(order.lines, self._config):
+            return
+
+        def queued() -> None:
+            self._tracker.enter(Phase.WAITING_FOR_CUSTOMER_SLOT)
+            self._tracker.waiting_for(WaitingFor.CUSTOMER_SLOT)
+            self._tracker.publish_search_attributes()
+
+        answer = await self._slot.take(
             customer_id,
             order.order_id,
             lease=self._config.waits.customer_slot_lease,
+            created_customer=created,
             give_up=lambda: self._cancel_requested,
+            when_queued=queued,
         )
         self._stop_if_cancelled()
-        self._tracker.done_waiting()
+        if self._tracker.waiting:
+            self._tracker.done_waiting()
+        self._undisturbed = answer is not None and answer.undisturbed
 
     # ------------------------------------------------------------------ plan and buy
 
-    async def _plan(self, order: OrderDocument, customer_id: str) -> Plan:
+    async def _plan(
+        self, order: OrderDocument, customer_id: str, offers: dict[str, OfferFacts]
+    ) -> Plan:
         self._enter(Phase.PLANNING)
-        subscriptions = await steps.read(
-            m.READ_SUBSCRIPTIONS, m.CustomerRef(customer_id=customer_id), m.SubscriptionList
-        )
-        # Fresh catalog facts: availability ids change over time, and days may have passed.
-        offers = await self._describe_offers(order)
-        plan = plan_order(order.lines, self._config, offers, subscriptions.items)
+        subscriptions: list[ExistingSubscription] = []
+        if depends_on_subscriptions(order.lines, self._config) and not self._undisturbed:
+            listed = await steps.ask(
+                m.READ_SUBSCRIPTIONS, m.CustomerRef(customer_id=customer_id), m.SubscriptionList
+            )
+            subscriptions = listed.items
+        if self._catalog_is_old():  # availability ids change over time; days may have passed
+            offers = await self._catalog(order)
+        plan = plan_order(order.lines, self._config, offers, subscriptions)
         self._refuse_problems(
             order_problems(
                 order.lines,
                 offers,
                 plan,
-                subscriptions.items,
+                subscriptions,
                 Standing(approved=self._approved_qualifications),
                 self._config,
             )
@@ -599,18 +723,19 @@ class OrderWorkflow:
         self, customer_id: str, orders: list[m.PurchasedOrder], adds: list[PlannedLine]
     ) -> None:
         """Until Microsoft has provisioned what was ordered: each new subscription (by its
-        Partner Center order), each added quantity (on its subscription)."""
+        Partner Center order), each added quantity not yet seen (on its subscription)."""
         if orders or any(self._tracker.line_ordered(p.line) for p in adds):
             self._tracker.waiting_for(WaitingFor.PROVISIONING)
         waits = self._config.waits
         for pc_order in orders:
             try:
-                provisioned = await steps.poll(
+                provisioned = await self._poll(
                     m.AWAIT_PROVISIONING,
                     m.ProvisioningCheck(customer_id=customer_id, order_id=pc_order.order_id),
                     m.ProvisionedOrder,
                     every=waits.provisioning_poll_every,
                     expires_after=waits.provisioning_expires_after,
+                    ask_first=True,
                 )
             except steps.ACTIVITY_FAILURES as error:
                 for n in pc_order.lines:
@@ -633,9 +758,9 @@ class OrderWorkflow:
                     )
         for planned in adds:
             if not self._tracker.line_ordered(planned.line):
-                continue  # refused or failed: no new quantity to wait for
+                continue  # fulfilled already, refused or failed: no new quantity to wait for
             try:
-                await steps.poll(
+                await self._poll(
                     m.AWAIT_QUANTITY,
                     m.SubscriptionQuery(
                         customer_id=customer_id,
@@ -645,6 +770,7 @@ class OrderWorkflow:
                     m.SubscriptionState,
                     every=waits.provisioning_poll_every,
                     expires_after=waits.provisioning_expires_after,
+                    ask_first=True,
                 )
             except steps.ACTIVITY_FAILURES as error:
                 self._tracker.line_failed(
@@ -654,7 +780,8 @@ class OrderWorkflow:
                 )
             else:
                 self._tracker.fulfilled(planned.line)
-        self._tracker.done_waiting()
+        if self._tracker.waiting:
+            self._tracker.done_waiting()
 
     async def _buy_new_subscriptions(
         self, order: OrderDocument, customer_id: str, creates: list[PlannedLine]
@@ -663,16 +790,18 @@ class OrderWorkflow:
         for attempt in range(2):
             try:
                 purchased = await self._purchase(order, customer_id, creates, attempt)
-                break
             except steps.ACTIVITY_FAILURES as error:
                 refusal = partner_center_refusal(error)
-                stale = refusal is not None and refusal.partner_center_code == m.STALE_AVAILABILITY
-                if attempt == 0 and stale:
+                if attempt == 0 and _stale_catalog(refusal):
                     # Availability ids change over time: read them again and buy once more.
-                    creates = with_fresh_catalog(creates, await self._describe_offers(order))
+                    creates = with_fresh_catalog(creates, await self._catalog(order, fresh=True))
                     continue
                 self._purchase_failed(creates, error, refusal)
                 return None
+            if attempt == 0 and not purchased.orders and _stale_cart(purchased):
+                creates = with_fresh_catalog(creates, await self._catalog(order, fresh=True))
+                continue
+            break
         assert purchased is not None
         for pc_order in purchased.orders:
             self._tracker.ordered(pc_order.lines, pc_order.order_id)
@@ -687,27 +816,37 @@ class OrderWorkflow:
     async def _purchase(
         self, order: OrderDocument, customer_id: str, creates: list[PlannedLine], attempt: int
     ) -> m.PurchaseResult:
-        purchased: m.PurchaseResult = await steps.write(
-            m.PURCHASE,
-            m.Purchase(
-                request_id=request_id(order.order_id, ids.purchase(attempt)),
+        """One cart with every new subscription, then its checkout (unless Microsoft named
+        lines of the cart it will not sell: then nothing is bought)."""
+        purchase = m.Purchase(
+            request_id=request_id(order.order_id, ids.purchase(attempt)),
+            customer_id=customer_id,
+            reseller_mpn_id=order.reseller.mpn_id if order.reseller else None,
+            lines=[
+                m.PurchaseLine(
+                    line=p.line,
+                    catalog_item_id=str(p.catalog_item_id),
+                    quantity=p.quantity,
+                    billing_cycle=p.billing_cycle,
+                    term_duration=p.term_duration,
+                    friendly_name=p.title,
+                )
+                for p in creates
+            ],
+        )
+        cart = await steps.ask(m.CREATE_CART, purchase, m.CartAnswer)
+        if cart.refused:
+            return m.PurchaseResult(orders=[], refused=cart.refused)
+        return await self._commit(
+            m.CHECKOUT_CART,
+            m.Checkout(
+                request_id=purchase.request_id,
                 customer_id=customer_id,
-                reseller_mpn_id=order.reseller.mpn_id if order.reseller else None,
-                lines=[
-                    m.PurchaseLine(
-                        line=p.line,
-                        catalog_item_id=str(p.catalog_item_id),
-                        quantity=p.quantity,
-                        billing_cycle=p.billing_cycle,
-                        term_duration=p.term_duration,
-                        friendly_name=p.title,
-                    )
-                    for p in creates
-                ],
+                cart=cart,
+                lines=purchase.lines,
             ),
             m.PurchaseResult,
         )
-        return purchased
 
     def _purchase_failed(
         self,
@@ -737,16 +876,25 @@ class OrderWorkflow:
     async def _add_licences(
         self, order: OrderDocument, customer_id: str, planned: PlannedLine
     ) -> None:
+        """Set the subscription's new total (read whole first: Partner Center takes it back
+        whole); a change Partner Center shows at once needs no waiting."""
         try:
-            await steps.write(
-                m.CHANGE_QUANTITY,
-                m.ChangeQuantity(
+            current = await steps.ask(
+                m.READ_SUBSCRIPTION_FOR_CHANGE,
+                m.SubscriptionQuery(
+                    customer_id=customer_id, subscription_id=str(planned.subscription_id)
+                ),
+                m.SubscriptionForChange,
+            )
+            changed = await self._commit(
+                m.SET_QUANTITY,
+                m.SetQuantity(
                     request_id=request_id(order.order_id, ids.line_quantity(planned.line)),
                     customer_id=customer_id,
-                    subscription_id=str(planned.subscription_id),
+                    subscription=current.body,
                     quantity=planned.quantity_after,
                 ),
-                m.SubscriptionState,
+                m.QuantitySet,
             )
         except steps.ACTIVITY_FAILURES as error:
             refusal = partner_center_refusal(error)
@@ -760,8 +908,35 @@ class OrderWorkflow:
                 )
             return
         self._tracker.ordered([planned.line])
+        state = changed.state
+        shown = state is not None and state.quantity == planned.quantity_after
+        if shown and state is not None and state.status == "active":
+            self._tracker.fulfilled(planned.line)
 
     # ------------------------------------------------------------------ mechanism
+
+    async def _commit(self, name: str, arg: BaseModel, result_type: type[R]) -> R:
+        """A write that cannot be undone (workflows/steps.py): its workflow task completes
+        first, with the status's search attributes."""
+        self._tracker.publish_search_attributes()
+        return await steps.commit(name, arg, result_type)
+
+    async def _poll(
+        self,
+        name: str,
+        arg: BaseModel,
+        result_type: type[R],
+        *,
+        every: timedelta,
+        expires_after: timedelta,
+        ask_first: bool = False,
+    ) -> R:
+        """Ask until the answer is there (workflows/steps.py); the workflow task may complete
+        meanwhile, with the status's search attributes."""
+        self._tracker.publish_search_attributes()
+        return await steps.poll(
+            name, arg, result_type, every=every, expires_after=expires_after, ask_first=ask_first
+        )
 
     def _enter(self, phase: Phase) -> None:
         """A step begins, unless the order was cancelled before it."""
@@ -793,6 +968,7 @@ class OrderWorkflow:
         order is refused with `expired` when the wait expires, and stops if cancelled."""
         since = workflow.now()
         deadline = since + expires_after
+        self._tracker.publish_search_attributes()
         self._tracker.waiting_for(
             what,
             expires_at=deadline,
@@ -897,6 +1073,26 @@ class OrderWorkflow:
                 "The order can no longer be cancelled: the purchase has started "
                 "or the order has ended."
             )
+
+
+def _catalog_query(order: OrderDocument) -> m.CatalogQuery:
+    """The order's offers, each for its line's segment, once."""
+    queries: dict[tuple[str, str], m.OfferQuery] = {}
+    for line in order.lines:
+        queries.setdefault(
+            (line.offer, line.segment.value), m.OfferQuery(offer=line.offer, segment=line.segment)
+        )
+    return m.CatalogQuery(country=order.country, offers=list(queries.values()))
+
+
+def _stale_catalog(refusal: Refusal | None) -> bool:
+    """Partner Center refused a catalog item as stale (a new availability id was published)."""
+    return refusal is not None and refusal.partner_center_code in m.STALE_CATALOG_CODES
+
+
+def _stale_cart(purchased: m.PurchaseResult) -> bool:
+    """A cart not checked out because Microsoft named a line's catalog item stale."""
+    return any(group.refusal.code in m.STALE_CATALOG_CODES for group in purchased.refused)
 
 
 async def carried_through(work: Coroutine[Any, Any, None]) -> None:

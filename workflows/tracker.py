@@ -4,15 +4,23 @@ workflow through intent-named transitions (a step entered, a wait begun, a line 
 Every transition publishes: the status's time, and the UI's current details (Markdown, no
 personal data); a phase change and the customer's id also go to the search attributes, and
 phases entered and orders ended are counted (the worker's metric meter; a replay does not
-count again). Only `enter`, `customer_known` and `finished` add to the history (search
-attributes); nothing else here does, so a transition can be added without breaking a replay.
+count again). Only `enter`, `customer_known`, `finished` and `publish_search_attributes` add
+to the history (search attributes); nothing else here does, so a transition can be added
+without breaking a replay.
+
+Search attributes are set at once, each change an event of its own (the first release's
+orders); or, after `defer_search_attributes`, kept until `publish_search_attributes` sets them
+together. The workflow publishes where its workflow task may end (before it waits, before a
+regular activity): changes made within one workflow task become visible together anyway.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from temporalio import workflow
+from temporalio.common import SearchAttributeUpdate
 
 with workflow.unsafe.imports_passed_through():
     from clients.contract import CUSTOMER_ID, PHASE
@@ -39,6 +47,8 @@ class OrderTracker:
     def __init__(self) -> None:
         self._status = OrderStatus(order_id="", phase=Phase.RECEIVED)
         self._customer_created = False
+        self._created_customer_id: str | None = None
+        self._deferred: dict[str, SearchAttributeUpdate[Any]] | None = None
         self._purchase_refusals: dict[int, RefusalCode] = {}
 
     # ------------------------------------------------------------------ what is known
@@ -63,7 +73,9 @@ class OrderTracker:
     @property
     def created_customer_id(self) -> str | None:
         """The customer's id when this order created it (it exists at Microsoft for good)."""
-        return self._status.customer_id if self._customer_created else None
+        if not self._customer_created:
+            return None
+        return self._created_customer_id or self._status.customer_id
 
     @property
     def waiting(self) -> bool:
@@ -100,7 +112,7 @@ class OrderTracker:
     def enter(self, phase: Phase) -> None:
         """A step of the order begins."""
         self._status.phase = phase
-        workflow.upsert_search_attributes([PHASE.value_set(phase.value)])
+        self._set_search_attribute(PHASE.value_set(phase.value))
         self._publish()
         metrics.phase_entered(phase.value)
 
@@ -119,13 +131,16 @@ class OrderTracker:
             line.title = facts.title if facts.found else None
         self._publish()
 
-    def customer_created(self) -> None:
-        """The new customer now exists at Microsoft (its id follows with `customer_known`)."""
+    def customer_created(self, customer_id: str | None = None) -> None:
+        """The new customer now exists at Microsoft (the first release's course tells its id
+        with `customer_known` only). Refusals and cancellations say it exists from now on; the
+        status shows its id from `customer_known`."""
         self._customer_created = True
+        self._created_customer_id = customer_id
 
     def customer_known(self, customer_id: str) -> None:
         self._status.customer_id = customer_id
-        workflow.upsert_search_attributes([CUSTOMER_ID.value_set(customer_id)])
+        self._set_search_attribute(CUSTOMER_ID.value_set(customer_id))
         self._publish()
 
     def problems_found(self, problems: list[Problem]) -> None:
@@ -236,7 +251,8 @@ class OrderTracker:
         self._status.refusal = refusal
         self._status.cancellable = False
         self._status.phase = phase
-        workflow.upsert_search_attributes([PHASE.value_set(phase.value)])
+        self._set_search_attribute(PHASE.value_set(phase.value))
+        self.publish_search_attributes()
         self._publish()
         metrics.order_ended(phase.value, refusal.code.value if refusal else None)
 
@@ -260,6 +276,25 @@ class OrderTracker:
             refusal=self._status.refusal,
             unencrypted_inputs=self._status.unencrypted_inputs,
         )
+
+    # ------------------------------------------------------------------ search attributes
+
+    def defer_search_attributes(self) -> None:
+        """From now on, keep search attribute changes until `publish_search_attributes`."""
+        if self._deferred is None:
+            self._deferred = {}
+
+    def publish_search_attributes(self) -> None:
+        """Set the search attributes changed since the last time, in one event (if any)."""
+        if self._deferred:
+            workflow.upsert_search_attributes(list(self._deferred.values()))
+            self._deferred = {}
+
+    def _set_search_attribute(self, update: SearchAttributeUpdate[Any]) -> None:
+        if self._deferred is None:
+            workflow.upsert_search_attributes([update])
+        else:
+            self._deferred[update.key.name] = update
 
     def _publish(self) -> None:
         """After every change of the status: its time, and the UI's current details."""

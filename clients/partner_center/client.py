@@ -17,7 +17,7 @@ import asyncio
 import json
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -125,11 +125,15 @@ class PartnerCenterClient:
         retries: int = 0,
         max_backoff_seconds: float = 30.0,
         owns_http: bool = False,
-        on_answer: Callable[[str, int], None] | None = None,
+        on_answer: Callable[[str, int, float], None] | None = None,
         max_response_bytes: int = MAX_RESPONSE_BYTES,
+        before_request: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self._base_url = base_url.rstrip("/")
-        self.on_answer = on_answer  # (method, HTTP status or 0) for every attempt: metrics
+        # (method, HTTP status or 0, seconds waited) for every request sent: metrics
+        self.on_answer = on_answer
+        # Awaited before every request is sent (a rate limit shared by several processes).
+        self.before_request = before_request
         self._tokens = tokens
         self._http = http
         self._retries = retries
@@ -378,7 +382,27 @@ class PartnerCenterClient:
         *,
         request_id: str,
     ) -> Subscription:
-        """Set a subscription's licence count (`PATCH` with the whole subscription)."""
+        """Set a subscription's licence count (`PATCH` with the whole subscription); when
+        Partner Center accepts the change without carrying it out yet (202), the subscription
+        is read again to tell where it stands."""
+        changed = await self.request_quantity_change(
+            customer_id, subscription, quantity, request_id=request_id
+        )
+        if changed is None:
+            return await self.get_subscription(customer_id, subscription.id)
+        return changed
+
+    async def request_quantity_change(
+        self,
+        customer_id: str,
+        subscription: Subscription,
+        quantity: int,
+        *,
+        request_id: str,
+    ) -> Subscription | None:
+        """One `PATCH` with the whole subscription and its new licence count: the subscription
+        as changed, or None when Partner Center accepted the change to carry it out later
+        (202 Accepted)."""
         body = subscription.model_copy(update={"quantity": quantity}).to_wire()
         path = f"/v1/customers/{customer_id}/subscriptions/{subscription.id}"
         headers = {}
@@ -388,16 +412,15 @@ class PartnerCenterClient:
             "PATCH", path, json_body=body, request_id=request_id, headers=headers, ok=(200, 202)
         )
         if response.status_code == 202:
-            # The change is still running; the subscription resource tells where it stands.
-            return await self.get_subscription(customer_id, subscription.id)
+            return None
         return _parse(TypeAdapter(Subscription), _decode(response))
 
     # ------------------------------------------------------------ plumbing
 
-    def _answered(self, method: str, status: int) -> None:
+    def _answered(self, method: str, status: int, started: float) -> None:
         if self.on_answer is not None:
             try:
-                self.on_answer(method, status)
+                self.on_answer(method, status, time.perf_counter() - started)
             except Exception:  # metrics must never break a call
                 log.warning("partner_center.metrics_failed")
 
@@ -497,6 +520,8 @@ class PartnerCenterClient:
     ) -> httpx.Response:
         request_id = ms_request_id(request_key)  # what Microsoft sees, logs and quotes
         for auth_attempt in range(2):
+            if self.before_request is not None:
+                await self.before_request()
             correlation_id = str(uuid.uuid4())
             headers = {
                 "Authorization": f"Bearer {await self._tokens.token(mode)}",
@@ -529,7 +554,7 @@ class PartnerCenterClient:
                     response = await bounded_send(self._http, request, self._max_response_bytes)
                     span.set_attribute("http.response.status_code", response.status_code)
             except ResponseTooLarge as too_large:
-                self._answered(method, too_large.status)
+                self._answered(method, too_large.status, started)
                 log.warning(
                     "partner_center.call",
                     method=method,
@@ -551,7 +576,7 @@ class PartnerCenterClient:
                     correlation_id=correlation_id,
                 ) from None
             except httpx.HTTPError as exc:
-                self._answered(method, 0)
+                self._answered(method, 0, started)
                 log.warning(
                     "partner_center.call",
                     method=method,
@@ -569,7 +594,7 @@ class PartnerCenterClient:
                     request_id=request_id,
                     correlation_id=correlation_id,
                 ) from None
-            self._answered(method, response.status_code)
+            self._answered(method, response.status_code, started)
             log.info(
                 "partner_center.call",
                 method=method,

@@ -15,6 +15,7 @@ from temporalio.testing import WorkflowEnvironment
 from clients.contract import SEARCH_ATTRIBUTES
 from clients.payloads import KeyRing, data_converter
 from clients.storefront import Storefront
+from devtools.dev import dynamic_config_args
 from devtools.temporal_cli import temporal_binary
 from ordering.config import EngineConfig
 from sandbox.admin_client import SandboxAdmin
@@ -30,6 +31,7 @@ async def temporal() -> AsyncIterator[WorkflowEnvironment]:
     os.environ.update(keys.to_env())
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=temporal_binary(),
+        dev_server_extra_args=dynamic_config_args(),
         search_attributes=SEARCH_ATTRIBUTES,
         data_converter=data_converter(keys),
     )

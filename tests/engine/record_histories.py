@@ -2,7 +2,8 @@
 
 Runs representative orders on a local dev server against the sandbox and writes their
 histories to tests/engine/histories/. Re-record when a workflow change is meant to ship
-together with a versioning plan; keep the old files to prove running orders still replay.
+together with a versioning plan; move the files it replaces into histories/earlier/ (the
+replay test replays both) to prove that running orders still replay.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from clients.contract import (
 from clients.partner_center import PartnerCenterClient
 from clients.payloads import data_converter
 from clients.storefront import Storefront
+from devtools.dev import dynamic_config_args
 from devtools.samples import (
     BUSINESS_BASIC,
     DYNAMICS_SALES,
@@ -49,6 +51,7 @@ async def record() -> None:
     OUT.mkdir(exist_ok=True)
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=temporal_binary(),
+        dev_server_extra_args=dynamic_config_args(),
         search_attributes=SEARCH_ATTRIBUTES,
         data_converter=data_converter(from_env=False),  # readable by any future key ring
     )

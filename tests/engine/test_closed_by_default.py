@@ -18,7 +18,6 @@ from pathlib import Path
 
 import pytest
 from temporalio.api.enums.v1 import EventType
-from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
 
@@ -48,7 +47,13 @@ from ordering.status import Phase, WaitingFor
 from sandbox.admin_client import SandboxAdmin
 from sandbox.server import SandboxServer
 from tests.engine.partner_center_state import assert_no_customer_created
-from tests.helpers import TASK_QUEUE, engine_config_for_tests, eventually, wait_for
+from tests.helpers import (
+    TASK_QUEUE,
+    activity_type,
+    engine_config_for_tests,
+    eventually,
+    wait_for,
+)
 from workers.worker import build_worker
 
 ROOT = Path(__file__).parent.parent.parent
@@ -81,18 +86,6 @@ async def failed_workflow_tasks(client: Client, workflow_id: str) -> int:
 async def closed(client: Client, workflow_id: str) -> bool:
     described = await client.get_workflow_handle(workflow_id).describe()
     return described.status is not WorkflowExecutionStatus.RUNNING
-
-
-def local_activity_type(event: HistoryEvent) -> str | None:
-    """The activity type a local-activity marker records (reads are local activities)."""
-    marker = event.marker_recorded_event_attributes
-    if event.event_type != EventType.EVENT_TYPE_MARKER_RECORDED:
-        return None
-    if marker.marker_name != "core_local_activity":
-        return None
-    [data] = marker.details["data"].payloads
-    kind: str = json.loads(data.data)["activity_type"]
-    return kind
 
 
 # ------------------------------------------------------------------ writers without keys
@@ -346,7 +339,7 @@ async def test_a_burst_of_relationship_nudges_costs_one_partner_center_check(
 
     async def checks_and_signals() -> tuple[int, int]:
         events = (await handle.fetch_history()).events
-        checks = sum(1 for e in events if local_activity_type(e) == m.FIND_CUSTOMER)
+        checks = sum(1 for e in events if activity_type(e) == m.FIND_CUSTOMER)
         signals = sum(
             1 for e in events if e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED
         )

@@ -155,10 +155,15 @@ async def test_history_size_per_order(
     assert events <= 90, f"{events} events: more server round trips than the design allows"
 
 
-@pytest.mark.parametrize("path", sorted(HISTORIES.glob("*.json")), ids=lambda p: p.stem)
+@pytest.mark.parametrize(
+    "path",
+    sorted(HISTORIES.glob("**/*.json")),
+    ids=lambda p: str(p.relative_to(HISTORIES).with_suffix("")),
+)
 async def test_saved_histories_replay_on_the_current_code(path: Path) -> None:
-    """Histories recorded from earlier versions of the workflows must still replay: a change that
-    breaks determinism for running orders fails here. (Record new ones with
+    """Histories recorded from earlier versions of the workflows (`earlier/`: before the lean
+    course, whose orders run the first release's course) and from this one must still replay: a
+    change that breaks determinism for running orders fails here. (Record new ones with
     `python -m tests.engine.record_histories`.)"""
     replayer = Replayer(workflows=WORKFLOWS, data_converter=data_converter())
     from temporalio.client import WorkflowHistory
@@ -169,3 +174,4 @@ async def test_saved_histories_replay_on_the_current_code(path: Path) -> None:
 
 def test_there_are_saved_histories() -> None:
     assert len(list(HISTORIES.glob("*.json"))) >= 3
+    assert len(list((HISTORIES / "earlier").glob("*.json"))) >= 3

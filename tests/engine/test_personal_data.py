@@ -82,7 +82,9 @@ async def test_logs_of_an_order_hold_no_personal_data(
         for text in logs.splitlines()
         if text.startswith("{") and f"piilog-{unique}" in text
     ]
-    purchase = next(c for c in calls if c.get("activity") == "purchase" and "correlation_id" in c)
+    purchase = next(
+        c for c in calls if c.get("activity") == "checkout_cart" and "correlation_id" in c
+    )
     assert purchase["order_id"] == document.order_id
     assert purchase["workflow_id"] == f"order-{document.order_id}" and purchase["run_id"]
     for value in PERSONAL:

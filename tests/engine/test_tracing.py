@@ -60,8 +60,8 @@ async def test_one_trace_from_storefront_to_partner_center(
     purchase = next(s for s in http if str((s.attributes or {}).get("url.path")).endswith("/carts"))
     assert chain(purchase, by_id) == [
         "StartWorkflow:OrderWorkflow",
-        "StartActivity:purchase",
-        "RunActivity:purchase",
+        "StartActivity:create_cart",
+        "RunActivity:create_cart",
         "PartnerCenter POST",
     ]
     assert any(s.name == "RunWorkflow:OrderWorkflow" for s in ours)

@@ -57,8 +57,8 @@ def _with_waits(**waits: timedelta) -> EngineConfig:
     return config.model_copy(update={"waits": config.waits.model_copy(update=waits)})
 
 
-async def _timers(client: Client, workflow_id: str) -> list[timedelta]:
-    history = await client.get_workflow_handle(workflow_id).fetch_history()
+async def _timers(client: Client, workflow_id: str, run_id: str | None = None) -> list[timedelta]:
+    history = await client.get_workflow_handle(workflow_id, run_id=run_id).fetch_history()
     return [
         event.timer_started_event_attributes.start_to_fire_timeout.ToTimedelta()
         for event in history.events
@@ -94,11 +94,24 @@ async def test_the_customer_slot_is_leased_and_licences_followed_as_configured(
         subscription_id=instance["id"],
         quantity=2,
     )
-    added = await shop.add_licences(request)
+    # Partner Center accepts the change and carries it out a moment later (202): the licence
+    # request waits for the new quantity.
+    await admin.set_settings(quantity_change_delay_seconds=0.5)
+    try:
+        added = await shop.add_licences(request)
+    finally:
+        await admin.set_settings(quantity_change_delay_seconds=0)
     assert (added.quantity_before, added.quantity_after) == (3, 5)
 
-    # The slot held each of them (the order, then the licence request) for the configured lease.
-    assert (await _timers(client, slot_workflow_id(customer_id))).count(lease) == 2
+    # The slot held each of them (the order, then the licence request) for the configured
+    # lease: one slot run each, since a run ends when nobody holds or waits for the slot.
+    runs = [
+        run.run_id
+        async for run in client.list_workflows(f'WorkflowId = "{slot_workflow_id(customer_id)}"')
+    ]
+    assert len(runs) == 2
+    for run_id in runs:
+        assert (await _timers(client, slot_workflow_id(customer_id), run_id)).count(lease) == 1
     # The licence request followed its change as configured (it polled every 2 s for at most
     # 2 h whatever the configuration said).
     history = await client.get_workflow_handle(

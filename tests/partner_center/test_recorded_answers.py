@@ -24,10 +24,12 @@ from pydantic import SecretStr
 from temporalio.exceptions import ApplicationError
 
 from activities import messages as m
+from activities.first_release import FirstReleaseActivities
 from activities.partner_center import PartnerCenterActivities
 from clients.partner_center import PartnerCenterClient
 from clients.partner_center.auth import EntraCredentials, TokenProvider
 from clients.partner_center.client import ms_request_id
+from ordering.catalog import offer_facts
 from ordering.config import load_config
 from ordering.document import EducationDetails, EducationSegment, Segment
 from ordering.refusals import RefusalCode, from_partner_center
@@ -112,7 +114,23 @@ async def test_the_business_basic_availability_is_purchasable_for_a_commercial_l
 ) -> None:
     wire, steps = recorded
     answer_business_basic_catalog(wire)
-    catalog = await steps.describe_offers(
+    sku = await steps.read_sku(m.SkuQuery(country="US", offer="CFQ7TTC0LH18:0001"))
+    availabilities = await steps.read_availabilities(
+        m.AvailabilityQuery(country="US", offer="CFQ7TTC0LH18:0001", segment=Segment.COMMERCIAL)
+    )
+    offer = offer_facts(sku, availabilities.items, Segment.COMMERCIAL)
+    assert offer.found and offer.purchasable
+    assert offer.catalog_item_id == "CFQ7TTC0LH18:0001:CFQ7TTC0K971"  # "segment": "commercial"
+    assert (offer.minimum_quantity, offer.maximum_quantity) == (1, 300)
+    assert [a.segment for a in availabilities.items] == ["commercial"]
+    assert len(wire.requests) == 2  # one request per step
+
+
+async def test_the_first_releases_catalog_step_reads_the_same(recorded: Recorded) -> None:
+    """Orders started before the Partner Center queue still describe offers in one step."""
+    wire, steps = recorded
+    answer_business_basic_catalog(wire)
+    catalog = await FirstReleaseActivities(steps, load_config()).describe_offers(
         m.DescribeOffers(
             country="US",
             offers=[m.OfferQuery(offer="CFQ7TTC0LH18:0001", segment=Segment.COMMERCIAL)],
@@ -120,8 +138,7 @@ async def test_the_business_basic_availability_is_purchasable_for_a_commercial_l
     )
     [offer] = catalog.offers
     assert offer.found and offer.purchasable
-    assert offer.catalog_item_id == "CFQ7TTC0LH18:0001:CFQ7TTC0K971"  # "segment": "commercial"
-    assert (offer.minimum_quantity, offer.maximum_quantity) == (1, 300)
+    assert offer.catalog_item_id == "CFQ7TTC0LH18:0001:CFQ7TTC0K971"
     assert offer.segments == [Segment.COMMERCIAL]
 
 
@@ -152,6 +169,23 @@ async def test_a_signed_reseller(recorded: Recorded) -> None:
     assert request.url.params["mpnId"] == "1234567"
 
 
+async def change_quantity(steps: PartnerCenterActivities, request_id: str, quantity: int) -> None:
+    """What an order does to add (or take away) licences: read the subscription whole, send it
+    back with the new total."""
+    subscription = json.loads(fixture("subscription.json"))
+    current = await steps.read_subscription_for_change(
+        m.SubscriptionQuery(customer_id=CUSTOMER, subscription_id=subscription["id"])
+    )
+    await steps.set_quantity(
+        m.SetQuantity(
+            request_id=request_id,
+            customer_id=CUSTOMER,
+            subscription=current.body,
+            quantity=quantity,
+        )
+    )
+
+
 async def test_a_refused_reduction_is_a_coded_refusal(recorded: Recorded) -> None:
     wire, steps = recorded
     subscription = json.loads(fixture("subscription.json"))
@@ -164,18 +198,15 @@ async def test_a_refused_reduction_is_a_coded_refusal(recorded: Recorded) -> Non
         error_body(800090, "Seat count can only be reduced within 7 days of purchase."),
     )
     with pytest.raises(ApplicationError) as caught:
-        await steps.change_quantity(
-            m.ChangeQuantity(
-                request_id="r-1",
-                customer_id=CUSTOMER,
-                subscription_id=subscription["id"],
-                quantity=int(subscription["quantity"]) - 1,
-            )
-        )
+        await change_quantity(steps, "r-1", int(subscription["quantity"]) - 1)
     assert caught.value.non_retryable
     detail: Any = caught.value.details[0]
     refusal = from_partner_center(detail.code, caught.value.message)
     assert refusal.code is RefusalCode.QUANTITY_REDUCTION_NOT_ALLOWED
+    [patch] = [r for r in wire.requests if r.method == "PATCH"]
+    sent = json.loads(patch.content)
+    assert sent["quantity"] == subscription["quantity"] - 1
+    assert sent["id"] == subscription["id"] and sent["offerId"] == subscription["offerId"]
 
 
 async def test_throttling_is_retried_after_microsofts_retry_after(recorded: Recorded) -> None:
@@ -188,12 +219,7 @@ async def test_throttling_is_retried_after_microsofts_retry_after(recorded: Reco
         {"Retry-After": "23"},
     )
     with pytest.raises(ApplicationError) as caught:
-        await steps.describe_offers(
-            m.DescribeOffers(
-                country="US",
-                offers=[m.OfferQuery(offer="CFQ7TTC0LH18:0001", segment=Segment.COMMERCIAL)],
-            )
-        )
+        await steps.read_sku(m.SkuQuery(country="US", offer="CFQ7TTC0LH18:0001"))
     assert not caught.value.non_retryable
     assert caught.value.next_retry_delay == timedelta(seconds=23)
 
@@ -209,14 +235,7 @@ async def test_ms_request_id_is_a_guid_stable_for_a_step(recorded: Recorded) -> 
         wire.answer("GET", path, 200, fixture("subscription.json"))
         wire.answer("PATCH", path, 200, changed)
     for request_id in ("order-1:line-0:quantity", "order-1:line-0:quantity"):
-        await steps.change_quantity(
-            m.ChangeQuantity(
-                request_id=request_id,
-                customer_id=CUSTOMER,
-                subscription_id=subscription["id"],
-                quantity=subscription["quantity"] + 1,
-            )
-        )
+        await change_quantity(steps, request_id, subscription["quantity"] + 1)
     sent = [r.headers["MS-RequestId"] for r in wire.requests if r.method == "PATCH"]
     assert len(sent) == 2 and sent[0] == sent[1]
     assert str(uuid.UUID(sent[0])) == sent[0]
@@ -243,16 +262,32 @@ async def test_an_order_microsoft_ended_unfulfilled_is_not_waited_for(
     assert caught.value.type == ("OrderNotFulfilled" if ends else "NotYet")
 
 
+async def test_a_vetting_request_says_where_it_stands(recorded: Recorded) -> None:
+    wire, steps = recorded
+    path = f"/v1/customers/{CUSTOMER}/qualifications"
+    wire.answer("POST", path, 201, fixture("qualification_in_review.json"))
+    standing = await steps.submit_education_vetting(
+        m.RequestEducationVetting(
+            request_id="v-1",
+            customer_id=CUSTOMER,
+            education=EducationDetails(segment=EducationSegment.K12, website="https://k12.example"),
+        )
+    )
+    assert standing.in_review == ["Education"]
+    assert [r.method for r in wire.requests] == ["POST"]
+
+
 async def test_a_refused_vetting_request_is_judged_by_where_the_customer_stands(
     recorded: Recorded,
 ) -> None:
     """Microsoft documents no code for "already requested": whatever the refusal, the
-    qualifications are read again, and an Education qualification on record is the answer."""
+    qualifications are read again, and an Education qualification on record is the answer.
+    (The first release's step; today's order does the same in the workflow.)"""
     wire, steps = recorded
     path = f"/v1/customers/{CUSTOMER}/qualifications"
     wire.answer("POST", path, 400, error_body(600099, "Already requested."))
     wire.answer("GET", path, 200, b"[" + fixture("qualification_in_review.json") + b"]")
-    standing = await steps.request_education_vetting(
+    standing = await FirstReleaseActivities(steps, load_config()).request_education_vetting(
         m.RequestEducationVetting(
             request_id="v-1",
             customer_id=CUSTOMER,
@@ -286,7 +321,7 @@ async def test_a_cart_with_a_line_error_is_not_checked_out(recorded: Recorded) -
     second.pop("error")
     cart["lineItems"].append(second)
     wire.answer("POST", f"/v1/customers/{CUSTOMER}/carts", 201, json.dumps(cart).encode())
-    result = await steps.purchase(
+    result = await steps.create_cart(
         m.Purchase(
             request_id="o-1:purchase",
             customer_id=CUSTOMER,
@@ -303,23 +338,19 @@ async def test_a_cart_with_a_line_error_is_not_checked_out(recorded: Recorded) -
             ],
         )
     )
-    assert result.orders == []
     assert [(g.lines, g.refusal.code, g.not_ordered is None) for g in result.refused] == [
         ([0], "400019", True),
         ([1], "400019", False),
     ]
-    assert not [r for r in wire.requests if r.url.path.endswith("/checkout")]
+    assert [r.url.path for r in wire.requests] == [f"/v1/customers/{CUSTOMER}/carts"]
 
 
 async def test_non_profit_availabilities_are_asked_for(recorded: Recorded) -> None:
     """Microsoft lists non-profit availabilities only when asked with targetSegment."""
     wire, steps = recorded
     answer_business_basic_catalog(wire)
-    await steps.describe_offers(
-        m.DescribeOffers(
-            country="US",
-            offers=[m.OfferQuery(offer="CFQ7TTC0LH18:0001", segment=Segment.NONPROFIT)],
-        )
+    await steps.read_availabilities(
+        m.AvailabilityQuery(country="US", offer="CFQ7TTC0LH18:0001", segment=Segment.NONPROFIT)
     )
     [listing] = [r for r in wire.requests if r.url.path.endswith("/availabilities")]
     assert listing.url.params["targetSegment"] == "nonprofit"

@@ -1,0 +1,80 @@
+"""The customer's slot as an order that created the customer takes it (activities/
+customer_slot.py, workflows/customer_slot.py), on the real dev server: it is told it is
+`undisturbed` only when nobody ever asked for the customer's slot before it, so it may plan
+against the empty customer it created without reading the subscriptions. Whenever anybody came
+first (holding, queued, or in an earlier slot run that has ended), it is not."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities import messages as m
+from activities.customer_slot import CustomerSlotActivities
+from clients.contract import SlotAnswer, slot_workflow_id
+from workflows.customer_slot import CustomerSlotWorkflow
+
+Slots = CustomerSlotActivities
+
+
+@pytest.fixture
+async def slots(client: Client) -> AsyncIterator[Slots]:
+    queue = f"slots-{uuid.uuid4().hex[:8]}"
+    async with Worker(client, task_queue=queue, workflows=[CustomerSlotWorkflow]):
+        yield CustomerSlotActivities(client, queue)
+
+
+def request(customer_id: str, holder: str, *, created: bool = False) -> m.CustomerSlotRequest:
+    return m.CustomerSlotRequest(
+        customer_id=customer_id,
+        workflow_id=holder,
+        purpose=holder,
+        lease_seconds=600,
+        created_customer=created,
+    )
+
+
+async def release(slots: Slots, customer_id: str, holder: str) -> None:
+    await slots.release_customer_slot(
+        m.CustomerSlotRelease(customer_id=customer_id, workflow_id=holder)
+    )
+
+
+async def test_the_customers_creator_asking_first_is_undisturbed(slots: Slots) -> None:
+    customer = str(uuid.uuid4())
+    answer = await slots.take_customer_slot(request(customer, "order-creator", created=True))
+    assert answer == SlotAnswer(granted=True, grant_number=1, undisturbed=True)
+    # Asked again (an activity retried, a replay): the same answer.
+    again = await slots.take_customer_slot(request(customer, "order-creator", created=True))
+    assert again == answer
+
+
+async def test_a_creator_after_a_holder_is_queued_and_not_undisturbed(slots: Slots) -> None:
+    """(The grant that follows by signal: tests/engine/test_ordering_rules.py, racing orders.)"""
+    customer = str(uuid.uuid4())
+    first = await slots.take_customer_slot(request(customer, "order-other"))
+    assert first.granted and not first.undisturbed
+    creator = await slots.take_customer_slot(request(customer, "order-creator", created=True))
+    assert creator == SlotAnswer(granted=False)
+    await release(slots, customer, "order-other")
+
+
+async def test_a_creator_after_an_ended_slot_run_is_not_undisturbed(
+    slots: Slots, client: Client
+) -> None:
+    customer = str(uuid.uuid4())
+    await slots.take_customer_slot(request(customer, "order-other"))
+    await release(slots, customer, "order-other")
+    handle = client.get_workflow_handle(slot_workflow_id(customer))
+    await asyncio.wait_for(handle.result(), 30)  # nobody holds or waits: the run ends
+    creator = await slots.take_customer_slot(request(customer, "order-creator", created=True))
+    assert creator.granted and not creator.undisturbed
+
+
+async def test_a_release_for_an_ended_slot_run_is_nothing(slots: Slots) -> None:
+    await release(slots, str(uuid.uuid4()), "order-nobody")
