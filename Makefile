@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: demo test test-unit lint check sandbox clean
+.PHONY: demo test test-unit lint check sandbox bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -33,6 +33,12 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy .
+
+## bench: the performance figures next to their targets (docs/PERFORMANCE.md); about 15 minutes.
+## `make bench BENCH_ARGS=--tiny`: a small run, a minute or so (the tests run it)
+BENCH_ARGS ?=
+bench: $(STAMP)
+	$(BIN)/csp-orders bench $(BENCH_ARGS)
 
 sandbox: $(STAMP)
 	$(BIN)/csp-orders sandbox

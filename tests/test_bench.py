@@ -1,0 +1,60 @@
+"""`make bench`, as the README documents it, at its small size (`BENCH_ARGS=--tiny`): the
+benchmark runs on the embedded stack and prints every figure issue 13 asks for, each with its
+target where it has one. No threshold is asserted here: speed is the benchmark's to measure
+(docs/PERFORMANCE.md); the request counts are asserted exactly by the engine tests
+(tests/engine/test_partner_center_requests.py)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+from devtools.scenarios import SCENARIOS
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_make_bench_prints_every_figure_next_to_its_target(tmp_path: Path) -> None:
+    figures = tmp_path / "bench.json"
+    done = subprocess.run(
+        ["make", "bench", f"BENCH_ARGS=--tiny --json {figures}"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
+    assert "Traceback" not in done.stdout + done.stderr
+    report = json.loads(figures.read_text())
+    names = {f["name"]: f for f in report["figures"]}
+    targets = {f["name"]: f["target"] for f in report["figures"] if f["target"]}
+    for wanted in (
+        "empty workflow, before the orders",
+        "empty workflow, after the orders",
+        "standard order at concurrency 5",
+        "concurrency 1: latency p50",
+        "concurrency 1: latency p99",
+        "half the maximum: latency p99",
+        "order: history events",
+        "order: workflow tasks",
+        "worker RSS",
+        "server database (with WAL)",
+        "tax ID to leaving the wait p99",
+        "requests over the cap (throttled)",
+        "orders failed",
+        "completion time",
+        "  ratio",
+    ):
+        assert wanted in names, f"the bench no longer prints {wanted!r}"
+    assert targets["  ratio to the empty workflow"] == ">= 0.5"
+    assert targets["concurrency 1: engine overhead p50 (less Partner Center)"] == "<= 100 ms"
+    assert targets["worker RSS"] == "<= 300 MB"
+    assert targets["tax ID to leaving the wait p99"] == "<= 1000 ms"
+    for scenario in SCENARIOS:
+        assert targets[scenario.name] == f"= {scenario.minimum}"
+        assert isinstance(names[scenario.name]["value"], int)
+    for row in ("requests over the cap (throttled)", "orders failed", "  ratio"):
+        assert names[row]["target"], row
+        assert f"{names[row]['target']}" in done.stdout  # printed next to the figure
