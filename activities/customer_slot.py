@@ -1,6 +1,7 @@
 """Asking a customer's slot workflow for the slot: update-with-start (and, for runs started
-before the update, signal-with-start). Both start the slot workflow when it is not running;
-they need a Temporal client, hence an activity."""
+before the update, signal-with-start); the customer's creator starts the first run holding it.
+All start the slot workflow when it is not running; they need a Temporal client, hence an
+activity."""
 
 from __future__ import annotations
 
@@ -49,31 +50,36 @@ class CustomerSlotActivities:
     async def take_customer_slot(self, request: m.CustomerSlotRequest) -> SlotAnswer:
         """Granted at once when the slot is free, else queued (the grant follows by signal).
 
-        The customer's creator asks as the first slot run ever: a start that would reuse the
-        id of an earlier (closed) run is refused, and then somebody asked before it: it asks
-        again as anybody does, and is not told it is undisturbed."""
+        The customer's creator starts the first slot run ever, holding the slot from its start:
+        nothing to wait for but the start itself. A start that would reuse the id of a running
+        or an earlier (closed) run is refused, and then somebody asked before it (or this very
+        request, asked again after a crash): it asks by update as anybody does, and the slot
+        answers whether it holds it undisturbed."""
         slot_request = _slot_request(request)
         if slot_request.created_customer:
             try:
-                return await self._take(
-                    request.customer_id, slot_request, WorkflowIDReusePolicy.REJECT_DUPLICATE
+                await self._client.start_workflow(
+                    CUSTOMER_SLOT_WORKFLOW,
+                    CustomerSlotState(customer_id=request.customer_id, creator=slot_request),
+                    id=slot_workflow_id(request.customer_id),
+                    task_queue=self._task_queue,
+                    id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+                    id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                    static_summary=SUMMARY,
+                    request_eager_start=True,
                 )
+                return SlotAnswer(granted=True, grant_number=1, undisturbed=True)
             except WorkflowAlreadyStartedError:
                 slot_request.created_customer = False
-        return await self._take(
-            request.customer_id, slot_request, WorkflowIDReusePolicy.ALLOW_DUPLICATE
-        )
+        return await self._take(request.customer_id, slot_request)
 
-    async def _take(
-        self, customer_id: str, request: SlotRequest, reuse: WorkflowIDReusePolicy
-    ) -> SlotAnswer:
+    async def _take(self, customer_id: str, request: SlotRequest) -> SlotAnswer:
         start: WithStartWorkflowOperation[Any, Any] = WithStartWorkflowOperation(
             CUSTOMER_SLOT_WORKFLOW,
             CustomerSlotState(customer_id=customer_id),
             id=slot_workflow_id(customer_id),
             task_queue=self._task_queue,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-            id_reuse_policy=reuse,
             static_summary=SUMMARY,
         )
         try:

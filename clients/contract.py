@@ -257,6 +257,9 @@ class CustomerSlotState(BaseModel):
     customer_id: str
     queue: list[SlotRequest] = Field(default_factory=list)
     grants: int = 0
+    # The first run ever, started by the order that has just created the customer: it holds
+    # the slot from the start (activities/customer_slot.py).
+    creator: SlotRequest | None = None
 
 
 # ---------------------------------------------------------------------- the Partner Center quota

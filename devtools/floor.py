@@ -13,9 +13,14 @@ import sys
 from pydantic import BaseModel
 from temporalio import workflow
 from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 FLOOR_WORKFLOW = "BenchFloorWorkflow"
 FLOOR_TASK_QUEUE = "bench-floor"
+# Run like the engine's workflows (workers/worker.py): its module passed through the sandbox.
+FLOOR_RUNNER = SandboxedWorkflowRunner(
+    restrictions=SandboxRestrictions.default.with_passthrough_modules("devtools.floor")
+)
 
 
 class FloorInput(BaseModel):
@@ -38,7 +43,9 @@ async def serve(address: str) -> None:
     stop = asyncio.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         asyncio.get_running_loop().add_signal_handler(signum, stop.set)
-    async with Worker(client, task_queue=FLOOR_TASK_QUEUE, workflows=[FloorWorkflow]):
+    async with Worker(
+        client, task_queue=FLOOR_TASK_QUEUE, workflows=[FloorWorkflow], workflow_runner=FLOOR_RUNNER
+    ):
         print("floor worker ready", flush=True)
         await stop.wait()
 

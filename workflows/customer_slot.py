@@ -13,11 +13,12 @@ a time, across worker crashes and restarts. A holder that vanishes (terminated b
 loses the slot after a lease. Once nobody holds or waits for it, the run ends (earlier runs
 waited ten idle minutes first); the next request starts a new one.
 
-An order that has just created its customer asks with `created_customer`, and starts the slot
-run itself (a start that would reuse the id of an earlier run is refused: activities/
-customer_slot.py). Granted then, it learns it is `undisturbed`: no other order of the engine has
-asked for the customer's slot, so none has read or bought anything for it, and the creator may
-plan against the empty customer it created without reading its subscriptions again.
+An order that has just created its customer starts the slot's first run itself, holding the
+slot from its start (`CustomerSlotState.creator`; a start that would reuse the id of a running
+or an earlier run is refused: activities/customer_slot.py). Started so, or granted by update
+while it holds it that way (its request asked again), it is `undisturbed`: no other order of the
+engine has asked for the customer's slot, so none has read or bought anything for it, and the
+creator may plan against the empty customer it created without reading its subscriptions again.
 """
 
 from __future__ import annotations
@@ -54,13 +55,17 @@ CLOSES_WHEN_IDLE = "slot-closes-when-idle"
 
 @workflow.defn(name=CUSTOMER_SLOT_WORKFLOW)
 class CustomerSlotWorkflow:
-    def __init__(self) -> None:
+    @workflow.init
+    def __init__(self, state: CustomerSlotState) -> None:
         self._queue: list[SlotRequest] = []
         self._holder: SlotRequest | None = None
         self._released: set[str] = set()
         self._customer_id = ""
         self._grants = 0  # over the chain of runs (continue-as-new carries it)
         self._granted_this_run = 0
+        if state.creator is not None:  # held from the start, before any update is applied
+            self._holder = state.creator
+            self._count_grant()
 
     @workflow.run
     async def run(self, state: CustomerSlotState) -> None:

@@ -98,8 +98,8 @@ async def test_the_standard_order_asks_six_times_and_its_history_is_short(
     assert len(tasks) == 3
     assert len(history.events) == 30
 
-    # The slot the order took for the customer it created: granted in the answer to its
-    # request (no grant signal), given back once, and closed as soon as nobody held it.
+    # The slot the order took for the customer it created: its first run, started holding it
+    # (no update, no grant signal), given back once, and closed as soon as nobody held it.
     slot_handle = temporal.client.get_workflow_handle(slot_workflow_id(str(outcome.customer_id)))
     await asyncio.wait_for(slot_handle.result(), 30)  # the release ends its run
     slot = await slot_handle.fetch_history()
@@ -113,3 +113,14 @@ async def test_the_standard_order_asks_six_times_and_its_history_is_short(
     ]
     assert len(signals) == 1 and not outgoing
     assert slot.events[-1].event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED
+    # Two workflow tasks (the start, the release); thirteen events: start and end 2, the tasks'
+    # 6, the lease's timer started and cancelled 2, the release's signal, the patch marker and
+    # its search attribute.
+    slot_tasks = [
+        e for e in slot.events if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED
+    ]
+    assert len(slot_tasks) == 2
+    assert len(slot.events) == 13
+    assert not any(
+        e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED for e in slot.events
+    )
