@@ -5,7 +5,6 @@ activity."""
 
 from __future__ import annotations
 
-import contextlib
 from typing import Any
 
 from temporalio import activity
@@ -26,6 +25,7 @@ from clients.contract import (
     SlotRequest,
     slot_workflow_id,
 )
+from clients.update_with_start import execute_update_with_start
 
 SUMMARY = "Serializes orders of one customer"
 
@@ -82,21 +82,14 @@ class CustomerSlotActivities:
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
             static_summary=SUMMARY,
         )
-        try:
-            answer: SlotAnswer = await self._client.execute_update_with_start_workflow(
-                TAKE_SLOT_UPDATE,
-                request,
-                start_workflow_operation=start,
-                id=f"take-slot:{request.workflow_id}",
-                result_type=SlotAnswer,
-            )
-        except WorkflowAlreadyStartedError:
-            # The start operation keeps the same error for its handle: take it, so that it is
-            # not reported as never retrieved.
-            with contextlib.suppress(WorkflowAlreadyStartedError):
-                await start.workflow_handle()
-            raise
-        return answer
+        return await execute_update_with_start(
+            self._client,
+            TAKE_SLOT_UPDATE,
+            request,
+            start=start,
+            id=f"take-slot:{request.workflow_id}",
+            result_type=SlotAnswer,
+        )
 
     @activity.defn(name=m.RELEASE_CUSTOMER_SLOT)
     async def release_customer_slot(self, release: m.CustomerSlotRelease) -> None:

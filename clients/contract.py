@@ -69,6 +69,13 @@ def slot_workflow_id(customer_id: str) -> str:
     return f"{CUSTOMER_SLOT_WORKFLOW_PREFIX}{customer_id}"
 
 
+def coordination_task_queue(task_queue: str) -> str:
+    """Where the workers of `task_queue` run the workflows that orders wait on while they hold
+    a workflow task (the customers' slots, the Partner Center quota): a queue of its own, so
+    that orders holding every workflow task slot of `task_queue` can never starve them."""
+    return f"{task_queue}-coordination"
+
+
 def quota_workflow_id(task_queue: str) -> str:
     """The Partner Center request quota that the workers of `task_queue` share
     (workflows/partner_center_quota.py)."""

@@ -33,8 +33,10 @@ from clients.contract import (
     QuotaLease,
     QuotaLeaseRequest,
     QuotaState,
+    coordination_task_queue,
     quota_workflow_id,
 )
+from clients.update_with_start import execute_update_with_start
 from workflows.partner_center_quota import LEASE_LIFETIME
 
 log = structlog.get_logger("partner_center_cap")
@@ -132,17 +134,17 @@ class SharedRequestCap:
             PARTNER_CENTER_QUOTA_WORKFLOW,
             QuotaState(),
             id=quota_workflow_id(self._task_queue),
-            task_queue=self._task_queue,
+            task_queue=coordination_task_queue(self._task_queue),
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
             static_summary="Partner Center requests leased to this task queue's workers",
         )
-        lease: QuotaLease = await self._client.execute_update_with_start_workflow(
+        return await execute_update_with_start(
+            self._client,
             LEASE_REQUESTS_UPDATE,
             QuotaLeaseRequest(
                 requests_per_minute=self._requests_per_minute, wanted=self._lease_size
             ),
-            start_workflow_operation=start,
+            start=start,
             id=str(uuid.uuid4()),
             result_type=QuotaLease,
         )
-        return lease

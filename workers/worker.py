@@ -8,6 +8,7 @@ quota workflow (workers/partner_center_cap.py, workflows/partner_center_quota.py
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
@@ -28,6 +29,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 from activities.customer_slot import CustomerSlotActivities
 from activities.first_release import FirstReleaseActivities
 from activities.partner_center import PartnerCenterActivities
+from clients.contract import coordination_task_queue
 from clients.partner_center import PartnerCenterClient
 from clients.payloads import PLAINTEXT_SWITCH, KeyRing, data_converter, encrypts, writer_key_ring
 from ordering.config import EngineConfig
@@ -138,7 +140,7 @@ def build_worker(
     interceptors: Sequence[Interceptor] = (),
     max_concurrent_activities: int = 200,
     partner_center_requests_per_minute: float | None = None,
-) -> Worker:
+) -> EngineWorker:
     """The engine's worker on `task_queue`; Partner Center is asked at most
     `partner_center_requests_per_minute` times a minute by all the workers of the task queue
     together (None: no cap)."""
@@ -155,10 +157,12 @@ def build_worker(
     )
     pc = PartnerCenterActivities(partner_center, config)
     first_release = FirstReleaseActivities(pc, config)
-    slots = CustomerSlotActivities(client, task_queue)
-    return Worker(
+    slots = CustomerSlotActivities(client, coordination_task_queue(task_queue))
+    orders = Worker(
         client,
         task_queue=task_queue,
+        # (the slot and quota workflows too: runs started on this queue before the
+        # coordination queue existed finish here)
         workflows=WORKFLOWS,
         activities=[
             # What asks nobody: the worker's memory
@@ -203,3 +207,36 @@ def build_worker(
         max_concurrent_activities=max_concurrent_activities,
         workflow_runner=WORKFLOW_RUNNER,
     )
+    coordination = Worker(
+        client,
+        task_queue=coordination_task_queue(task_queue),
+        workflows=[CustomerSlotWorkflow, PartnerCenterQuotaWorkflow],
+        interceptors=list(interceptors),
+        workflow_runner=WORKFLOW_RUNNER,
+    )
+    return EngineWorker(orders, coordination)
+
+
+class EngineWorker:
+    """The engine's worker: orders and licence requests on the task queue, and on its
+    coordination queue (`clients.contract.coordination_task_queue`) what they wait on inside a
+    workflow task: the customers' slots (an update answers only once the slot's own workflow
+    task ran) and the Partner Center quota (every request waits for a lease). On one queue,
+    a burst of orders each holding a workflow task while its step waits would take every
+    workflow task slot, and the slot or quota workflow would wait behind them for none to come
+    free. `async with` runs both, and stops both."""
+
+    def __init__(self, orders: Worker, coordination: Worker) -> None:
+        self.orders = orders
+        self.coordination = coordination
+        self._running = contextlib.AsyncExitStack()
+
+    async def __aenter__(self) -> EngineWorker:
+        async with contextlib.AsyncExitStack() as starting:
+            await starting.enter_async_context(self.coordination)
+            await starting.enter_async_context(self.orders)
+            self._running = starting.pop_all()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._running.aclose()

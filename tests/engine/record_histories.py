@@ -68,8 +68,10 @@ async def record() -> None:
                 line(OFFICE_E3, 2, "annual"),
             )
             await shop.place_order(new)
-            await shop.wait_for_outcome(new.order_id)
+            created = await shop.wait_for_outcome(new.order_id)
             ids["order_new_customer"] = order_workflow_id(new.order_id)
+            # The slot its creator started holding (no update)
+            ids["customer_slot_creator"] = slot_workflow_id(str(created.customer_id))
 
             ru = order(
                 "rec-ru",
@@ -120,7 +122,10 @@ async def record() -> None:
             ids["customer_slot"] = slot_workflow_id(plain)
 
             for name, workflow_id in ids.items():
-                history = await env.client.get_workflow_handle(workflow_id).fetch_history()
+                handle = env.client.get_workflow_handle(workflow_id)
+                if name.startswith("customer_slot"):  # its run ends once let go
+                    await asyncio.wait_for(handle.result(), 60)
+                history = await handle.fetch_history()
                 (OUT / f"{name}.json").write_text(history.to_json())
                 print(f"recorded {name}: {len(history.events)} events")
         await pc.aclose()
