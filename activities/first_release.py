@@ -1,7 +1,7 @@
 """The first release's Partner Center steps, which send several requests each: kept for orders
-(and licence requests) started before the Partner Center task queue, whose saved histories name
-them. They run on the engine's own task queue, outside the Partner Center rate limit; a new
-order never schedules them. They go when no run started before that change remains (see
+(and licence requests) started before the one-request steps, whose saved histories name them.
+Each of their requests passes the shared cap like any other; a new order never schedules
+them. They go when no run started before that change remains (see
 docs/PERFORMANCE.md, "Compatibility").
 """
 

@@ -1,10 +1,9 @@
 """Partner Center steps of an order. Thin: call the client, translate, return a model.
 
-Each step sends at most one request to Partner Center per attempt: the steps run on the
-worker's Partner Center task queue, whose server-side rate limit then caps the requests of all
-workers together (workers/worker.py). (A 401 answer is the one exception: the client fetches a
-new token and sends the request once more.) The first release's steps, which send several, are
-in activities/first_release.py, for orders started before.
+Each step sends at most one request to Partner Center per attempt, each under the cap all
+workers share (workers/partner_center_cap.py). (A 401 answer is the one exception: the client
+fetches a new token and sends the request once more, under the cap too.) The first release's
+steps, which send several, are in activities/first_release.py, for orders started before.
 
 Every write takes the request id the workflow derived from the order id and the step, so a
 retried activity (after a timeout, a lost answer, a worker crash) sends the same `MS-RequestId`.
@@ -289,7 +288,15 @@ class PartnerCenterActivities:
 
     @activity.defn(name=m.READ_SKU)
     async def read_sku(self, query: m.SkuQuery) -> SkuFacts:
-        """The offer's SKU in the country (`found=False` when Partner Center has none)."""
+        """The offer's SKU in the country (`found=False` when Partner Center has none): what
+        this worker read meanwhile for another order, or is reading now, or a new read."""
+        remembered = self.cache.sku(query.country, query.offer)
+        if remembered is not None:
+            return remembered
+        key = (query.country.upper(), query.offer.upper())
+        return await self.cache.reading_skus.once(key, lambda: self._read_sku(query))
+
+    async def _read_sku(self, query: m.SkuQuery) -> SkuFacts:
         product_id, sku_id = query.offer.split(":")
         try:
             sku = await self._pc.get_sku(product_id, sku_id, query.country)
@@ -309,9 +316,21 @@ class PartnerCenterActivities:
 
     @activity.defn(name=m.READ_AVAILABILITIES)
     async def read_availabilities(self, query: m.AvailabilityQuery) -> m.Availabilities:
-        """The SKU's availabilities (fetched shortly before purchase: their ids change)."""
-        product_id, sku_id = query.offer.split(":")
+        """The SKU's availabilities (fetched shortly before purchase: their ids change). Never
+        from memory (an order asks for them when the remembered ones were refused as stale,
+        maybe on another worker), but a read of the same ones already under way on this worker
+        answers it too."""
         target = availabilities_asked_for(query.segment)
+        key = (query.country.upper(), query.offer.upper(), target)
+        items = await self.cache.reading_availabilities.once(
+            key, lambda: self._read_availabilities(query, target)
+        )
+        return m.Availabilities(items=items)
+
+    async def _read_availabilities(
+        self, query: m.AvailabilityQuery, target: str | None
+    ) -> list[AvailabilityFacts]:
+        product_id, sku_id = query.offer.split(":")
         try:
             found = await self._pc.list_availabilities(
                 product_id, sku_id, query.country, target_segment=target
@@ -327,7 +346,7 @@ class PartnerCenterActivities:
             for a in found
         ]
         self.cache.remember_availabilities(query.country, query.offer, target, items)
-        return m.Availabilities(items=items)
+        return items
 
     @activity.defn(name=m.READ_SUBSCRIPTIONS)
     async def read_subscriptions(self, ref: m.CustomerRef) -> m.SubscriptionList:

@@ -11,9 +11,10 @@ Partner Center refuses one of its ids as stale (400018/400019): the order then r
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Generic, TypeVar
 
@@ -54,6 +55,29 @@ class _Expiring(Generic[K, V]):
             del self._entries[key]
 
 
+class InFlight(Generic[K, V]):
+    """Reads of one key that run at the same time on this worker share one request: a burst of
+    orders for one offer on a cold worker asks Partner Center once, not once per order."""
+
+    def __init__(self) -> None:
+        self._reads: dict[K, asyncio.Future[V]] = {}
+
+    async def once(self, key: K, read: Callable[[], Awaitable[V]]) -> V:
+        running = self._reads.get(key)
+        if running is None:
+            running = asyncio.ensure_future(read())
+            self._reads[key] = running
+            running.add_done_callback(lambda done: self._done(key, done))
+        # (one reader cancelled, say its step timed out, does not cancel the others' read)
+        return await asyncio.shield(running)
+
+    def _done(self, key: K, done: asyncio.Future[V]) -> None:
+        if self._reads.get(key) is done:
+            del self._reads[key]
+        if not done.cancelled():
+            done.exception()  # read, even if every reader had gone
+
+
 SkuKey = tuple[str, str]  # country, offer (product:sku), both upper case
 AvailabilityKey = tuple[str, str, str | None]  # ... and the targetSegment asked for
 
@@ -65,6 +89,8 @@ class PartnerCenterCache:
             max_age, clock
         )
         self._agreement_template: _Expiring[str, str] = _Expiring(max_age, clock)
+        self.reading_skus: InFlight[SkuKey, SkuFacts] = InFlight()
+        self.reading_availabilities: InFlight[AvailabilityKey, list[AvailabilityFacts]] = InFlight()
 
     def sku(self, country: str, offer: str) -> SkuFacts | None:
         return self._skus.get((country.upper(), offer.upper()))

@@ -13,7 +13,12 @@ import pytest
 from tests.helpers import csp_orders, without
 from workers.cli import build_parser
 from workers.cli import main as cli
-from workers.settings import PARTNER_CENTER_CREDENTIALS, partner_center_from_env
+from workers.settings import (
+    PARTNER_CENTER_CREDENTIALS,
+    PartnerCenterNotConfigured,
+    partner_center_cap_from_env,
+    partner_center_from_env,
+)
 
 CREDENTIALS = {
     "CSP_PC_TENANT": "7d2c5b6c-0000-4e7a-9a1a-5a7c0de5a11d",
@@ -83,6 +88,26 @@ def test_with_credentials_the_worker_talks_to_microsoft_by_default(
     assert config.authority == "https://login.microsoftonline.com"
     assert config.client_secret.get_secret_value() == "secret"
     assert config.refresh_token is not None
+
+
+@pytest.mark.parametrize(
+    ("value", "cap"), [("", 500.0), ("unlimited", None), ("2400", 2400.0), ("2", 2.0)]
+)
+def test_the_partner_center_cap_from_the_environment(
+    value: str, cap: float | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CSP_PC_REQUESTS_PER_MINUTE", value)
+    assert partner_center_cap_from_env() == cap
+
+
+@pytest.mark.parametrize("value", ["0", "1.5", "-3", "inf", "nan", "many"])
+def test_a_cap_the_quota_cannot_keep_is_refused_at_start(
+    value: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """(A cap under 2 a minute would pass, then fail every Partner Center step for a day.)"""
+    monkeypatch.setenv("CSP_PC_REQUESTS_PER_MINUTE", value)
+    with pytest.raises(PartnerCenterNotConfigured, match="CSP_PC_REQUESTS_PER_MINUTE must be"):
+        partner_center_cap_from_env()
 
 
 @pytest.mark.parametrize("command", ["dev", "demo", "chaos"])

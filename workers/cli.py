@@ -96,6 +96,7 @@ def _sandbox(args: argparse.Namespace) -> int:
 
 
 def _worker(args: argparse.Namespace) -> int:
+    from clients.contract import coordination_task_queue
     from clients.partner_center import PartnerCenterClient
     from clients.payloads import EncryptionKeysMissing
     from ordering.config import load_config
@@ -148,7 +149,8 @@ def _worker(args: argparse.Namespace) -> int:
             )
             shared_cap = f"{cap:g} requests a minute" if cap is not None else "no cap"
             print(
-                f"worker on task queue {temporal.task_queue} at {temporal.address} "
+                f"worker on task queue {temporal.task_queue} (and "
+                f"{coordination_task_queue(temporal.task_queue)}) at {temporal.address} "
                 f"(Partner Center: {shared_cap}, shared by all its workers)",
                 flush=True,
             )

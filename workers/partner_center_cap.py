@@ -49,6 +49,11 @@ LEASE_SECONDS = 0.25
 MAX_WAIT_IN_STEP = 1.0
 
 
+# A request is sent no later than this before its lease's lifetime ends (the time from here to
+# the request leaving the worker).
+SENDING_MARGIN = 0.1
+
+
 class CapReached(Exception):
     """The Partner Center cap leaves no request for a while: try again after `retry_after`
     seconds. Nothing was sent."""
@@ -100,6 +105,10 @@ class SharedRequestCap:
             free = next((lease for lease in self._leases if lease.left), None)
             if free is None:
                 free = await self._lease()
+                if free.usable_from >= free.usable_until - SENDING_MARGIN:
+                    # Answered too late to be sent within its lifetime (Temporal was slow):
+                    # its requests go unused, and the step tries again in a moment.
+                    raise CapReached(MAX_WAIT_IN_STEP)
                 self._leases.append(free)
             lease = free
             wait = lease.usable_from - self._clock()

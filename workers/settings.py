@@ -82,9 +82,9 @@ def partner_center_cap_from_env() -> float | None:
         cap = float(value)
     except ValueError:
         cap = 0.0
-    if not cap > 0 or cap == float("inf"):
+    if not cap >= 2 or cap == float("inf"):  # (the quota's smallest bucket: 1 and a refill)
         raise PartnerCenterNotConfigured(
-            f"{REQUESTS_PER_MINUTE_VARIABLE} must be a positive number of requests a minute, or "
-            f"{UNLIMITED}; nothing was started."
+            f"{REQUESTS_PER_MINUTE_VARIABLE} must be a number of requests a minute, 2 or more, "
+            f"or {UNLIMITED}; nothing was started."
         )
     return cap

@@ -1,5 +1,5 @@
-"""The worker: runs the order, licence, customer-slot and Partner Center quota workflows and
-their activities, on one task queue.
+"""The worker: runs the order and licence workflows and their activities on the task queue, and
+the customer-slot and Partner Center quota workflows on its coordination queue (`EngineWorker`).
 
 Partner Center is asked at most `partner_center_requests_per_minute` times a minute by all the
 workers of the task queue together: each request waits for the worker's share, leased from the

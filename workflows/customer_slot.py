@@ -57,11 +57,13 @@ CLOSES_WHEN_IDLE = "slot-closes-when-idle"
 class CustomerSlotWorkflow:
     @workflow.init
     def __init__(self, state: CustomerSlotState) -> None:
-        self._queue: list[SlotRequest] = []
+        # What the run before left (continue-as-new), before any signal or update is applied
+        # (they can come before the run method): those queued before come first.
+        self._queue: list[SlotRequest] = list(state.queue)
         self._holder: SlotRequest | None = None
         self._released: set[str] = set()
-        self._customer_id = ""
-        self._grants = 0  # over the chain of runs (continue-as-new carries it)
+        self._customer_id = state.customer_id
+        self._grants = state.grants  # over the chain of runs
         self._granted_this_run = 0
         if state.creator is not None:  # held from the start, before any update is applied
             self._holder = state.creator
@@ -71,9 +73,6 @@ class CustomerSlotWorkflow:
     async def run(self, state: CustomerSlotState) -> None:
         # Requests that arrived (by signal or update) before this run started are already
         # queued, or granted.
-        self._queue = [*state.queue, *self._queue]
-        self._customer_id = state.customer_id
-        self._grants += state.grants
         while True:
             if self._holder is None:
                 request = await self._next_request()
@@ -246,6 +245,7 @@ class SlotHolder:
         slot is held by another, before waiting."""
         self._customer_id = customer_id
         self._taken = True
+        self.grant = None  # (taken again after giving it back: a new grant)
         # A local activity: asking again (a replay after a crash) is answered the same, by the
         # update's id.
         answer: SlotAnswer = await workflow.execute_local_activity(

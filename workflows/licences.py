@@ -3,8 +3,9 @@ page). How Dynamics instances and discontinued offers grow. Serialized with the 
 orders through the customer's slot.
 
 Inside the slot: read the subscription whole, send it back with its new total, and wait for the
-new quantity only if Partner Center did not show it at once: two Partner Center requests, on the
-Partner Center task queue. Runs started before that queue keep their first-release steps."""
+new quantity only if Partner Center did not show it at once: two Partner Center requests, one
+step each. Runs started before this course (no `licences-partner-center-queue` marker) keep
+their first-release steps."""
 
 from __future__ import annotations
 
@@ -44,8 +45,9 @@ CONFIGURED = "licences-configured"
 EARLIER_WAITS = Waits(
     provisioning_poll_every=timedelta(seconds=2), provisioning_expires_after=timedelta(hours=2)
 )
-# Since this change, a licence request asks Partner Center on the Partner Center task queue, one
-# request per step, and takes the customer's slot by update.
+# Since this change, a licence request asks Partner Center one request per step, and takes the
+# customer's slot by update. (The marker's name is from an earlier design, in which the steps ran
+# on a task queue of their own; histories carry it, so it stays.)
 PARTNER_CENTER_QUEUE = "licences-partner-center-queue"
 
 

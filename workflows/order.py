@@ -15,8 +15,9 @@ Partner Center is asked as little as the rules allow (docs/PERFORMANCE.md lists 
 requests): catalog facts and the agreement's template come from the worker's memory when it has
 them; nothing is read that the order itself has just created (a new customer's qualifications,
 agreements and subscriptions); the customer's slot and subscriptions only where the plan depends
-on them. Every Partner Center step runs on the worker's Partner Center task queue, one request
-per attempt, under the cap Temporal enforces for all workers (workers/worker.py).
+on them. Every Partner Center step sends one request per attempt, as a local activity (or, for
+the writes that cannot be undone, a regular one: workflows/steps.py), under the cap all workers
+share (workers/partner_center_cap.py).
 
 The decisions are `ordering/`'s (pure, tested alone); what the storefront and operators see
 (status, current details, search attributes, metrics) is the tracker's (`workflows/tracker.py`),
@@ -109,9 +110,9 @@ with workflow.unsafe.imports_passed_through():
 
 R = TypeVar("R")
 
-# Since this change, an order asks Partner Center through the Partner Center task queue, one
-# request per step, and leaves out what it need not read. Runs started before take the first
-# release's course.
+# Since this change, an order asks Partner Center one request per step, and leaves out what it
+# need not read. Runs started before take the first release's course. (The marker's name is from
+# an earlier design, in which the steps ran on a task queue of their own; it stays as named.)
 PARTNER_CENTER_QUEUE = "partner-center-queue"
 # Since this change, an order that arrives in plain text is noted, and refused unless the worker
 # runs with the development switch (earlier runs carried such orders through unnoted).
@@ -146,6 +147,8 @@ class OrderWorkflow:
         self._catalog_read_at: datetime | None = None
         self._qualifications: m.Qualifications | None = None
         self._undisturbed = False
+        self._holds_slot = False
+        self._slot_given_back = False
 
     # ------------------------------------------------------------------ the order
 
@@ -225,7 +228,8 @@ class OrderWorkflow:
         customer_id = await self._resolve_customer(order)
         await self._check_eligibility(order, customer_id, offers)
         await self._confirm_customer_agreement(order, customer_id, prepared.agreement_template_id)
-        if self._tracker.created_customer_id is None:  # its creator took the slot at once
+        # (its creator took the slot at once, unless it gave it back to wait)
+        if self._tracker.created_customer_id is None or self._slot_given_back:
             await self._take_customer_slot(order, customer_id)
         return await self._plan(order, customer_id, offers)
 
@@ -543,6 +547,7 @@ class OrderWorkflow:
         ):
             qualifications = await self._request_education_vetting(order, customer_id, school)
         if vetting_under_way(needed, in_review=qualifications.in_review):
+            await self._give_slot_back_for_the_wait()
             qualifications = await self._wait_for_vetting(customer_id, qualifications)
         self._approved_qualifications = frozenset(qualifications.approved)
         self._refuse_problems(
@@ -674,6 +679,19 @@ class OrderWorkflow:
         if self._tracker.waiting:
             self._tracker.done_waiting()
         self._undisturbed = answer is not None and answer.undisturbed
+        self._holds_slot = answer is not None
+
+    async def _give_slot_back_for_the_wait(self) -> None:
+        """A wait of days (education vetting) holds no customer slot: other orders of the
+        customer would queue behind it, and its lease would run out under it. The slot is
+        taken again after the wait, and is then no longer undisturbed (others may have come
+        meanwhile: the subscriptions are read)."""
+        if not self._holds_slot:
+            return
+        await self._slot.release()
+        self._holds_slot = False
+        self._undisturbed = False
+        self._slot_given_back = True
 
     # ------------------------------------------------------------------ plan and buy
 

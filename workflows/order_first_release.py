@@ -1,14 +1,14 @@
-"""The course of an order started by the first release (before the Partner Center task queue):
-kept verbatim so that such orders, which may wait 30 days for a reseller relationship, finish as
-they began (their histories replay on this code: tests/engine/histories/first_release/).
+"""The course of an order started by the first release (before the one-request steps): kept
+verbatim so that such orders, which may wait 30 days for a reseller relationship, finish as
+they began (their histories replay on this code: tests/engine/histories/earlier/).
 
 `OrderWorkflow` runs it for runs without the `partner-center-queue` patch marker
 (workflows/order.py); every new order runs the lean course there. This module goes, with the
 first release's activities (activities/first_release.py), once no such run remains: then
 `workflow.deprecate_patch` replaces the `patched` check.
 
-Reads run as local activities and writes as activities on the engine's own queue, several
-Partner Center requests per step, outside the Partner Center rate limit.
+Reads run as local activities and writes as regular activities, several Partner Center
+requests per step, each under the shared cap.
 """
 
 from __future__ import annotations

@@ -83,19 +83,25 @@ def lease(
     )
 
 
+def _refilled(state: QuotaState, now: float) -> bool:
+    """Nothing reserved is still to come, and the bucket is full again even for the smallest
+    cap: a new run's full bucket grants nothing this one would not have."""
+    smallest = bucket_for(2)
+    return state.spent_until is None or now >= state.spent_until + smallest.burst / smallest.rate
+
+
 @workflow.defn(name=PARTNER_CENTER_QUOTA_WORKFLOW)
 class PartnerCenterQuotaWorkflow:
-    def __init__(self) -> None:
-        self._state: QuotaState | None = None
+    @workflow.init
+    def __init__(self, state: QuotaState) -> None:
+        # The bucket of the run before (continue-as-new), before any update leases from it
+        # (updates can run before the run method: a fresh bucket would grant the cap twice).
+        self._state = state
         self._leases = 0
         self._last_lease = 0.0
 
     @workflow.run
     async def run(self, state: QuotaState) -> None:
-        # The bucket of the run before (continue-as-new), unless an update already leased in
-        # this run (it can run before this method).
-        if self._state is None:
-            self._state = state
         while True:
             try:
                 await workflow.wait_condition(
@@ -106,8 +112,10 @@ class PartnerCenterQuotaWorkflow:
                     timeout=IDLE_BEFORE_CLOSING,
                 )
             except TimeoutError:
-                idle = workflow.now().timestamp() - self._last_lease
-                if idle < IDLE_BEFORE_CLOSING.total_seconds():
+                now = workflow.now().timestamp()
+                if now - self._last_lease < IDLE_BEFORE_CLOSING.total_seconds() or not _refilled(
+                    self._state, now
+                ):
                     continue
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 return  # idle: the next lease starts a new run, its bucket full
@@ -117,7 +125,7 @@ class PartnerCenterQuotaWorkflow:
     @workflow.update(name=LEASE_REQUESTS_UPDATE)
     def lease_requests(self, request: QuotaLeaseRequest) -> QuotaLease:
         now = workflow.now().timestamp()
-        answer, self._state = lease(self._state or QuotaState(), now, request)
+        answer, self._state = lease(self._state, now, request)
         self._leases += 1
         self._last_lease = now
         return answer

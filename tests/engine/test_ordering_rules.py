@@ -310,9 +310,24 @@ async def test_a_new_school_waits_for_education_vetting(
     await wait_for(shop, document.order_id, WaitingFor.VETTING)
     status = await shop.status(document.order_id)
     assert status.customer_id
+    # A wait of days holds no customer slot: another order of the new customer, placed
+    # meanwhile, is bought while the school still waits (not hours later, when a lease ran out).
+    other = order(
+        f"meanwhile-{unique}", known_customer(status.customer_id), line(BUSINESS_BASIC, 2)
+    )
+    await shop.place_order(other)
+    meanwhile = await asyncio.wait_for(shop.wait_for_outcome(other.order_id), 60)
+    assert meanwhile.phase is Phase.COMPLETED, meanwhile.refusal
+    assert (await shop.status(document.order_id)).waiting is not None
     await admin.set_vetting(status.customer_id, "Education", "Approved")
     outcome = await shop.wait_for_outcome(document.order_id)
     assert outcome.phase is Phase.COMPLETED, outcome.refusal
+    # Each order bought its own subscription, once.
+    held = sorted(
+        (offer.split(":")[0], quantity)
+        for offer, quantity, _ in (await holdings(admin, status.customer_id)).values()
+    )
+    assert held == sorted([(BUSINESS_BASIC.split(":")[0], 2), (EDUCATION_A1.split(":")[0], 30)])
 
 
 async def test_a_new_school_denied_is_told_that_its_customer_exists(
