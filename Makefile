@@ -24,7 +24,7 @@ test: lint $(STAMP)
 ## test-unit: the tests that need no Temporal server (the domain, the Partner Center client
 ## against the sandbox, properties, unit tests); fast, and no lint
 TEMPORAL_TESTS := tests/engine tests/test_demo.py tests/test_dev_stack_closed.py \
-	tests/test_readme_commands.py tests/test_temporal_ui.py tests/test_ui_injection.py
+	tests/test_readme_commands.py tests/test_temporal_ui.py tests/test_ui_injection.py tests/test_bench.py
 test-unit: $(STAMP)
 	$(BIN)/pytest -q $(addprefix --ignore=,$(TEMPORAL_TESTS)) \
 	  --deselect tests/test_chaos.py::test_chaos_run_loses_duplicates_drifts_and_orphans_nothing
