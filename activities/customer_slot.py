@@ -41,6 +41,13 @@ def _slot_request(request: m.CustomerSlotRequest) -> SlotRequest:
     return slot_request
 
 
+def _take_id(request: m.CustomerSlotRequest) -> str:
+    """The update's id: the same when a take is asked again (answered the same), another for
+    the requester's next take."""
+    base = f"take-slot:{request.workflow_id}"
+    return base if request.take == 0 else f"{base}:{request.take}"
+
+
 class CustomerSlotActivities:
     def __init__(self, client: Client, task_queue: str) -> None:
         self._client = client
@@ -71,9 +78,9 @@ class CustomerSlotActivities:
                 return SlotAnswer(granted=True, grant_number=1, undisturbed=True)
             except WorkflowAlreadyStartedError:
                 slot_request.created_customer = False
-        return await self._take(request.customer_id, slot_request)
+        return await self._take(request.customer_id, slot_request, _take_id(request))
 
-    async def _take(self, customer_id: str, request: SlotRequest) -> SlotAnswer:
+    async def _take(self, customer_id: str, request: SlotRequest, update_id: str) -> SlotAnswer:
         start: WithStartWorkflowOperation[Any, Any] = WithStartWorkflowOperation(
             CUSTOMER_SLOT_WORKFLOW,
             CustomerSlotState(customer_id=customer_id),
@@ -87,7 +94,7 @@ class CustomerSlotActivities:
             TAKE_SLOT_UPDATE,
             request,
             start=start,
-            id=f"take-slot:{request.workflow_id}",
+            id=update_id,
             result_type=SlotAnswer,
         )
 

@@ -493,6 +493,9 @@ class CustomerSlotRequest(BaseModel):
     lease_seconds: float | None = None
     # The requester created this customer a moment ago (take_customer_slot only).
     created_customer: bool = False
+    # Which of the requester's takes this is (0: the first; an order that gave the slot back to
+    # wait takes it again): each take is its own update, answered on its own.
+    take: int = 0
 
 
 class CustomerSlotRelease(BaseModel):

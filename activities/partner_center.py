@@ -321,14 +321,15 @@ class PartnerCenterActivities:
         maybe on another worker), but a read of the same ones already under way on this worker
         answers it too."""
         target = availabilities_asked_for(query.segment)
-        key = (query.country.upper(), query.offer.upper(), target)
+        generation = self.cache.generation
+        key = (query.country.upper(), query.offer.upper(), target, generation)
         items = await self.cache.reading_availabilities.once(
-            key, lambda: self._read_availabilities(query, target)
+            key, lambda: self._read_availabilities(query, target, generation)
         )
         return m.Availabilities(items=items)
 
     async def _read_availabilities(
-        self, query: m.AvailabilityQuery, target: str | None
+        self, query: m.AvailabilityQuery, target: str | None, generation: int
     ) -> list[AvailabilityFacts]:
         product_id, sku_id = query.offer.split(":")
         try:
@@ -345,7 +346,8 @@ class PartnerCenterActivities:
             )
             for a in found
         ]
-        self.cache.remember_availabilities(query.country, query.offer, target, items)
+        if self.cache.generation == generation:  # (else it may be what was called stale)
+            self.cache.remember_availabilities(query.country, query.offer, target, items)
         return items
 
     @activity.defn(name=m.READ_SUBSCRIPTIONS)

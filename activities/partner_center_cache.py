@@ -80,6 +80,9 @@ class InFlight(Generic[K, V]):
 
 SkuKey = tuple[str, str]  # country, offer (product:sku), both upper case
 AvailabilityKey = tuple[str, str, str | None]  # ... and the targetSegment asked for
+# ... and the catalog's generation on this worker: a read started before Partner Center called
+# an id stale is no answer for one asked after
+AvailabilityRead = tuple[str, str, str | None, int]
 
 
 class PartnerCenterCache:
@@ -90,7 +93,12 @@ class PartnerCenterCache:
         )
         self._agreement_template: _Expiring[str, str] = _Expiring(max_age, clock)
         self.reading_skus: InFlight[SkuKey, SkuFacts] = InFlight()
-        self.reading_availabilities: InFlight[AvailabilityKey, list[AvailabilityFacts]] = InFlight()
+        self.reading_availabilities: InFlight[AvailabilityRead, list[AvailabilityFacts]] = (
+            InFlight()
+        )
+        # Counts what Partner Center called stale: availabilities read in an earlier generation
+        # are neither shared with a later read nor remembered.
+        self.generation = 0
 
     def sku(self, country: str, offer: str) -> SkuFacts | None:
         return self._skus.get((country.upper(), offer.upper()))
@@ -117,6 +125,7 @@ class PartnerCenterCache:
         stale: forget the availabilities of their offers, in every country and segment."""
         offers = {":".join(item.upper().split(":")[:2]) for item in catalog_item_ids}
         self._availabilities.forget(lambda key: key[1] in offers)
+        self.generation += 1
 
     def agreement_template(self) -> str | None:
         return self._agreement_template.get("MicrosoftCustomerAgreement")

@@ -72,8 +72,14 @@ def slot_workflow_id(customer_id: str) -> str:
 def coordination_task_queue(task_queue: str) -> str:
     """Where the workers of `task_queue` run the workflows that orders wait on while they hold
     a workflow task (the customers' slots, the Partner Center quota): a queue of its own, so
-    that orders holding every workflow task slot of `task_queue` can never starve them."""
-    return f"{task_queue}-coordination"
+    that orders holding every workflow task slot of `task_queue` can never starve them. (Given
+    a coordination queue, that queue.)"""
+    if task_queue.endswith(COORDINATION_SUFFIX):
+        return task_queue
+    return f"{task_queue}{COORDINATION_SUFFIX}"
+
+
+COORDINATION_SUFFIX = "-coordination"
 
 
 def quota_workflow_id(task_queue: str) -> str:

@@ -37,6 +37,8 @@ async def execute_update_with_start(
 
 
 def _read_later(start: WithStartWorkflowOperation[Any, Any]) -> None:
-    """Read the start operation's outcome when it has one, whatever it is."""
-    waiting = asyncio.ensure_future(start.workflow_handle())
-    waiting.add_done_callback(lambda done: done.cancelled() or done.exception())
+    """Read the start operation's error, if it has one by now (the SDK sets it before the call
+    raises; a start never sent has none, and nothing is left waiting for it)."""
+    handle = getattr(start, "_workflow_handle", None)  # the SDK's future behind workflow_handle()
+    if isinstance(handle, asyncio.Future) and handle.done() and not handle.cancelled():
+        handle.exception()

@@ -238,5 +238,7 @@ class EngineWorker:
             self._running = starting.pop_all()
         return self
 
-    async def __aexit__(self, *exc: object) -> None:
-        await self._running.aclose()
+    async def __aexit__(self, *exc: Any) -> None:
+        # (the exception passed on: a worker's fatal error is raised in place of the
+        # cancellation it caused)
+        await self._running.__aexit__(*exc)

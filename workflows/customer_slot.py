@@ -43,6 +43,7 @@ with workflow.unsafe.imports_passed_through():
         SlotGrant,
         SlotRelease,
         SlotRequest,
+        coordination_task_queue,
         slot_workflow_id,
     )
     from workflows import steps
@@ -97,9 +98,12 @@ class CustomerSlotWorkflow:
             ):
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 workflow.continue_as_new(
-                    CustomerSlotState(
+                    # (a run started on the orders' queue before there was a coordination queue
+                    # moves to it)
+                    task_queue=coordination_task_queue(workflow.info().task_queue),
+                    arg=CustomerSlotState(
                         customer_id=state.customer_id, queue=self._queue, grants=self._grants
-                    )
+                    ),
                 )
 
     async def _next_request(self) -> SlotRequest | None:
@@ -203,6 +207,7 @@ class SlotHolder:
         self.grant: SlotGrant | None = None
         self._customer_id: str | None = None
         self._taken = False  # by `take` (given back by an activity), not by `acquire`
+        self._takes = 0  # how many times `take` asked (each take its own update)
 
     async def acquire(
         self,
@@ -246,6 +251,7 @@ class SlotHolder:
         self._customer_id = customer_id
         self._taken = True
         self.grant = None  # (taken again after giving it back: a new grant)
+        take, self._takes = self._takes, self._takes + 1
         # A local activity: asking again (a replay after a crash) is answered the same, by the
         # update's id.
         answer: SlotAnswer = await workflow.execute_local_activity(
@@ -256,6 +262,7 @@ class SlotHolder:
                 purpose=purpose,
                 lease_seconds=lease.total_seconds(),
                 created_customer=created_customer,
+                take=take,
             ),
             result_type=SlotAnswer,
             start_to_close_timeout=timedelta(seconds=30),

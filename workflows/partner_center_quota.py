@@ -39,6 +39,7 @@ with workflow.unsafe.imports_passed_through():
         QuotaLease,
         QuotaLeaseRequest,
         QuotaState,
+        coordination_task_queue,
     )
 
 # A worker sends the requests of a lease within this time of asking for it (workers/
@@ -120,7 +121,11 @@ class PartnerCenterQuotaWorkflow:
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 return  # idle: the next lease starts a new run, its bucket full
             await workflow.wait_condition(workflow.all_handlers_finished)
-            workflow.continue_as_new(self._state)
+            # (a run started on the orders' queue before there was a coordination queue moves to
+            # it)
+            workflow.continue_as_new(
+                self._state, task_queue=coordination_task_queue(workflow.info().task_queue)
+            )
 
     @workflow.update(name=LEASE_REQUESTS_UPDATE)
     def lease_requests(self, request: QuotaLeaseRequest) -> QuotaLease:

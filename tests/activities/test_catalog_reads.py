@@ -61,3 +61,21 @@ async def test_a_failed_read_fails_every_reader_and_is_not_remembered(
     await admin.clear_calls()
     await asyncio.gather(*(steps.read_sku(unknown) for _ in range(3)))
     assert (await admin.calls()).get(SKU) is None  # remembered as not found, like any answer
+
+
+async def test_a_read_after_a_stale_refusal_does_not_join_one_from_before(
+    pc: PartnerCenterClient, admin: SandboxAdmin
+) -> None:
+    """Partner Center called an availability stale while a read of it was under way: a read
+    asked afterwards sends its own request, and the one from before is not remembered."""
+    steps = PartnerCenterActivities(pc, EngineConfig())
+    query = m.AvailabilityQuery(country="US", offer=OFFER, segment="Commercial")
+    await admin.clear_calls()
+    before = asyncio.ensure_future(steps.read_availabilities(query))
+    await asyncio.sleep(0)  # under way
+    steps.cache.forget_catalog_items([f"{OFFER}:CFQ7TTC0K971"])
+    after = await steps.read_availabilities(query)
+    await before
+    assert (await admin.calls()).get(AVAILABILITIES) == 2
+    assert after.items
+    assert steps.cache.availabilities("US", OFFER, None) == after.items

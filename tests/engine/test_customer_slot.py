@@ -78,3 +78,19 @@ async def test_a_creator_after_an_ended_slot_run_is_not_undisturbed(
 
 async def test_a_release_for_an_ended_slot_run_is_nothing(slots: Slots) -> None:
     await release(slots, str(uuid.uuid4()), "order-nobody")
+
+
+async def test_a_second_take_is_answered_on_its_own(slots: Slots) -> None:
+    """An order that gave the slot back (to wait for vetting) and takes it again while the same
+    slot run is open gets the answer of now, not its first take's (each take its own update)."""
+    customer = str(uuid.uuid4())
+    first = await slots.take_customer_slot(request(customer, "order-again"))
+    assert first.granted
+    await release(slots, customer, "order-again")
+    other = await slots.take_customer_slot(request(customer, "order-other"))
+    assert other.granted  # the run stays open: held by another
+    again = request(customer, "order-again")
+    again.take = 1
+    assert await slots.take_customer_slot(again) == SlotAnswer(granted=False)
+    await release(slots, customer, "order-again")  # withdrawn
+    await release(slots, customer, "order-other")
