@@ -15,6 +15,7 @@ from activities.errors import activity_error
 from activities.partner_center import (
     PartnerCenterActivities,
     _call,
+    _cart,
     _cart_line_errors,
     _purchase_result,
     _segment,
@@ -126,25 +127,7 @@ class FirstReleaseActivities:
     @activity.defn(name=m.PURCHASE)
     async def purchase(self, step: m.Purchase) -> m.PurchaseResult:
         """Create one cart with every new subscription of the order and check it out."""
-        participants = (
-            [pc.Participant(key="transaction_reseller", value=step.reseller_mpn_id)]
-            if step.reseller_mpn_id
-            else []
-        )
-        cart = pc.Cart(
-            line_items=[
-                pc.CartLineItem(
-                    id=line.line,
-                    catalog_item_id=line.catalog_item_id,
-                    quantity=line.quantity,
-                    billing_cycle=line.billing_cycle,
-                    term_duration=line.term_duration,
-                    friendly_name=line.friendly_name,
-                    participants=participants,
-                )
-                for line in step.lines
-            ]
-        )
+        cart = _cart(step)
         created = await _call(
             lambda: self._pc.create_cart(
                 step.customer_id, cart, request_id=request_id(step.request_id, CART)

@@ -371,25 +371,7 @@ class PartnerCenterActivities:
     @activity.defn(name=m.CREATE_CART)
     async def create_cart(self, step: m.Purchase) -> m.CartAnswer:
         """A cart with every new subscription of the order (not yet bought: see checkout)."""
-        participants = (
-            [pc.Participant(key="transaction_reseller", value=step.reseller_mpn_id)]
-            if step.reseller_mpn_id
-            else []
-        )
-        cart = pc.Cart(
-            line_items=[
-                pc.CartLineItem(
-                    id=line.line,
-                    catalog_item_id=line.catalog_item_id,
-                    quantity=line.quantity,
-                    billing_cycle=line.billing_cycle,
-                    term_duration=line.term_duration,
-                    friendly_name=line.friendly_name,
-                    participants=participants,
-                )
-                for line in step.lines
-            ]
-        )
+        cart = _cart(step)
         try:
             created = await self._pc.create_cart(
                 step.customer_id, cart, request_id=request_id(step.request_id, CART)
@@ -518,6 +500,29 @@ def _state(sub: pc.Subscription) -> m.SubscriptionState:
         quantity=sub.quantity,
         billing_cycle=(sub.billing_cycle or "").lower(),
         term_duration=sub.term_duration,
+    )
+
+
+def _cart(step: m.Purchase) -> pc.Cart:
+    """The cart of an order's new subscriptions, the reseller (indirect) named on each line."""
+    participants = (
+        [pc.Participant(key="transaction_reseller", value=step.reseller_mpn_id)]
+        if step.reseller_mpn_id
+        else []
+    )
+    return pc.Cart(
+        line_items=[
+            pc.CartLineItem(
+                id=line.line,
+                catalog_item_id=line.catalog_item_id,
+                quantity=line.quantity,
+                billing_cycle=line.billing_cycle,
+                term_duration=line.term_duration,
+                friendly_name=line.friendly_name,
+                participants=participants,
+            )
+            for line in step.lines
+        ]
     )
 
 

@@ -53,9 +53,10 @@ from ordering.document import OrderDocument
 from ordering.status import Phase
 from sandbox.admin_client import SandboxAdmin
 from sandbox.background_server import free_port
+from sandbox.front_door import FAULT_PREFIX
 from workers.worker import connect
 
-FAULT_THROTTLED = "FAULT throttled"
+FAULT_THROTTLED = f"{FAULT_PREFIX}throttled"  # requests the sandbox refused as over its limit
 
 
 @dataclass(frozen=True)
@@ -578,7 +579,7 @@ async def burst(
     took = time.perf_counter() - started
     calls = await admin.calls()
     over = calls.get(FAULT_THROTTLED, 0)
-    served = sum(n for name, n in calls.items() if not name.startswith("FAULT "))
+    served = sum(n for name, n in calls.items() if not name.startswith(FAULT_PREFIX))
     failed = sum(1 for phase in outcomes if phase is not Phase.COMPLETED)
     minimum = served / s.cap_per_minute * 60
     report.add(Figure(section, "workers sharing the cap", s.burst_workers))
