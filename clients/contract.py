@@ -25,8 +25,9 @@ every model hides input values in its validation errors (they can carry customer
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, StringConstraints
 from temporalio.common import SearchAttributeKey
 
 from ordering.document import OrderId, TenantId
@@ -47,21 +48,73 @@ ORDER_WORKFLOW_PREFIX = "order-"
 LICENCES_WORKFLOW_PREFIX = "licences-"
 CUSTOMER_SLOT_WORKFLOW_PREFIX = "customer-slot-"
 PARTNER_CENTER_QUOTA_WORKFLOW_PREFIX = "partner-center-quota-"
+WEBHOOKS_WORKFLOW_PREFIX = "webhooks-"
+
+# Orders and licence requests placed through the HTTP API belong to a storefront (the one whose
+# API key placed them). The storefront's id is part of their workflow id,
+# `order-<storefront>/<order id>`, for two reasons: two storefronts may use the same order id
+# (the id is theirs, not ours) and each gets its own run and its own Partner Center request
+# ids; and another storefront's order is not found at all (the API derives the workflow id from
+# the caller's own storefront, so it never even describes someone else's run). `/` cannot occur
+# in an order id, so the id reads back unambiguously. Orders placed through the SDK without a
+# storefront keep `order-<order id>`. The id is also a search attribute (`CspStorefront`), by
+# which a storefront lists its orders.
+STOREFRONT_SEPARATOR = "/"
+StorefrontId = Annotated[
+    str,
+    StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,31}$"),
+    Field(description="A storefront's id: lower-case letters, digits and '-'; 1-32."),
+]
 
 
-def order_workflow_id(order_id: str) -> str:
-    return f"{ORDER_WORKFLOW_PREFIX}{order_id}"
+def scoped_id(own_id: str, storefront: str | None = None) -> str:
+    """An order's (or licence request's) id within the engine: `<storefront>/<id>`, or the id
+    alone when no storefront placed it."""
+    return own_id if storefront is None else f"{storefront}{STOREFRONT_SEPARATOR}{own_id}"
+
+
+def order_workflow_id(order_id: str, storefront: str | None = None) -> str:
+    return f"{ORDER_WORKFLOW_PREFIX}{scoped_id(order_id, storefront)}"
 
 
 def order_id_of(workflow_id: str) -> str | None:
-    """The order id in an order workflow's id; None for the engine's other workflows."""
+    """The order id in an order workflow's id (without its storefront); None for the engine's
+    other workflows."""
     if workflow_id.startswith(ORDER_WORKFLOW_PREFIX):
-        return workflow_id.removeprefix(ORDER_WORKFLOW_PREFIX)
+        return workflow_id.removeprefix(ORDER_WORKFLOW_PREFIX).rpartition(STOREFRONT_SEPARATOR)[2]
     return None
 
 
-def licences_workflow_id(request_id: str) -> str:
-    return f"{LICENCES_WORKFLOW_PREFIX}{request_id}"
+def licences_workflow_id(request_id: str, storefront: str | None = None) -> str:
+    return f"{LICENCES_WORKFLOW_PREFIX}{scoped_id(request_id, storefront)}"
+
+
+def storefront_of(workflow_id: str) -> str | None:
+    """The storefront that placed an order or licence request, from its workflow id; None when
+    none did (placed through the SDK alone)."""
+    for prefix in (ORDER_WORKFLOW_PREFIX, LICENCES_WORKFLOW_PREFIX):
+        if workflow_id.startswith(prefix):
+            storefront, separator, _ = workflow_id.removeprefix(prefix).partition(
+                STOREFRONT_SEPARATOR
+            )
+            return storefront if separator else None
+    return None
+
+
+def request_scope(workflow_id: str, own_id: str) -> str:
+    """What the Partner Center request ids of an order (or licence request) `own_id`, running
+    as `workflow_id`, derive from (ordering/request_ids.py): `<storefront>/<own id>` for a
+    storefront's, so that two storefronts' orders of the same id never share a request id; the
+    id alone otherwise, as it always was (orders under way keep their request ids)."""
+    storefront = storefront_of(workflow_id)
+    if storefront is not None and workflow_id.endswith(f"{STOREFRONT_SEPARATOR}{own_id}"):
+        return scoped_id(own_id, storefront)
+    return own_id
+
+
+def webhooks_workflow_id(workflow_id: str) -> str:
+    """The run that delivers the webhooks of the order or licence request `workflow_id`."""
+    return f"{WEBHOOKS_WORKFLOW_PREFIX}{workflow_id}"
 
 
 def slot_workflow_id(customer_id: str) -> str:
@@ -116,7 +169,8 @@ ORDER_ID = SearchAttributeKey.for_keyword("CspOrderId")
 CUSTOMER_ID = SearchAttributeKey.for_keyword("CspCustomerId")
 RESELLER = SearchAttributeKey.for_keyword("CspReseller")
 PHASE = SearchAttributeKey.for_keyword("CspPhase")
-SEARCH_ATTRIBUTES = (ORDER_ID, CUSTOMER_ID, RESELLER, PHASE)
+STOREFRONT = SearchAttributeKey.for_keyword("CspStorefront")  # the storefront's id (its API key's)
+SEARCH_ATTRIBUTES = (ORDER_ID, CUSTOMER_ID, RESELLER, PHASE, STOREFRONT)
 
 # ---------------------------------------------------------------------- start inputs
 

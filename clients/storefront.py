@@ -18,14 +18,15 @@ last known phase where there is one.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import threading
 from collections.abc import AsyncIterator, Callable, Coroutine
-from datetime import timedelta
+from datetime import datetime, timedelta
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
-from pydantic import JsonValue, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError
 from temporalio.client import (
     Client,
     WorkflowExecutionDescription,
@@ -61,6 +62,7 @@ from clients.contract import (
     RELATIONSHIP_ACCEPTED,
     RESELLER,
     STATUS,
+    STOREFRONT,
     TASK_QUEUE,
     CancelAccepted,
     CancelRequest,
@@ -71,6 +73,7 @@ from clients.contract import (
     TaxIdAccepted,
     TaxIdSubmission,
     licences_workflow_id,
+    order_id_of,
     order_workflow_id,
 )
 from clients.payloads import EncryptionKeysMissing, KeyRing, data_converter, writer_key_ring
@@ -250,10 +253,21 @@ class Storefront:
         task_queue: str = TASK_QUEUE,
         *,
         answer_timeout: timedelta = DEFAULT_ANSWER_TIMEOUT,
+        storefront: str | None = None,
     ) -> None:
+        """`storefront`: the storefront whose orders this is (the HTTP API's caller); its
+        orders are `order-<storefront>/<order id>` and it finds no other storefront's
+        (clients/contract.py). None: orders of no storefront, `order-<order id>`."""
         self.client = client
         self.task_queue = task_queue
         self.answer_timeout = answer_timeout
+        self.storefront = storefront
+
+    def for_storefront(self, storefront: str) -> Storefront:
+        """The same connection, acting for `storefront`."""
+        return Storefront(
+            self.client, self.task_queue, answer_timeout=self.answer_timeout, storefront=storefront
+        )
 
     @classmethod
     async def connect(
@@ -307,11 +321,13 @@ class Storefront:
         the workflow id."""
         document = order if isinstance(order, OrderDocument) else parse_order(order)
         content = canonical_sha256(document)
-        workflow_id = order_workflow_id(document.order_id)
+        workflow_id = order_workflow_id(document.order_id, self.storefront)
         attributes = [
             SearchAttributePair(ORDER_ID, document.order_id),
             SearchAttributePair(PHASE, Phase.RECEIVED.value),
         ]
+        if self.storefront is not None:
+            attributes.append(SearchAttributePair(STOREFRONT, self.storefront))
         if document.reseller is not None:
             attributes.append(SearchAttributePair(RESELLER, document.reseller.mpn_id))
         lines = ", ".join(f"{line.quantity} x {line.offer}" for line in document.lines[:3])
@@ -372,7 +388,7 @@ class Storefront:
 
     def _order(self, order_id: str) -> WorkflowHandle[Any, Any]:
         return self.client.get_workflow_handle(
-            order_workflow_id(order_id), result_type=OrderOutcome
+            order_workflow_id(order_id, self.storefront), result_type=OrderOutcome
         )
 
     async def _describe(self, order_id: str) -> WorkflowExecutionDescription:
@@ -530,11 +546,17 @@ class Storefront:
         subscription or quantity it raises `RequestIdConflict` (REQUEST_ID_CONFLICT).
         `LicencesRefused` on a refusal, `LicencesAborted` if its run was terminated or timed
         out."""
-        workflow_id = licences_workflow_id(request.request_id)
+        await self.request_licences(request)
+        return await self._licences_result(request.request_id)
+
+    async def request_licences(self, request: LicenceRequest) -> None:
+        """Start the change and return at once (`licence_request` tells how it goes); the same
+        rules as `add_licences` for a request id used again."""
+        workflow_id = licences_workflow_id(request.request_id, self.storefront)
         content = canonical_sha256(request)
         async with self._answers():
-            try:
-                handle: WorkflowHandle[Any, LicenceOutcome] = await self.client.start_workflow(
+            with contextlib.suppress(WorkflowAlreadyStartedError):
+                await self.client.start_workflow(
                     LICENCES_WORKFLOW,
                     Submission(request.model_dump(mode="json")),
                     id=workflow_id,
@@ -545,9 +567,12 @@ class Storefront:
                     result_type=LicenceOutcome,
                     static_summary=f"{request.quantity} licence(s) for subscription "
                     f"{request.subscription_id}",
+                    search_attributes=TypedSearchAttributes(
+                        [SearchAttributePair(STOREFRONT, self.storefront)]
+                        if self.storefront is not None
+                        else []
+                    ),
                 )
-            except WorkflowAlreadyStartedError:
-                handle = self.client.get_workflow_handle(workflow_id, result_type=LicenceOutcome)
             if await self._content_of(workflow_id, _licences_content) != content:
                 raise RequestIdConflict(
                     Refusal(
@@ -557,8 +582,38 @@ class Storefront:
                         "for one change. Use a new request id for a new change.",
                     )
                 )
+
+    async def licence_request(self, request_id: str) -> LicenceRequestState:
+        """Where a licence request stands: running, completed (with the change), refused (with
+        the refusal) or failed (its run was terminated or timed out: ORDER_ABORTED).
+        `OrderNotFound` for an unknown request id."""
+        handle = self.client.get_workflow_handle(
+            licences_workflow_id(request_id, self.storefront), result_type=LicenceOutcome
+        )
+        async with self._answers(request_id):
+            description = await handle.describe(rpc_timeout=self.answer_timeout)
+        if description.status == WorkflowExecutionStatus.RUNNING:
+            return LicenceRequestState(request_id=request_id, state="running")
+        try:
+            outcome = await self._licences_result(request_id)
+        except LicencesRefused as refused:
+            return LicenceRequestState(
+                request_id=request_id, state="refused", refusal=refused.refusal
+            )
+        except LicencesAborted as aborted:
+            return LicenceRequestState(
+                request_id=request_id, state="failed", refusal=aborted.refusal
+            )
+        return LicenceRequestState(request_id=request_id, state="completed", outcome=outcome)
+
+    async def _licences_result(self, request_id: str) -> LicenceOutcome:
+        handle = self.client.get_workflow_handle(
+            licences_workflow_id(request_id, self.storefront), result_type=LicenceOutcome
+        )
+        async with self._answers(request_id):
             try:
-                return await handle.result()
+                outcome: LicenceOutcome = await handle.result()
+                return outcome
             except WorkflowFailureError as error:
                 refusal = _refusal_of(error.cause)
                 if refusal is not None:
@@ -566,11 +621,107 @@ class Storefront:
                 raise LicencesAborted(
                     Refusal(
                         code=RefusalCode.ORDER_ABORTED,
-                        message=f"Licence request {request.request_id} "
+                        message=f"Licence request {request_id} "
                         f"{_how_it_stopped(error.cause)} before it finished. Check the "
                         "subscription's quantity before asking again under a new request id.",
                     )
                 ) from None
+
+    # ------------------------------------------------------------------ listing
+
+    async def list_orders(
+        self,
+        *,
+        phase: Phase | None = None,
+        customer_id: str | None = None,
+        page_size: int = 50,
+        page_token: str | None = None,
+    ) -> OrderPage:
+        """Orders newest first, from the search attributes (no worker needed; Temporal's list
+        lags a moment behind): this storefront's only, when it is one; by phase and customer.
+        `page_token` is the previous page's `next_page_token`."""
+        clauses = [f"WorkflowType = '{ORDER_WORKFLOW}'"]
+        if self.storefront is not None:
+            clauses.append(f"{STOREFRONT.name} = '{_quoted(self.storefront)}'")
+        if phase is not None:
+            clauses.append(f"{PHASE.name} = '{_quoted(Phase(phase).value)}'")
+        if customer_id is not None:
+            clauses.append(f"{CUSTOMER_ID.name} = '{_quoted(customer_id)}'")
+        try:
+            token = base64.urlsafe_b64decode(page_token.encode()) if page_token else None
+        except (ValueError, UnicodeEncodeError):
+            raise StorefrontError("The page token is not one this API gave out.") from None
+        async with self._answers():
+            iterator = self.client.list_workflows(
+                " AND ".join(clauses),
+                page_size=page_size,
+                next_page_token=token,
+                rpc_timeout=self.answer_timeout,
+            )
+            await iterator.fetch_next_page()
+        orders = [
+            OrderSummary(
+                order_id=execution.typed_search_attributes.get(ORDER_ID)
+                or order_id_of(execution.id)
+                or execution.id,
+                phase=_phase_of(execution.typed_search_attributes.get(PHASE)),
+                customer_id=execution.typed_search_attributes.get(CUSTOMER_ID),
+                running=execution.status == WorkflowExecutionStatus.RUNNING,
+                placed_at=execution.start_time,
+                ended_at=execution.close_time,
+            )
+            for execution in iterator.current_page or []
+        ]
+        next_token = iterator.next_page_token
+        return OrderPage(
+            orders=orders,
+            next_page_token=base64.urlsafe_b64encode(next_token).decode() if next_token else None,
+        )
+
+
+def _quoted(value: str) -> str:
+    """A value inside a visibility query's single quotes."""
+    return value.replace("\\", "\\\\").replace("'", "\\'")
+
+
+def _phase_of(value: str | None) -> Phase | None:
+    try:
+        return Phase(value) if value else None
+    except ValueError:
+        return None
+
+
+class OrderSummary(BaseModel):
+    """An order as Temporal's list shows it (its search attributes): no worker is asked."""
+
+    model_config = ConfigDict(hide_input_in_errors=True)
+
+    order_id: str
+    phase: Phase | None = Field(None, description="The phase last recorded.")
+    customer_id: str | None = None
+    running: bool
+    placed_at: datetime
+    ended_at: datetime | None = None
+
+
+class OrderPage(BaseModel):
+    model_config = ConfigDict(hide_input_in_errors=True)
+
+    orders: list[OrderSummary]
+    next_page_token: str | None = Field(
+        None, description="Ask again with this for the next page; none on the last page."
+    )
+
+
+class LicenceRequestState(BaseModel):
+    """Where a licence request stands."""
+
+    model_config = ConfigDict(hide_input_in_errors=True)
+
+    request_id: str
+    state: Literal["running", "completed", "refused", "failed"]
+    outcome: LicenceOutcome | None = None
+    refusal: Refusal | None = None
 
 
 def _order_content(raw: JsonValue) -> str | None:

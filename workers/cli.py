@@ -107,6 +107,7 @@ def _worker(args: argparse.Namespace) -> int:
         partner_center_cap_from_env,
         partner_center_from_env,
     )
+    from workers.storefronts import StorefrontsNotConfigured, load_storefronts
     from workers.worker import build_worker, connect, tracing_interceptors
 
     configure_logging(json=True, level=args.log_level)
@@ -121,7 +122,8 @@ def _worker(args: argparse.Namespace) -> int:
     try:
         partner_center = partner_center_from_env()
         cap = partner_center_cap_from_env()
-    except PartnerCenterNotConfigured as missing:
+        webhooks = load_storefronts().webhook_endpoints()
+    except (PartnerCenterNotConfigured, StorefrontsNotConfigured) as missing:
         print(f"csp-orders worker: {missing}", file=sys.stderr)
         return EXIT_USAGE
 
@@ -146,6 +148,7 @@ def _worker(args: argparse.Namespace) -> int:
                 task_queue=temporal.task_queue,
                 interceptors=tracing_interceptors(args.trace_exporter),
                 partner_center_requests_per_minute=cap,
+                webhook_endpoints=webhooks,
             )
             shared_cap = f"{cap:g} requests a minute" if cap is not None else "no cap"
             print(

@@ -9,7 +9,7 @@ quota workflow (workers/partner_center_cap.py, workflows/partner_center_quota.py
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -29,6 +29,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 from activities.customer_slot import CustomerSlotActivities
 from activities.first_release import FirstReleaseActivities
 from activities.partner_center import PartnerCenterActivities
+from activities.webhooks import WebhookEndpoint
 from clients.contract import coordination_task_queue
 from clients.partner_center import PartnerCenterClient
 from clients.payloads import PLAINTEXT_SWITCH, KeyRing, data_converter, encrypts, writer_key_ring
@@ -140,10 +141,12 @@ def build_worker(
     interceptors: Sequence[Interceptor] = (),
     max_concurrent_activities: int = 200,
     partner_center_requests_per_minute: float | None = None,
+    webhook_endpoints: Mapping[str, WebhookEndpoint] | None = None,
 ) -> EngineWorker:
     """The engine's worker on `task_queue`; Partner Center is asked at most
     `partner_center_requests_per_minute` times a minute by all the workers of the task queue
-    together (None: no cap)."""
+    together (None: no cap). `webhook_endpoints`: each storefront's webhook (by storefront id;
+    workers/storefronts.py), where its orders' events are delivered."""
     partner_center.on_answer = partner_center.on_answer or metrics.partner_center_answered
     if partner_center_requests_per_minute is not None:
         cap = SharedRequestCap(

@@ -28,6 +28,7 @@ with workflow.unsafe.imports_passed_through():
         LicenceRequest,
         SlotGrant,
         Submission,
+        request_scope,
     )
     from ordering.config import EngineConfig, Waits
     from ordering.refusals import Refusal, RefusalCode, invalid_input
@@ -114,7 +115,9 @@ class LicencesWorkflow:
             changed = await steps.commit(
                 m.SET_QUANTITY,
                 m.SetQuantity(
-                    request_id=request_id(request.request_id, QUANTITY),
+                    request_id=request_id(
+                        request_scope(workflow.info().workflow_id, request.request_id), QUANTITY
+                    ),
                     customer_id=request.customer_id,
                     subscription=before.body,
                     quantity=target,

@@ -57,6 +57,7 @@ with workflow.unsafe.imports_passed_through():
         Submission,
         TaxIdAccepted,
         TaxIdSubmission,
+        request_scope,
     )
     from ordering import request_ids as ids
     from ordering.catalog import AvailabilityFacts, SkuFacts, offer_facts
@@ -149,6 +150,8 @@ class OrderWorkflow:
         self._undisturbed = False
         self._holds_slot = False
         self._slot_given_back = False
+        # What this order's Partner Center request ids derive from (its id, with its storefront)
+        self._request_scope = ""
 
     # ------------------------------------------------------------------ the order
 
@@ -163,6 +166,7 @@ class OrderWorkflow:
             self._tracker.refused(refusal)
             raise failure(refusal) from None
         self._order = order
+        self._request_scope = request_scope(workflow.info().workflow_id, order.order_id)
         self._tracker.received(order)
         if isinstance(order.customer, NewCustomer):
             self._tax_id_allowed = True
@@ -380,7 +384,7 @@ class OrderWorkflow:
             created = await self._commit(
                 m.CREATE_CUSTOMER,
                 m.CreateCustomer(
-                    request_id=request_id(order.order_id, ids.CREATE_CUSTOMER),
+                    request_id=request_id(self._request_scope, ids.CREATE_CUSTOMER),
                     customer=customer,
                     tax_id=tax_id,
                     reseller_tenant_id=order.reseller.tenant_id if order.reseller else None,
@@ -571,7 +575,7 @@ class OrderWorkflow:
             return await steps.ask(
                 m.SUBMIT_EDUCATION_VETTING,
                 m.RequestEducationVetting(
-                    request_id=request_id(order.order_id, ids.EDUCATION_VETTING),
+                    request_id=request_id(self._request_scope, ids.EDUCATION_VETTING),
                     customer_id=customer_id,
                     education=school,
                 ),
@@ -641,7 +645,7 @@ class OrderWorkflow:
             await steps.ask(
                 m.RECORD_CUSTOMER_AGREEMENT,
                 m.RecordAgreement(
-                    request_id=request_id(order.order_id, ids.CUSTOMER_AGREEMENT),
+                    request_id=request_id(self._request_scope, ids.CUSTOMER_AGREEMENT),
                     customer_id=customer_id,
                     acceptance=order.customer_agreement,
                     template_id=template_id,
@@ -837,7 +841,7 @@ class OrderWorkflow:
         """One cart with every new subscription, then its checkout (unless Microsoft named
         lines of the cart it will not sell: then nothing is bought)."""
         purchase = m.Purchase(
-            request_id=request_id(order.order_id, ids.purchase(attempt)),
+            request_id=request_id(self._request_scope, ids.purchase(attempt)),
             customer_id=customer_id,
             reseller_mpn_id=order.reseller.mpn_id if order.reseller else None,
             lines=[
@@ -907,7 +911,7 @@ class OrderWorkflow:
             changed = await self._commit(
                 m.SET_QUANTITY,
                 m.SetQuantity(
-                    request_id=request_id(order.order_id, ids.line_quantity(planned.line)),
+                    request_id=request_id(self._request_scope, ids.line_quantity(planned.line)),
                     customer_id=customer_id,
                     subscription=current.body,
                     quantity=planned.quantity_after,

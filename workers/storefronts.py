@@ -1,0 +1,144 @@
+"""The storefronts the HTTP API serves, and where their webhooks go: one JSON file
+(`CSP_STOREFRONTS_FILE`), read by `csp-orders api` and `csp-orders worker` alike.
+
+    {"storefronts": {"contoso-shop": {
+        "api_keys": [{"id": "k2026a", "sha256": "<hex SHA-256 of the whole key>"}],
+        "rate_limit_per_minute": 600,
+        "webhook": {"url": "https://shop.example.com/csp-events",
+                    "secret_env": "CSP_WEBHOOK_SECRET_CONTOSO"}}}}
+
+API keys are never on disk in plain text: the file keeps each key's SHA-256 (an API key is 32
+random bytes, not a password: a fast hash of it cannot be searched backwards), under the key's
+id, which is the part of the key before the dot (`csp_k2026a.<secret>`), so a presented key is
+looked up by id and compared in constant time. A storefront may have several keys at once:
+rotating is adding the new key, moving the storefront to it, then removing the old one
+(`csp-orders api-key new --storefront ID` prints a key and its entry). The webhook's signing
+secret is read from the environment variable the file names, never from the file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, SecretStr, ValidationError
+
+from activities.webhooks import WebhookEndpoint
+from clients.contract import StorefrontId
+
+FILE_VARIABLE = "CSP_STOREFRONTS_FILE"
+KEY_PREFIX = "csp_"
+KeyId = str
+
+
+class ApiKeyEntry(BaseModel):
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
+
+    id: str = Field(pattern=r"^[A-Za-z0-9-]{1,32}$")
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+
+
+class WebhookSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
+
+    url: HttpUrl
+    secret_env: str = Field(pattern=r"^[A-Z_][A-Z0-9_]*$")
+
+
+class StorefrontSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
+
+    api_keys: list[ApiKeyEntry] = Field(default_factory=list)
+    rate_limit_per_minute: int = Field(600, ge=1, le=1_000_000)
+    webhook: WebhookSettings | None = None
+
+
+class StorefrontDirectory(BaseModel):
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
+
+    storefronts: dict[StorefrontId, StorefrontSettings] = Field(default_factory=dict)
+
+    def storefront_of_key(self, presented: str) -> str | None:
+        """The storefront whose key `presented` is; None for no valid key. The comparison of
+        hashes takes the same time whatever matches (and a key of an unknown id is compared
+        too), so timing tells nothing about a key."""
+        key_id = key_id_of(presented)
+        digest = key_digest(presented)
+        found: str | None = None
+        for storefront, settings in self.storefronts.items():
+            for entry in settings.api_keys:
+                same_id = hmac.compare_digest(entry.id, key_id or "")
+                if hmac.compare_digest(entry.sha256, digest) and same_id:
+                    found = storefront
+        return found
+
+    def webhook_endpoints(
+        self, environ: Mapping[str, str] = os.environ
+    ) -> dict[str, WebhookEndpoint]:
+        """Each storefront's webhook, its secret read from the environment. A secret that is
+        not set is a configuration error (`StorefrontsNotConfigured`), never a silent skip."""
+        endpoints = {}
+        for storefront, settings in self.storefronts.items():
+            if settings.webhook is None:
+                continue
+            secret = environ.get(settings.webhook.secret_env)
+            if not secret:
+                raise StorefrontsNotConfigured(
+                    f"the webhook secret of storefront {storefront} is not set: "
+                    f"{settings.webhook.secret_env}"
+                )
+            endpoints[storefront] = WebhookEndpoint(
+                url=str(settings.webhook.url), secret=SecretStr(secret)
+            )
+        return endpoints
+
+
+class StorefrontsNotConfigured(Exception):
+    """The storefronts file cannot be used; `str()` is one line naming the file and why."""
+
+
+def key_id_of(presented: str) -> str | None:
+    if not presented.startswith(KEY_PREFIX) or "." not in presented:
+        return None
+    return presented.removeprefix(KEY_PREFIX).partition(".")[0]
+
+
+def key_digest(presented: str) -> str:
+    return hashlib.sha256(presented.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def new_api_key(key_id: str | None = None) -> tuple[str, ApiKeyEntry]:
+    """A fresh API key and the entry the storefronts file keeps of it (its hash only)."""
+    key_id = key_id or secrets.token_hex(4)
+    key = f"{KEY_PREFIX}{key_id}.{secrets.token_urlsafe(32)}"
+    return key, ApiKeyEntry(id=key_id, sha256=key_digest(key))
+
+
+def load_storefronts(path: str | Path | None = None) -> StorefrontDirectory:
+    """The storefronts file at `path` (default: `CSP_STOREFRONTS_FILE`); no storefront when
+    neither names one."""
+    where = path or os.environ.get(FILE_VARIABLE)
+    if not where:
+        return StorefrontDirectory()
+    try:
+        return StorefrontDirectory.model_validate(json.loads(Path(where).read_text("utf-8")))
+    except OSError as error:
+        raise StorefrontsNotConfigured(
+            f"cannot read the storefronts file {where}: {error.strerror}"
+        ) from None
+    except ValueError as error:  # JSON or validation
+        reason = (
+            "; ".join(
+                f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors()[:5]
+            )
+            if isinstance(error, ValidationError)
+            else "it is not JSON"
+        )
+        raise StorefrontsNotConfigured(
+            f"the storefronts file {where} is not valid: {reason}"
+        ) from None
