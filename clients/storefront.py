@@ -25,6 +25,7 @@ from collections.abc import AsyncIterator, Callable, Coroutine
 from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any, Literal, TypeVar
+from uuid import uuid4
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError
 from temporalio.client import (
@@ -64,6 +65,7 @@ from clients.contract import (
     STATUS,
     STOREFRONT,
     TASK_QUEUE,
+    VALIDATE_ORDER_WORKFLOW,
     CancelAccepted,
     CancelRequest,
     LicenceOutcome,
@@ -75,9 +77,11 @@ from clients.contract import (
     licences_workflow_id,
     order_id_of,
     order_workflow_id,
+    scoped_id,
 )
 from clients.payloads import EncryptionKeysMissing, KeyRing, data_converter, writer_key_ring
 from ordering.document import OrderDocument
+from ordering.dry_run import OrderValidation
 from ordering.refusals import Refusal, RefusalCode
 from ordering.status import OrderOutcome, OrderStatus, Phase
 from ordering.validation import (
@@ -97,6 +101,10 @@ DEFAULT_ANSWER_TIMEOUT = timedelta(seconds=10)
 # The memo entry holding the SHA-256 of the canonical document a run was started with: an id
 # placed again is compared with it (a hash, so no personal data is kept in it).
 CONTENT_MEMO = "csp_content_sha256"
+# The dry run (`validate_order`): its workflows' ids, and how long one may take (it asks Partner
+# Center a few reads, inside one workflow task; longer means no worker is answering).
+VALIDATE_ORDER_WORKFLOW_PREFIX = "validate-"
+VALIDATE_ORDER_TIMEOUT = timedelta(minutes=1)
 
 
 class StorefrontError(Exception):
@@ -117,6 +125,14 @@ class OrderNotFound(StorefrontError):
 
 class OrderEnded(StorefrontError):
     """The order has ended; it no longer takes this request."""
+
+
+class TaxIdNotTaken(TaxIdRejected, OrderEnded):
+    """The order has ended: it no longer takes a tax ID."""
+
+
+class CancelNotTaken(CancelRejected, OrderEnded):
+    """The order has ended: it can no longer be cancelled."""
 
 
 class EngineUnreachable(StorefrontError):
@@ -386,6 +402,14 @@ class Storefront:
                 return None
         return None
 
+    async def knows_order(self, order_id: str) -> bool:
+        """Has this order id been placed (by this storefront)?"""
+        try:
+            await self._describe(order_id)
+        except OrderNotFound:
+            return False
+        return True
+
     def _order(self, order_id: str) -> WorkflowHandle[Any, Any]:
         return self.client.get_workflow_handle(
             order_workflow_id(order_id, self.storefront), result_type=OrderOutcome
@@ -443,7 +467,7 @@ class Storefront:
             raise await self._update_error(
                 order_id,
                 error,
-                TaxIdRejected("The order has ended; it no longer takes a tax ID."),
+                TaxIdNotTaken("The order has ended; it no longer takes a tax ID."),
                 ", so the tax ID may not have been taken",
             ) from error
 
@@ -478,7 +502,7 @@ class Storefront:
             raise await self._update_error(
                 order_id,
                 error,
-                CancelRejected("The order has ended; it can no longer be cancelled."),
+                CancelNotTaken("The order has ended; it can no longer be cancelled."),
                 ", so the cancellation may not have been taken",
             ) from error
 
@@ -583,6 +607,16 @@ class Storefront:
                     )
                 )
 
+    async def knows_licence_request(self, request_id: str) -> bool:
+        """Has this licence request id been used (by this storefront)?"""
+        handle = self.client.get_workflow_handle(licences_workflow_id(request_id, self.storefront))
+        try:
+            async with self._answers(request_id):
+                await handle.describe(rpc_timeout=self.answer_timeout)
+        except OrderNotFound:
+            return False
+        return True
+
     async def licence_request(self, request_id: str) -> LicenceRequestState:
         """Where a licence request stands: running, completed (with the change), refused (with
         the refusal) or failed (its run was terminated or timed out: ORDER_ABORTED).
@@ -677,6 +711,48 @@ class Storefront:
             orders=orders,
             next_page_token=base64.urlsafe_b64encode(next_token).decode() if next_token else None,
         )
+
+    # ------------------------------------------------------------------ the dry run
+
+    async def validate_order(self, order: OrderDocument | dict[str, Any] | str) -> OrderValidation:
+        """Run every check the order would run, against Partner Center's current state, and
+        plan every line, without writing anything to Partner Center (the dry run): the report
+        says, per check, passed / failed / will_wait / not_applicable, and per line what it
+        would do. The document is validated first (`InvalidOrder` names each bad field).
+        Placing the order afterwards is a separate step: Partner Center may change meanwhile.
+
+        Each dry run is a short workflow of its own, `validate-<storefront>/<order id>/<uuid>`:
+        never the order's id (a dry run must not hold or reuse it), and never shared with
+        another dry run of the same order id (its document may differ; a dry run is a read,
+        so there is nothing to deduplicate)."""
+        document = order if isinstance(order, OrderDocument) else parse_order(order)
+        workflow_id = (
+            f"{VALIDATE_ORDER_WORKFLOW_PREFIX}{scoped_id(document.order_id, self.storefront)}"
+            f"/{uuid4()}"
+        )
+        async with self._answers():
+            try:
+                result: OrderValidation = await self.client.execute_workflow(
+                    VALIDATE_ORDER_WORKFLOW,
+                    Submission(document.model_dump(mode="json")),
+                    id=workflow_id,
+                    task_queue=self.task_queue,
+                    result_type=OrderValidation,
+                    execution_timeout=VALIDATE_ORDER_TIMEOUT,
+                    static_summary=f"Dry run of order {document.order_id}",
+                )
+            except WorkflowFailureError as error:
+                refusal = _refusal_of(error.cause)
+                if refusal is not None:
+                    raise StorefrontError(refusal.message) from None
+                if isinstance(error.cause, RunTimedOut):
+                    raise EngineBusy(
+                        f"The order engine did not check order {document.order_id} in time "
+                        "(no worker may be running); nothing was written. Try again in a "
+                        "moment."
+                    ) from None
+                raise StorefrontError(_TRY_AGAIN) from None
+        return result
 
 
 def _quoted(value: str) -> str:
@@ -774,6 +850,9 @@ class SyncStorefront:
 
     def add_licences(self, request: LicenceRequest) -> LicenceOutcome:
         return self._run(self._shop.add_licences(request))
+
+    def validate_order(self, order: OrderDocument | dict[str, Any] | str) -> OrderValidation:
+        return self._run(self._shop.validate_order(order))
 
     def close(self) -> None:
         self._loop.call_soon_threadsafe(self._loop.stop)

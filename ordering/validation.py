@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Sequence
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, JsonValue, RootModel, ValidationError
@@ -174,8 +175,13 @@ def _reason(error: Any) -> str:
 def problems(exc: ValidationError) -> list[FieldProblem]:
     """One 'field: reason' per error. A tagged union's bad or missing tag is its tag field's
     problem (`customer.kind`), an unknown field is named by `safe_name`."""
+    return problems_of(exc.errors())
+
+
+def problems_of(errors: Sequence[Any]) -> list[FieldProblem]:
+    """`problems` of pydantic's error dicts (as a web framework passes them on)."""
     found: list[FieldProblem] = []
-    for error in exc.errors():
+    for error in errors:
         loc = tuple(error["loc"])
         kind = error["type"]
         if kind in ("union_tag_invalid", "union_tag_not_found"):

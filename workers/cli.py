@@ -11,6 +11,11 @@ csp-orders order cancel ORDER_ID
 csp-orders licences add --request-id ID --customer ID --subscription ID --quantity N
                                     (also spelt `licenses add`)
 csp-orders schema                   the order document's JSON Schema
+csp-orders api                      the storefronts' HTTP API (CSP_STOREFRONTS_FILE,
+                                    CSP_TEMPORAL_ADDRESS, CSP_CODEC_KEYS); --openapi prints its
+                                    OpenAPI document
+csp-orders api-key new|revoke --file FILE --storefront ID [--key-id ID]
+                                    a storefront's API keys (the file keeps their hashes)
 
 Development (on this machine, with the local Partner Center sandbox):
 csp-orders dev                      Temporal dev server + sandbox + codec server + worker
@@ -401,6 +406,71 @@ def _codec_server(args: argparse.Namespace) -> int:
     return 0
 
 
+def _api(args: argparse.Namespace) -> int:
+    from workers.api.server import api_app, openapi_text
+
+    if args.openapi:
+        print(openapi_text(), end="")
+        return EXIT_OK
+    import uvicorn
+
+    from clients.payloads import EncryptionKeysMissing, writer_key_ring
+    from workers.logs import configure_logging
+    from workers.settings import TemporalSettings
+    from workers.storefronts import FILE_VARIABLE, StorefrontsNotConfigured
+
+    temporal = TemporalSettings.from_env()
+    try:
+        writer_key_ring(temporal.address, None)  # the orders it places travel encrypted
+        app = api_app(temporal.address, temporal.task_queue, namespace=temporal.namespace)
+    except (EncryptionKeysMissing, StorefrontsNotConfigured) as error:
+        print(f"csp-orders api: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    if not os.environ.get(FILE_VARIABLE):
+        print(
+            f"csp-orders api: no storefront can call it: set {FILE_VARIABLE} (the storefronts "
+            "file; `csp-orders api-key new` makes keys)",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    configure_logging(json=True, level=args.log_level)
+    print(f"storefront API on http://{args.host}:{args.port} (Temporal {temporal.address})")
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port,
+        log_level="warning",
+        log_config=None,
+        access_log=False,  # the API logs each request itself, without path values or query
+    )
+    return EXIT_OK
+
+
+def _api_key(args: argparse.Namespace) -> int:
+    from workers.storefronts import (
+        StorefrontsNotConfigured,
+        add_api_key,
+        revoke_api_key,
+    )
+
+    try:
+        if args.api_key_command == "new":
+            key, entry = add_api_key(Path(args.file), args.storefront, args.key_id)
+            print(key)
+            print(
+                f"API key {entry.id} of storefront {args.storefront} added to {args.file} (its "
+                "SHA-256 only; the key above is shown once)",
+                file=sys.stderr,
+            )
+        else:
+            revoke_api_key(Path(args.file), args.storefront, args.key_id)
+            print(f"API key {args.key_id} of storefront {args.storefront} revoked", file=sys.stderr)
+    except StorefrontsNotConfigured as error:
+        print(f"csp-orders api-key: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    return EXIT_OK
+
+
 def _chaos(args: argparse.Namespace) -> int:
     if not args.plan_only and _without_temporal_server("chaos"):
         return EXIT_USAGE
@@ -513,6 +583,32 @@ def build_parser() -> argparse.ArgumentParser:
         help="also accept the token as the endpoint path (<url>/<token>), for a UI without sign-in",
     )
     codec.set_defaults(run=_codec_server)
+    api = commands.add_parser(
+        "api",
+        help="the storefronts' HTTP API (CSP_STOREFRONTS_FILE, CSP_TEMPORAL_ADDRESS, "
+        "CSP_CODEC_KEYS)",
+    )
+    api.add_argument("--host", default="127.0.0.1")
+    api.add_argument("--port", type=int, default=8090)
+    api.add_argument("--log-level", default="INFO", type=str.upper, choices=LOG_LEVELS)
+    api.add_argument(
+        "--openapi", action="store_true", help="print the OpenAPI document (docs/openapi.json)"
+    )
+    api.set_defaults(run=_api)
+    api_key = commands.add_parser(
+        "api-key", help="make or revoke a storefront's API keys"
+    ).add_subparsers(dest="api_key_command", required=True)
+    new_key = api_key.add_parser(
+        "new", help="add a new key to the storefronts file; prints the key once"
+    )
+    revoke = api_key.add_parser("revoke", help="remove a key from the storefronts file")
+    for sub in (new_key, revoke):
+        sub.add_argument("--file", required=True, help="the storefronts file (JSON)")
+        sub.add_argument("--storefront", required=True)
+    new_key.add_argument("--key-id", default=None, help="the key's id (default: random)")
+    revoke.add_argument("--key-id", required=True)
+    for sub in (new_key, revoke):
+        sub.set_defaults(run=_api_key)
     chaos = commands.add_parser(
         "chaos",
         help="orders under worker kills, a server restart and faults; reconciled",

@@ -23,10 +23,18 @@ import hmac
 import json
 import os
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl, SecretStr, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    HttpUrl,
+    SecretStr,
+    TypeAdapter,
+    ValidationError,
+)
 
 from activities.webhooks import WebhookEndpoint
 from clients.contract import StorefrontId
@@ -142,3 +150,48 @@ def load_storefronts(path: str | Path | None = None) -> StorefrontDirectory:
         raise StorefrontsNotConfigured(
             f"the storefronts file {where} is not valid: {reason}"
         ) from None
+
+
+def _edit(path: Path, change: Callable[[StorefrontDirectory], None]) -> None:
+    """Change the storefronts file in place (written to a new file, then renamed over it)."""
+    directory = load_storefronts(path) if path.exists() else StorefrontDirectory()
+    change(directory)
+    text = directory.model_dump_json(indent=2, exclude_defaults=False) + "\n"
+    temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(text)
+    os.replace(temporary, path)
+
+
+def add_api_key(path: Path, storefront: str, key_id: str | None = None) -> tuple[str, ApiKeyEntry]:
+    """A new key for `storefront` (created in the file if new); the file keeps its hash."""
+    key, entry = new_api_key(key_id)
+
+    try:
+        TypeAdapter(StorefrontId).validate_python(storefront)
+        ApiKeyEntry(id=entry.id, sha256=entry.sha256)
+    except ValidationError:
+        raise StorefrontsNotConfigured(
+            "a storefront id is 1 to 32 lower-case letters, digits and '-'; a key id 1 to 32 "
+            "letters, digits and '-'"
+        ) from None
+
+    def add(directory: StorefrontDirectory) -> None:
+        settings = directory.storefronts.setdefault(storefront, StorefrontSettings())
+        if any(existing.id == entry.id for existing in settings.api_keys):
+            raise StorefrontsNotConfigured(f"storefront {storefront} has a key {entry.id} already")
+        settings.api_keys.append(entry)
+
+    _edit(path, add)
+    return key, entry
+
+
+def revoke_api_key(path: Path, storefront: str, key_id: str) -> None:
+    def revoke(directory: StorefrontDirectory) -> None:
+        settings = directory.storefronts.get(storefront)
+        if settings is None or not any(k.id == key_id for k in settings.api_keys):
+            raise StorefrontsNotConfigured(f"storefront {storefront} has no key {key_id}")
+        settings.api_keys = [k for k in settings.api_keys if k.id != key_id]
+
+    _edit(path, revoke)

@@ -1,0 +1,47 @@
+"""Building the API for a process: `csp-orders api`, the dev stack, the demo and the tests."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from clients.contract import TASK_QUEUE
+from clients.payloads import KeyRing
+from clients.storefront import Storefront
+from workers.api.app import Engine, create_api_app
+from workers.api.auth import Storefronts
+from workers.storefronts import FILE_VARIABLE, StorefrontDirectory
+
+
+def api_app(
+    temporal_address: str,
+    task_queue: str = TASK_QUEUE,
+    *,
+    namespace: str = "default",
+    keys: KeyRing | None = None,
+    storefronts_file: Path | None = None,
+    storefronts: StorefrontDirectory | None = None,
+) -> FastAPI:
+    """The API for the storefronts of `storefronts_file` (default: `CSP_STOREFRONTS_FILE`, read
+    again when it changes) or `storefronts`, placing orders with Temporal at
+    `temporal_address` (connected when first needed)."""
+    import os
+
+    path = storefronts_file
+    if path is None and storefronts is None and os.environ.get(FILE_VARIABLE):
+        path = Path(os.environ[FILE_VARIABLE])
+
+    async def connect() -> Storefront:
+        return await Storefront.connect(
+            temporal_address, namespace=namespace, task_queue=task_queue, keys=keys
+        )
+
+    return create_api_app(Engine(connect), Storefronts(path, storefronts))
+
+
+def openapi_text() -> str:
+    """The OpenAPI document as committed in docs/openapi.json."""
+    app = api_app("127.0.0.1:0", storefronts=StorefrontDirectory())
+    return json.dumps(app.openapi(), indent=2, sort_keys=False) + "\n"
