@@ -24,6 +24,7 @@ from ordering.document import (
     NewCustomer,
     Segment,
 )
+from ordering.events import StorefrontEvent
 from ordering.planning import ExistingSubscription
 
 LOAD_ENGINE_CONFIG = "load_engine_config"
@@ -503,3 +504,29 @@ class CustomerSlotRelease(BaseModel):
 
     customer_id: str
     workflow_id: str  # the holder giving the slot back (or withdrawing its request)
+
+
+# ---------------------------------------------------------------------- webhooks to storefronts
+
+DELIVER_WEBHOOK = "deliver_webhook"
+WEBHOOK_NOT_DELIVERED = "WebhookNotDelivered"  # a retryable failure: the attempt failed
+
+
+class WebhookDeliveryRequest(BaseModel):
+    """One event to POST to its storefront's webhook, under its `webhook-id` (the same on every
+    attempt)."""
+
+    model_config = ConfigDict(hide_input_in_errors=True)
+
+    webhook_id: str
+    event: StorefrontEvent
+
+
+class WebhookDeliveryResult(BaseModel):
+    """Acknowledged (a 2xx answer, `status`), or not sent at all: no endpoint is configured for
+    the storefront on this worker (`configured` False, nothing to retry)."""
+
+    model_config = ConfigDict(hide_input_in_errors=True)
+
+    configured: bool = True
+    status: int | None = None

@@ -1,13 +1,32 @@
-"""Webhooks to storefronts: the delivery activity (signed as Standard Webhooks says).
+"""Webhooks to storefronts: the delivery activity, one signed POST per attempt (docs/WEBHOOKS.md).
 
-(The delivery itself is being written; `WebhookEndpoint` is the worker's seam.)
+Signed as the Standard Webhooks specification says: `webhook-id` (the same on every attempt, so
+the receiver de-duplicates), `webhook-timestamp` (this attempt's, seconds since the epoch) and
+`webhook-signature` (`v1,<base64 HMAC-SHA256 of "<id>.<timestamp>.<body>">`, keyed with the
+storefront's secret). A 2xx answer acknowledges the event; anything else (another status, a
+timeout, no connection) fails the attempt, and the webhooks workflow's retry policy tries again.
+Neither the endpoint's address (its query string may hold a token) nor the secret, nor the
+receiver's answer, ever goes into a log line or an error: only the status and the kind of
+failure do.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
+import httpx
+import structlog
 from pydantic import SecretStr
+from standardwebhooks import Webhook
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities import messages as m
+
+ATTEMPT_TIMEOUT = httpx.Timeout(25.0, connect=10.0)  # inside the activity's 30 s
+log = structlog.get_logger("webhooks")
 
 
 @dataclass(frozen=True)
@@ -17,3 +36,74 @@ class WebhookEndpoint:
 
     url: str
     secret: SecretStr
+
+
+class WebhookDelivery:
+    """The `deliver_webhook` activity over the storefronts' endpoints (by storefront id)."""
+
+    def __init__(
+        self, endpoints: Mapping[str, WebhookEndpoint], http: httpx.AsyncClient | None = None
+    ) -> None:
+        self._endpoints = dict(endpoints)
+        self._signers = {s: Webhook(e.secret.get_secret_value()) for s, e in endpoints.items()}
+        self._http = http
+
+    @activity.defn(name=m.DELIVER_WEBHOOK)
+    async def deliver_webhook(self, delivery: m.WebhookDeliveryRequest) -> m.WebhookDeliveryResult:
+        event = delivery.event
+        endpoint = self._endpoints.get(event.storefront)
+        if endpoint is None:
+            log.warning(
+                "webhook not sent: no endpoint is configured for the storefront",
+                storefront=event.storefront,
+                webhook_id=delivery.webhook_id,
+                event_type=event.type.value,
+            )
+            return m.WebhookDeliveryResult(configured=False)
+        body = event.model_dump_json()
+        now = datetime.now(UTC)
+        headers = {
+            "content-type": "application/json",
+            "webhook-id": delivery.webhook_id,
+            "webhook-timestamp": str(int(now.timestamp())),
+            "webhook-signature": self._signers[event.storefront].sign(
+                delivery.webhook_id, now, body
+            ),
+        }
+        try:
+            answer = await self._post(endpoint.url, body, headers)
+        except httpx.TimeoutException as error:
+            raise self._not_delivered(
+                delivery, f"no answer in time ({type(error).__name__})"
+            ) from None
+        except httpx.HTTPError as error:
+            raise self._not_delivered(delivery, f"no connection ({type(error).__name__})") from None
+        if not 200 <= answer.status_code < 300:
+            raise self._not_delivered(delivery, f"the endpoint answered {answer.status_code}")
+        log.info(
+            "webhook delivered",
+            storefront=event.storefront,
+            webhook_id=delivery.webhook_id,
+            event_type=event.type.value,
+            status=answer.status_code,
+        )
+        return m.WebhookDeliveryResult(status=answer.status_code)
+
+    async def _post(self, url: str, body: str, headers: dict[str, str]) -> httpx.Response:
+        if self._http is not None:
+            return await self._http.post(
+                url, content=body, headers=headers, timeout=ATTEMPT_TIMEOUT
+            )
+        async with httpx.AsyncClient(timeout=ATTEMPT_TIMEOUT) as http:
+            return await http.post(url, content=body, headers=headers)
+
+    def _not_delivered(self, delivery: m.WebhookDeliveryRequest, why: str) -> ApplicationError:
+        log.warning(
+            "webhook attempt failed",
+            storefront=delivery.event.storefront,
+            webhook_id=delivery.webhook_id,
+            event_type=delivery.event.type.value,
+            attempt=activity.info().attempt,
+            reason=why,
+        )
+        return ApplicationError(f"webhook not delivered: {why}", type=m.WEBHOOK_NOT_DELIVERED)

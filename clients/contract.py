@@ -41,6 +41,7 @@ ORDER_WORKFLOW = "OrderWorkflow"
 LICENCES_WORKFLOW = "LicencesWorkflow"
 CUSTOMER_SLOT_WORKFLOW = "CustomerSlotWorkflow"
 PARTNER_CENTER_QUOTA_WORKFLOW = "PartnerCenterQuotaWorkflow"
+VALIDATE_ORDER_WORKFLOW = "ValidateOrderWorkflow"  # the dry run: reads only
 
 # ---------------------------------------------------------------------- workflow ids
 
@@ -359,3 +360,60 @@ class QuotaState(BaseModel):
     model_config = ConfigDict(hide_input_in_errors=True)
 
     spent_until: float | None = None
+
+
+# ---------------------------------------------------------------------- webhooks to storefronts
+
+# A storefront's orders and licence requests tell it where they stand by webhooks
+# (docs/WEBHOOKS.md): the events and their body are the domain's (ordering/events.py),
+# re-exported here as the contract with storefronts. The order (or licence request) hands its
+# events to its webhooks workflow (`webhooks_workflow_id`, on the order's own task queue): the
+# first with the start, the later ones by signal; that workflow delivers them one at a time, in
+# sequence, each by an activity retried for days.
+from ordering.config import WebhookSchedule  # noqa: E402
+from ordering.events import EventLine as EventLine  # noqa: E402
+from ordering.events import StorefrontEvent as StorefrontEvent  # noqa: E402
+from ordering.events import StorefrontEventType as StorefrontEventType  # noqa: E402
+from ordering.events import webhook_id as webhook_id  # noqa: E402
+
+WEBHOOK_DELIVERY_WORKFLOW = "WebhookDeliveryWorkflow"
+WEBHOOK_EVENTS_SIGNAL = "webhook_events"  # WebhookEvents
+
+
+class WebhookDeliveryStart(BaseModel):
+    """The webhooks workflow's input: how to deliver (the order's engine configuration), and
+    the order's first events."""
+
+    model_config = ConfigDict(hide_input_in_errors=True)
+
+    schedule: WebhookSchedule = Field(default_factory=WebhookSchedule)
+    events: list[StorefrontEvent] = Field(default_factory=list)
+
+
+class WebhookEvents(BaseModel):
+    """More events of the order, in sequence order (the signal's input)."""
+
+    model_config = ConfigDict(hide_input_in_errors=True)
+
+    events: list[StorefrontEvent]
+
+
+class FailedWebhook(BaseModel):
+    """An event that was never acknowledged: no endpoint is configured for its storefront, or
+    every attempt failed until the schedule gave up."""
+
+    model_config = ConfigDict(hide_input_in_errors=True)
+
+    type: StorefrontEventType
+    sequence: int
+    webhook_id: str
+    last_error: str
+
+
+class WebhookDeliveryReport(BaseModel):
+    """The webhooks workflow's result."""
+
+    model_config = ConfigDict(hide_input_in_errors=True)
+
+    delivered: int = 0
+    failed: list[FailedWebhook] = Field(default_factory=list)

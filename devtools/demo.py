@@ -13,6 +13,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+import httpx
+
 from clients.contract import LicenceRequest
 from clients.storefront import Storefront, TaxIdRejected
 from devtools.dev import DevStack, dev_stack
@@ -32,10 +34,12 @@ from devtools.samples import (
     order,
 )
 from devtools.samples import VOICE_END_OF_SALE as VOICE
+from devtools.webhook_inbox import WebhookInbox
 from ordering.config import load_config
 from ordering.document import OrderDocument
 from ordering.status import OrderOutcome, WaitingFor
 from sandbox.admin_client import SandboxAdmin
+from sandbox.background_server import BackgroundServer
 
 
 @dataclass
@@ -215,15 +219,58 @@ def describe(outcome: OrderOutcome) -> str:
     return f"{outcome.phase.value}: " + "; ".join(parts)
 
 
+async def over_http(stack: DevStack, inbox: WebhookInbox, suffix: str) -> None:
+    """One order as a storefront in another language places it: over the HTTP API, its tax ID
+    supplied later; then the webhooks the storefront got, each signature verified."""
+    print("\nOver the HTTP API (storefront dev-shop), and the webhooks it got")
+    document = order(
+        f"http-{suffix}", new_customer(f"adatum{suffix}", country="RU"), line(OFFICE_E3, 4)
+    )
+    auth = {"Authorization": f"Bearer {stack.storefront.api_key}"}
+    async with httpx.AsyncClient(base_url=stack.api_url, headers=auth, timeout=30) as http:
+        placed = await http.post("/v1/orders", json=document.model_dump(mode="json"))
+        print(f"  POST /v1/orders -> {placed.status_code} {placed.headers.get('location')}")
+        path = f"/v1/orders/{document.order_id}"
+        while (await http.get(path)).json()["phase"] != "waiting_for_tax_id":
+            await asyncio.sleep(0.2)
+        refused = await http.post(f"{path}/tax-id", json={"tax_id": INVALID_RU_TAX_ID})
+        print(
+            f"  POST {path}/tax-id (a wrong INN) -> {refused.status_code} "
+            f"{refused.json()['code']}: {refused.json()['detail']}"
+        )
+        taken = await http.post(f"{path}/tax-id", json={"tax_id": VALID_RU_TAX_ID})
+        print(f"  POST {path}/tax-id -> {taken.status_code}")
+        while (status := (await http.get(path)).json())["phase"] not in ("completed", "failed"):
+            await asyncio.sleep(0.2)
+        print(f"  GET {path} -> {status['phase']}")
+    for _ in range(150):  # the webhooks follow the order; they never hold it up
+        if any(e["type"] == "order.completed" for e in inbox.of(document.order_id)):
+            break
+        await asyncio.sleep(0.2)
+    for event in inbox.of(document.order_id):
+        print(
+            f"  webhook #{event['sequence']} {event['type']:<26} phase {event['phase']}"
+            f" (signature verified)"
+        )
+
+
 async def run_demo() -> None:
     config = load_config()
     # The sandbox provisions in a second; ask every half second instead of every five.
     waits = config.waits.model_copy(update={"provisioning_poll_every": timedelta(seconds=0.5)})
-    async with dev_stack(config=config.model_copy(update={"waits": waits})) as stack:
-        print(f"Temporal UI: {stack.ui_url}   sandbox: {stack.sandbox.base_url}\n")
-        demo = Demo(stack, datetime.now(UTC).strftime("%H%M%S"))
-        await demo.run()
-        await demo.report()
+    inbox = WebhookInbox()
+    with BackgroundServer(inbox.app(), name="storefront webhooks") as receiver:
+        async with dev_stack(
+            config=config.model_copy(update={"waits": waits}),
+            webhook_url=f"{receiver.base_url}/webhooks",
+        ) as stack:
+            inbox.secret = stack.storefront.webhook_secret
+            print(f"Temporal UI: {stack.ui_url}   sandbox: {stack.sandbox.base_url}\n")
+            suffix = datetime.now(UTC).strftime("%H%M%S")
+            demo = Demo(stack, suffix)
+            await demo.run()
+            await demo.report()
+            await over_http(stack, inbox, suffix)
 
 
 def main() -> int:

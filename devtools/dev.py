@@ -11,6 +11,7 @@ and the Temporal server (with its Web UI) all stop, and the process exits.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import json
 import os
@@ -26,8 +27,10 @@ from pathlib import Path
 from secrets import token_urlsafe
 from types import FrameType
 
+from pydantic import SecretStr
 from temporalio.client import Client
 
+from activities.webhooks import WebhookEndpoint
 from clients.contract import SEARCH_ATTRIBUTES, TASK_QUEUE
 from clients.partner_center import PartnerCenterClient
 from clients.payloads import ACTIVE_VARIABLE, KEYS_VARIABLE, KeyRing
@@ -37,12 +40,14 @@ from ordering.config import EngineConfig, load_config
 from sandbox.background_server import BackgroundServer, free_port
 from sandbox.core import SandboxSettings
 from sandbox.server import SandboxServer
+from workers.api.server import api_app
 from workers.codec_server import (
     LOOPBACK_HOSTS,
     TOKEN_VARIABLE,
     create_codec_app,
     loopback_ui_origins,
 )
+from workers.storefronts import key_digest, key_id_of, new_api_key
 from workers.worker import connect
 
 PRIVATE_DIRECTORY = 0o700
@@ -52,9 +57,24 @@ PRIVATE_FILE = 0o600
 SERVER_SETTINGS_FILE = "temporal-env.yaml"
 SERVER_SETTINGS_ENV = "default"  # named on the command line: TEMPORAL_ENV cannot pick another
 KEYS_FILE = "codec-keys.env"
+# The storefront API's: the storefronts file (the dev storefront's key hash and webhook) and the
+# dev storefront's API key and webhook secret, for `curl` and scripts in another terminal.
+STOREFRONTS_FILE = "storefronts.json"
+API_SECRETS_FILE = "storefront-api.env"
+DEV_STOREFRONT = "dev-shop"
+API_KEY_VARIABLE = "CSP_API_KEY"
+WEBHOOK_SECRET_VARIABLE = "CSP_DEV_WEBHOOK_SECRET"
 # What the stack keeps in its state directory: the Temporal database (and its -wal and -shm
 # files), the server's log and settings, the sandbox's state, the dev secrets.
-STATE_FILE_PREFIXES = ("temporal.", "temporal-", "sandbox.", ".sandbox-state-", KEYS_FILE)
+STATE_FILE_PREFIXES = (
+    "temporal.",
+    "temporal-",
+    "sandbox.",
+    ".sandbox-state-",
+    KEYS_FILE,
+    STOREFRONTS_FILE,
+    API_SECRETS_FILE,
+)
 
 
 # The dev server's history service reads its queue of tasks to dispatch (a workflow task, an
@@ -197,6 +217,42 @@ def dev_secrets(directory: Path) -> DevSecrets:
     )
 
 
+@dataclass(frozen=True)
+class DevStorefront:
+    """The dev stack's storefront: its API key and webhook secret."""
+
+    api_key: str
+    webhook_secret: str
+
+
+def dev_storefront(directory: Path, webhook_url: str | None) -> DevStorefront:
+    """The dev storefront's key and webhook secret, made once and kept (0600) in
+    `<state dir>/storefront-api.env`; the storefronts file the API reads is written afresh at
+    each start (the key's hash; the webhook, when the stack has one)."""
+    path = directory / API_SECRETS_FILE
+    stored: dict[str, str] = {}
+    if path.exists():
+        lines = (line.split("=", 1) for line in path.read_text().split() if "=" in line)
+        stored = {name: value.strip("'") for name, value in lines}
+    api_key = stored.get(API_KEY_VARIABLE) or new_api_key("dev")[0]
+    secret = stored.get(WEBHOOK_SECRET_VARIABLE) or (
+        "whsec_" + base64.b64encode(os.urandom(32)).decode()
+    )
+    values = {API_KEY_VARIABLE: api_key, WEBHOOK_SECRET_VARIABLE: secret}
+    if stored != values:
+        write_private(path, "".join(f"{k}='{v}'\n" for k, v in values.items()))
+    storefront: dict[str, object] = {
+        "api_keys": [{"id": key_id_of(api_key) or "dev", "sha256": key_digest(api_key)}]
+    }
+    if webhook_url is not None:
+        storefront["webhook"] = {"url": webhook_url, "secret_env": WEBHOOK_SECRET_VARIABLE}
+    write_private(
+        directory / STOREFRONTS_FILE,
+        json.dumps({"storefronts": {DEV_STOREFRONT: storefront}}, indent=2) + "\n",
+    )
+    return DevStorefront(api_key=api_key, webhook_secret=secret)
+
+
 @dataclass
 class DevStack:
     client: Client
@@ -207,6 +263,9 @@ class DevStack:
     codec_url: str
     "The codec server, for `temporal ... --codec-endpoint` with the bearer token."
     codec_token: str
+    api_url: str
+    "The storefront API (`csp-orders api`), for the storefront `dev-shop`."
+    storefront: DevStorefront
 
 
 @contextlib.asynccontextmanager
@@ -219,6 +278,8 @@ async def dev_stack(
     codec_port: int | None = None,
     config: EngineConfig | None = None,
     sandbox_settings: SandboxSettings | None = None,
+    api_port: int | None = None,
+    webhook_url: str | None = None,
 ) -> AsyncIterator[DevStack]:
     """Start everything; `state_dir` keeps the Temporal database, the sandbox's state and the
     dev secrets (a temporary directory when None), private to the user (0700, files 0600).
@@ -263,11 +324,34 @@ async def dev_stack(
         )
         sandbox = stack.enter_context(SandboxServer(settings, port=sandbox_port or free_port()))
         client = await connect(f"127.0.0.1:{port}", keys=secrets.keys)
+        storefront = dev_storefront(directory, webhook_url)
+        api = BackgroundServer(
+            api_app(
+                f"127.0.0.1:{port}",
+                TASK_QUEUE,
+                keys=secrets.keys,
+                storefronts_file=directory / STOREFRONTS_FILE,
+            ),
+            name="storefront API",
+            port=api_port or free_port(),
+        )
+        stack.enter_context(api)
+        webhooks = (
+            {DEV_STOREFRONT: WebhookEndpoint(webhook_url, SecretStr(storefront.webhook_secret))}
+            if webhook_url is not None
+            else {}
+        )
         # The sandbox's URL and credentials, given explicitly: the engine has no default.
         async with PartnerCenterClient.from_config(sandbox_client_config(sandbox)) as pc:
             from workers.worker import build_worker
 
-            worker = build_worker(client, pc, config or load_config(), task_queue=TASK_QUEUE)
+            worker = build_worker(
+                client,
+                pc,
+                config or load_config(),
+                task_queue=TASK_QUEUE,
+                webhook_endpoints=webhooks,
+            )
             async with worker:
                 yield DevStack(
                     client=client,
@@ -277,6 +361,8 @@ async def dev_stack(
                     task_queue=TASK_QUEUE,
                     codec_url=codec.base_url,
                     codec_token=secrets.codec_token,
+                    api_url=api.base_url,
+                    storefront=storefront,
                 )
 
 

@@ -93,6 +93,18 @@ class Waits(ConfigModel):
     customer_slot_lease: timedelta = timedelta(hours=3)
 
 
+class WebhookSchedule(ConfigModel):
+    """How a storefront's webhooks are delivered (workflows/webhooks.py): each attempt may take
+    `attempt_timeout`; a failed one is tried again after `first_retry_after`, then twice as long
+    each time, at most `longest_retry_interval` apart, until `give_up_after` from the first
+    attempt: then the delivery has failed for good (operators see it)."""
+
+    attempt_timeout: timedelta = Field(timedelta(seconds=30), gt=timedelta(0))
+    first_retry_after: timedelta = Field(timedelta(seconds=10), gt=timedelta(0))
+    longest_retry_interval: timedelta = Field(timedelta(hours=1), gt=timedelta(0))
+    give_up_after: timedelta = Field(timedelta(days=3), gt=timedelta(0))
+
+
 class EngineConfig(ConfigModel):
     product_policies: tuple[ProductPolicy, ...] = ()
     default_policy: SubscriptionPolicy = SubscriptionPolicy.ONE_ACTIVE
@@ -103,6 +115,7 @@ class EngineConfig(ConfigModel):
     billing_address_required: bool = False
     tax_id_requirements: tuple[TaxIdRequirement, ...] = Field(default_factory=default_requirements)
     waits: Waits = Field(default_factory=Waits)
+    webhooks: WebhookSchedule = Field(default_factory=WebhookSchedule)
     catalog_max_age: timedelta = Field(
         timedelta(minutes=10),
         gt=timedelta(0),

@@ -11,11 +11,12 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
@@ -66,7 +67,12 @@ DomainPrefix = Annotated[
     str,
     StringConstraints(strip_whitespace=True, to_lower=True),
     AfterValidator(_domain_prefix),
-    Field(description="The new tenant's <prefix>.onmicrosoft.com."),
+    Field(
+        description="The new tenant's <prefix>.onmicrosoft.com (lower-cased).",
+        # what `_domain_prefix` admits, before the whitespace is stripped and the letters
+        # lower-cased, so the published schema promises what validation does
+        json_schema_extra={"pattern": r"^\s*[A-Za-z0-9](?:[A-Za-z0-9-]{0,25}[A-Za-z0-9])?\s*$"},
+    ),
 ]
 
 
@@ -118,7 +124,16 @@ class EducationDetails(Document):
     website: Annotated[str, StringConstraints(pattern=r"^https?://\S+$", max_length=256)]
 
 
+def _kind_required(schema: dict[str, Any]) -> None:
+    """`kind` has a default for Python callers, but a document must name it: it chooses the
+    customer's form (the discriminator), so the published schema lists it as required."""
+    required = schema.setdefault("required", [])
+    if isinstance(required, list) and "kind" not in required:
+        required.insert(0, "kind")
+
+
 class NewCustomer(Document):
+    model_config = ConfigDict(json_schema_extra=_kind_required)  # (merged with Document's)
     kind: Literal["new"] = "new"
     company_name: Text
     domain_prefix: DomainPrefix
@@ -142,6 +157,8 @@ class NewCustomer(Document):
 class ExistingTenant(Document):
     """A customer with its own Office 365 tenant: it must accept a reseller relationship."""
 
+    model_config = ConfigDict(json_schema_extra=_kind_required)
+
     kind: Literal["existing_tenant"] = "existing_tenant"
     domain: Annotated[
         str,
@@ -157,6 +174,8 @@ class ExistingTenant(Document):
 
 class KnownCustomer(Document):
     """Already a customer of this partner, identified by its Partner Center id."""
+
+    model_config = ConfigDict(json_schema_extra=_kind_required)
 
     kind: Literal["known"] = "known"
     customer_id: TenantId
@@ -206,6 +225,16 @@ class OrderLine(Document):
         return self.offer.split(":")[1]
 
 
+def _date_time_text(value: object) -> object:
+    """A date and time is written as text (the schema's `date-time`): pydantic would otherwise
+    read a number as seconds since 1970."""
+    if isinstance(value, int | float):
+        raise ValueError(
+            "must be a date and time in ISO 8601 form, such as 2026-11-23T07:00:00+01:00"
+        )
+    return value
+
+
 class AgreementAcceptance(Document):
     """Who at the customer accepted the Microsoft Customer Agreement, and when."""
 
@@ -213,7 +242,7 @@ class AgreementAcceptance(Document):
     last_name: Text
     email: Email
     phone: Annotated[str, StringConstraints(strip_whitespace=True, max_length=32)] | None = None
-    accepted_at: datetime
+    accepted_at: Annotated[datetime, BeforeValidator(_date_time_text)]
 
 
 class OrderDocument(Document):

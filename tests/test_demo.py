@@ -32,3 +32,14 @@ def test_make_demo() -> None:
     assert "Litware" in names  # holds the discontinued offer
     # The refused new customers (discontinued offer; 400 Business seats) have no tenant.
     assert not [name for name in names if name.startswith(("Voice", "Capped"))]
+    # One order over the HTTP API, its tax ID later; the storefront's webhooks, verified.
+    http = out[out.index("Over the HTTP API") :]
+    assert "POST /v1/orders -> 201 /v1/orders/http-" in http
+    assert "-> 422 TAX_ID_REJECTED:" in http
+    assert "-> completed" in http
+    webhooks = [row.split()[1:3] for row in http.splitlines() if "webhook #" in row]
+    assert webhooks == [
+        ["#1", "order.waiting_for_tax_id"],
+        ["#2", "order.completed"],
+    ], http
+    assert http.count("(signature verified)") == 2

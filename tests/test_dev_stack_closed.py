@@ -44,7 +44,9 @@ def clean_env() -> dict[str, str]:
 
 @contextlib.contextmanager
 def dev_stack_process(tmp_path: Path, state: Path) -> Iterator[RunningStack]:
-    ports = {name: free_port() for name in ("port", "ui-port", "sandbox-port", "codec-port")}
+    ports = {
+        name: free_port() for name in ("port", "ui-port", "sandbox-port", "codec-port", "api-port")
+    }
     command = [str(VENV_BIN / "csp-orders"), "dev", "--state-dir", str(state)]
     for name, port in ports.items():
         command += [f"--{name}", str(port)]

@@ -4,7 +4,8 @@ the `<id>` placeholders substituted), in a directory laid out like the repositor
 a changed README fails here until its test changes too.
 
 README lines covered (section, command):
-  Operators:  .venv/bin/csp-orders dev     (--port, --ui-port, --sandbox-port, --codec-port)
+  Operators:  .venv/bin/csp-orders dev     (--port, --ui-port, --sandbox-port, --codec-port,
+                                            --api-port)
               set -a; . .state/dev/codec-keys.env; set +a
               .venv/bin/csp-orders order place examples/russian-customer-tax-id-later.json
               .venv/bin/csp-orders order status shop-1005
@@ -28,6 +29,10 @@ README lines covered (section, command):
                        temporal workflow update execute ... --name provide_tax_id
                        (the elided options filled in; an invalid tax ID, refused with the reason
                        through the codec, `ValueError (message encrypted)` without it)
+  Storefronts over HTTP: set -a; . .state/dev/storefront-api.env; set +a and the five `curl`
+                       lines (port substituted), against `csp-orders dev`'s API;
+                       csp-orders api-key new / revoke --file storefronts.json ...;
+                       CSP_STOREFRONTS_FILE=storefronts.json .venv/bin/csp-orders api --port 8090
   Traces, metrics:     csp-orders worker --metrics-port 9464
   The sandbox:         .venv/bin/csp-orders sandbox --port 8088 [--state sandbox.json]
                        [--provisioning-delay 1] [--vetting-delay SECONDS]
@@ -91,6 +96,7 @@ class Operator:
     temporal: str
     sandbox: str
     codec: str
+    api: str = ""
 
     def env(self, **extra: str) -> dict[str, str]:
         return clean_env(
@@ -187,7 +193,8 @@ async def until_answering(url: str) -> None:
 async def operator(tmp_path: Path) -> AsyncIterator[Operator]:
     """`.venv/bin/csp-orders dev`, ports substituted, running until the test ends (Ctrl-C)."""
     cwd = repository_layout(tmp_path)
-    ports = {name: free_port() for name in ("port", "ui-port", "sandbox-port", "codec-port")}
+    names = ("port", "ui-port", "sandbox-port", "codec-port", "api-port")
+    ports = {name: free_port() for name in names}
     command = shlex.split(documented(".venv/bin/csp-orders dev"))
     for name, port in ports.items():
         command += [f"--{name}", str(port)]
@@ -199,6 +206,7 @@ async def operator(tmp_path: Path) -> AsyncIterator[Operator]:
             temporal=f"127.0.0.1:{ports['port']}",
             sandbox=f"http://127.0.0.1:{ports['sandbox-port']}",
             codec=f"http://127.0.0.1:{ports['codec-port']}",
+            api=f"http://127.0.0.1:{ports['api-port']}",
         )
     assert dev.returncode == 0, log.read_text(errors="replace")[-3000:]
 
@@ -314,6 +322,108 @@ async def walk_an_order_through_the_documented_commands(
     code, out, err = await run(line)
     assert code == 0, err
     assert (json.loads(out)["quantity_before"], json.loads(out)["quantity_after"]) == (7, 12)
+
+
+API_SECRETS = "set -a; . .state/dev/storefront-api.env; set +a"
+CURL_PLACE = (
+    'curl -s -X POST http://127.0.0.1:8090/v1/orders -H "Authorization: Bearer $CSP_API_KEY" '
+    "-H 'Content-Type: application/json' --data @examples/russian-customer-tax-id-later.json"
+)
+CURL_STATUS = (
+    'curl -s http://127.0.0.1:8090/v1/orders/shop-1005 -H "Authorization: Bearer $CSP_API_KEY"'
+)
+CURL_TAX_ID = (
+    "curl -s -X POST http://127.0.0.1:8090/v1/orders/shop-1005/tax-id "
+    "-H \"Authorization: Bearer $CSP_API_KEY\" -H 'Content-Type: application/json' "
+    '-d \'{"tax_id": "7707083893"}\''
+)
+CURL_LIST = (
+    "curl -s 'http://127.0.0.1:8090/v1/orders?phase=completed&page_size=20' "
+    '-H "Authorization: Bearer $CSP_API_KEY"'
+)
+CURL_VALIDATE = (
+    "curl -s -X POST http://127.0.0.1:8090/v1/orders/validate "
+    "-H \"Authorization: Bearer $CSP_API_KEY\" -H 'Content-Type: application/json' "
+    "--data @examples/new-customer.json"
+)
+KEY_NEW = ".venv/bin/csp-orders api-key new --file storefronts.json --storefront contoso-shop"
+KEY_REVOKE = (
+    ".venv/bin/csp-orders api-key revoke --file storefronts.json --storefront contoso-shop "
+    "--key-id <id>"
+)
+API = "CSP_STOREFRONTS_FILE=storefronts.json .venv/bin/csp-orders api --port 8090"
+
+
+async def test_the_storefront_api_command_lines_on_the_dev_stack(operator: Operator) -> None:
+    """The README's `curl` lines against the dev stack's API, as the dev storefront; then a
+    storefront of one's own: a key made, `csp-orders api` serving it, the key revoked."""
+
+    async def curl(line: str) -> dict[str, object]:
+        script = f"{documented(API_SECRETS)}\n{documented(line)}".replace(
+            "http://127.0.0.1:8090", operator.api
+        )
+        code, out, err = await operator.run(script)
+        assert code == 0, err
+        answer: dict[str, object] = json.loads(out)
+        return answer
+
+    placed = await curl(CURL_PLACE)
+    assert placed["order_id"] == "shop-1005" and placed["phase"] == "received", placed
+
+    async def phase(wanted: str) -> bool:
+        status = await curl(CURL_STATUS)
+        assert status["phase"] not in {"refused", "cancelled", "failed"}, status
+        return status["phase"] == wanted
+
+    await eventually(lambda: phase("waiting_for_tax_id"), timeout=60, what="waiting for tax ID")
+    assert await curl(CURL_TAX_ID) == {"accepted": True}
+    await eventually(lambda: phase("completed"), timeout=60, what="completed")
+
+    async def listed() -> bool:
+        page = await curl(CURL_LIST)
+        return "shop-1005" in [o["order_id"] for o in page["orders"]]  # type: ignore[attr-defined]
+
+    await eventually(listed, timeout=20, what="shop-1005 listed as completed")
+    report = await curl(CURL_VALIDATE)
+    assert report["order_id"] == "shop-1001" and report["valid"] is True, report
+    admin = SandboxAdmin(operator.sandbox)
+    try:
+        snapshot = await admin.snapshot()
+    finally:
+        await admin.aclose()
+    assert "contosoexample.onmicrosoft.com" not in snapshot["takenDomains"], "the dry run wrote"
+    assert not [c for c in snapshot["customers"] if c["domain"].startswith("contosoexample")]
+
+    code, key, err = await operator.run(documented(KEY_NEW))
+    assert code == 0 and key.startswith("csp_"), err
+    key = key.strip()
+    key_id = key.removeprefix("csp_").split(".", 1)[0]
+    assert key not in (operator.cwd / "storefronts.json").read_text()
+    port = free_port()
+    secrets = (operator.cwd / ".state/dev/codec-keys.env").read_text().split()
+    keys = dict(line.split("=", 1) for line in secrets if "=" in line)
+    env = operator.env(**{k: v.strip("'") for k, v in keys.items()})
+    command = shlex.split(documented(API).replace("--port 8090", f"--port {port}"))
+    env[command[0].split("=", 1)[0]] = command[0].split("=", 1)[1]
+    log = operator.cwd / "api.log"
+    with started(command[1:], operator.cwd, env, log) as api:
+        await until_logged(api, log, "storefront API on")
+        url = f"http://127.0.0.1:{port}"
+        async with httpx.AsyncClient(base_url=url, timeout=10) as http:
+            await until_answering(f"{url}/healthz")
+            assert (await http.get("/readyz")).status_code == 200
+            auth = {"Authorization": f"Bearer {key}"}
+            mine = await http.get("/v1/orders", headers=auth)
+            assert mine.status_code == 200 and mine.json()["orders"] == [], mine.text
+            code, _, err = await operator.run(documented(KEY_REVOKE).replace("<id>", key_id))
+            assert code == 0, err
+
+            async def refused() -> bool:
+                return (await http.get("/v1/orders", headers=auth)).status_code == 401
+
+            await eventually(refused, timeout=10, what="the revoked key refused")
+        assert "shop-1005" not in log.read_text() and key not in log.read_text()
+    assert api.returncode == 0, log.read_text()[-3000:]
 
 
 async def test_the_worker_and_codec_server_command_lines(

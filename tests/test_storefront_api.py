@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from clients.payloads import KeyRing
+from workers.api.page_tokens import PageTokens
 from workers.api.rate_limit import RateLimiter
 from workers.api.server import openapi_text
 from workers.storefronts import (
@@ -35,13 +37,17 @@ def test_the_openapi_document_is_3_1_with_problem_details_and_no_framework_defau
     document = json.loads(openapi_text())
     assert document["openapi"].startswith("3.1")
     schemas = document["components"]["schemas"]
-    assert "HTTPValidationError" not in schemas and "Problem" in schemas
+    assert "HTTPValidationError" not in schemas and "ProblemDetails" in schemas
     assert {"OrderDocument", "TaxIdSubmission", "LicenceRequest", "OrderValidation"} <= set(schemas)
     for path, operations in document["paths"].items():
         for method, operation in operations.items():
             for status, response in operation["responses"].items():
                 if status.startswith(("4", "5")):
-                    assert list(response["content"]) == ["application/problem+json"], (
+                    assert response["content"] == {
+                        "application/problem+json": {
+                            "schema": {"$ref": "#/components/schemas/ProblemDetails"}
+                        }
+                    }, (
                         path,
                         method,
                         status,
@@ -148,3 +154,15 @@ def test_a_new_key_is_random_and_prefixed() -> None:
     second, _ = new_api_key("k")
     assert first != second and first.startswith("csp_k.") and len(first) > 40
     assert entry.id == "k"
+
+
+def test_a_page_token_opens_only_for_its_own_list_and_key() -> None:
+    tokens = PageTokens.for_key_ring(KeyRing.generate("k1"))
+    sealed = tokens.seal("shop-a|waiting_for_tax_id|", "eyJhIjoxfQ==")
+    assert tokens.open("shop-a|waiting_for_tax_id|", sealed) == "eyJhIjoxfQ=="
+    assert tokens.open("shop-b|waiting_for_tax_id|", sealed) is None, "another storefront's"
+    assert tokens.open("shop-a||", sealed) is None, "another filter's"
+    assert tokens.open("shop-a|waiting_for_tax_id|", "eyJhIjoyfQ==" + sealed[12:]) is None
+    assert tokens.open("shop-a|waiting_for_tax_id|", "eyJhIjoxfQ==") is None, "not sealed"
+    other = PageTokens.for_key_ring(KeyRing.generate("k1"))
+    assert other.open("shop-a|waiting_for_tax_id|", sealed) is None, "another key ring's"

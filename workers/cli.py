@@ -213,11 +213,19 @@ def _dev(args: argparse.Namespace) -> int:
             ui_port=args.ui_port,
             sandbox_port=args.sandbox_port,
             codec_port=args.codec_port,
+            api_port=args.api_port,
+            webhook_url=args.webhook_url,
         ) as stack:
             print(f"Temporal:  {stack.temporal_address}  (task queue {stack.task_queue})")
             print(f"Web UI:    {stack.ui_url}")
             print(f"Sandbox:   {stack.sandbox.base_url}")
             print(f"Codec:     {stack.codec_url}  (the Web UI decodes payloads through it)")
+            print(
+                f"API:       {stack.api_url}  (storefront dev-shop: "
+                f"set -a; . {args.state_dir}/storefront-api.env; set +a  gives CSP_API_KEY)"
+            )
+            if args.webhook_url:
+                print(f"Webhooks:  {args.webhook_url}  (secret CSP_DEV_WEBHOOK_SECRET, same file)")
             print(
                 f"Secrets:   set -a; . {args.state_dir}/codec-keys.env; set +a   "
                 "(for csp-orders order ... and temporal --codec-endpoint in another terminal)"
@@ -434,7 +442,10 @@ def _api(args: argparse.Namespace) -> int:
         )
         return EXIT_USAGE
     configure_logging(json=True, level=args.log_level)
-    print(f"storefront API on http://{args.host}:{args.port} (Temporal {temporal.address})")
+    print(
+        f"storefront API on http://{args.host}:{args.port} (Temporal {temporal.address})",
+        flush=True,
+    )
     uvicorn.run(
         app,
         host=args.host,
@@ -443,7 +454,7 @@ def _api(args: argparse.Namespace) -> int:
         log_config=None,
         access_log=False,  # the API logs each request itself, without path values or query
     )
-    return EXIT_OK
+    _exit_now(EXIT_OK)
 
 
 def _api_key(args: argparse.Namespace) -> int:
@@ -514,6 +525,10 @@ def build_parser() -> argparse.ArgumentParser:
     dev.add_argument("--ui-port", type=int, default=8233)
     dev.add_argument("--sandbox-port", type=int, default=8088)
     dev.add_argument("--codec-port", type=int, default=8089)
+    dev.add_argument("--api-port", type=int, default=8090)
+    dev.add_argument(
+        "--webhook-url", default=None, help="deliver the dev storefront's webhooks to this URL"
+    )
     dev.add_argument("--log-level", default="INFO", type=str.upper, choices=LOG_LEVELS)
     dev.set_defaults(run=_dev)
 

@@ -29,7 +29,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 from activities.customer_slot import CustomerSlotActivities
 from activities.first_release import FirstReleaseActivities
 from activities.partner_center import PartnerCenterActivities
-from activities.webhooks import WebhookEndpoint
+from activities.webhooks import WebhookDelivery, WebhookEndpoint
 from clients.contract import coordination_task_queue
 from clients.partner_center import PartnerCenterClient
 from clients.payloads import PLAINTEXT_SWITCH, KeyRing, data_converter, encrypts, writer_key_ring
@@ -40,10 +40,19 @@ from workflows.customer_slot import CustomerSlotWorkflow
 from workflows.licences import LicencesWorkflow
 from workflows.order import OrderWorkflow
 from workflows.partner_center_quota import PartnerCenterQuotaWorkflow
+from workflows.validate_order import ValidateOrderWorkflow
+from workflows.webhooks import WebhookDeliveryWorkflow
 
 CAP_REACHED = "PartnerCenterCapReached"  # a step's failure type while the cap leaves no room
 
-WORKFLOWS = [OrderWorkflow, LicencesWorkflow, CustomerSlotWorkflow, PartnerCenterQuotaWorkflow]
+WORKFLOWS = [
+    OrderWorkflow,
+    LicencesWorkflow,
+    CustomerSlotWorkflow,
+    PartnerCenterQuotaWorkflow,
+    WebhookDeliveryWorkflow,
+    ValidateOrderWorkflow,
+]
 
 # Workflows run in Temporal's sandbox, which re-imports every module it does not pass through
 # for each run it starts. The rules (`ordering`), the contract and the models already pass
@@ -161,6 +170,7 @@ def build_worker(
     pc = PartnerCenterActivities(partner_center, config)
     first_release = FirstReleaseActivities(pc, config)
     slots = CustomerSlotActivities(client, coordination_task_queue(task_queue))
+    webhooks = WebhookDelivery(webhook_endpoints or {})
     orders = Worker(
         client,
         task_queue=task_queue,
@@ -199,6 +209,8 @@ def build_worker(
             slots.take_customer_slot,
             slots.release_customer_slot,
             slots.request_customer_slot,
+            # Storefronts' webhooks (workflows/webhooks.py)
+            webhooks.deliver_webhook,
             # The first release's steps, several requests each, for runs started before
             first_release.request_education_vetting,
             first_release.confirm_customer_agreement,

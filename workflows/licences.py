@@ -23,6 +23,7 @@ with workflow.unsafe.imports_passed_through():
         MISSING_SUBMISSION,
         PHASE,
         SLOT_GRANTED_SIGNAL,
+        STOREFRONT_SEPARATOR,
         Arrival,
         LicenceOutcome,
         LicenceRequest,
@@ -31,12 +32,16 @@ with workflow.unsafe.imports_passed_through():
         request_scope,
     )
     from ordering.config import EngineConfig, Waits
+    from ordering.events import EventLine, licences_event
+    from ordering.planning import LineAction
     from ordering.refusals import Refusal, RefusalCode, invalid_input
     from ordering.request_ids import QUANTITY, request_id
+    from ordering.status import LineState
     from ordering.validation import InvalidOrder, validate_input
     from workflows import steps
     from workflows.customer_slot import SlotHolder
     from workflows.refusals import partner_center_refusal, unreadable_input
+    from workflows.webhooks import WebhookOutbox
 
 
 # Since this change, a licence request reads the engine's configuration first (as an order does)
@@ -57,6 +62,8 @@ class LicencesWorkflow:
     def __init__(self) -> None:
         self._slot = SlotHolder()
         self._waits = EARLIER_WAITS
+        # Where the request's outcome goes, when a storefront placed it (its webhooks)
+        self._webhooks = WebhookOutbox()
 
     @workflow.run
     async def run(self, submission: Submission = MISSING_SUBMISSION) -> LicenceOutcome:
@@ -65,11 +72,15 @@ class LicencesWorkflow:
                 raise InvalidOrder([unreadable_input("request")])
             request = validate_input(LicenceRequest, submission.root)
         except InvalidOrder as invalid:
-            self._refuse(invalid_input(RefusalCode.INVALID_REQUEST, "request", invalid.problems))
+            refusal = invalid_input(RefusalCode.INVALID_REQUEST, "request", invalid.problems)
+            self._notify(None, refusal=refusal)
+            await self._webhooks.handed_over()
+            self._refuse(refusal)
         lean = workflow.patched(PARTNER_CENTER_QUEUE)
         if lean or workflow.patched(CONFIGURED):
             config = await steps.read(m.LOAD_ENGINE_CONFIG, m.NoInput(), EngineConfig)
             self._waits = config.waits
+            self._webhooks.schedule(config.webhooks)
         workflow.upsert_search_attributes(
             [CUSTOMER_ID.value_set(request.customer_id), PHASE.value_set("running")]
         )
@@ -83,14 +94,53 @@ class LicencesWorkflow:
             )
         try:
             outcome = await (self._add(request) if lean else self._first_release_add(request))
-        except ApplicationError:
+        except ApplicationError as refused:
             workflow.upsert_search_attributes([PHASE.value_set("refused")])
+            if refused.details and isinstance(refused.details[0], Refusal):
+                self._notify(request, refusal=refused.details[0])
             raise
         finally:
             await self._slot.release()
+            await self._webhooks.handed_over()
         workflow.upsert_search_attributes([PHASE.value_set("completed")])
+        self._notify(request, outcome=outcome)
+        await self._webhooks.handed_over()
         await workflow.wait_condition(workflow.all_handlers_finished)
         return outcome
+
+    def _notify(
+        self,
+        request: LicenceRequest | None,
+        *,
+        outcome: LicenceOutcome | None = None,
+        refusal: Refusal | None = None,
+    ) -> None:
+        """Tell the storefront that placed the request (if one did) how it ended, by its
+        webhooks (workflows/webhooks.py)."""
+        if not self._webhooks.enabled:
+            return
+        line = None
+        if request is not None:
+            line = EventLine(
+                line=0,
+                offer=outcome.offer if outcome else None,
+                quantity=request.quantity,
+                state=LineState.FULFILLED if outcome else LineState.REFUSED,
+                action=LineAction.ADD_LICENCES,
+                subscription_id=request.subscription_id,
+                quantity_before=outcome.quantity_before if outcome else None,
+                quantity_after=outcome.quantity_after if outcome else None,
+            )
+        own_id = workflow.info().workflow_id.rpartition(STOREFRONT_SEPARATOR)[2]
+        self._webhooks.emit(
+            licences_event(
+                self._webhooks.stamp(),
+                request_id=request.request_id if request else own_id,
+                customer_id=request.customer_id if request else None,
+                line=line,
+                refusal=refusal,
+            )
+        )
 
     async def _add(self, request: LicenceRequest) -> LicenceOutcome:
         query = m.SubscriptionQuery(

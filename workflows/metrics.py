@@ -3,7 +3,11 @@ does not count again). The worker exports them (workers/metrics.py: the Promethe
 
 - `csp_orders_orders`: orders that ended, by `phase` (completed, refused, cancelled, failed)
   and `refusal_code`;
-- `csp_orders_phase_entered`: orders entering each phase.
+- `csp_orders_phase_entered`: orders entering each phase;
+- `csp_orders_webhooks_delivered`: storefront webhooks acknowledged, by `event_type`;
+- `csp_orders_webhooks_failed`: storefront webhooks never acknowledged, by `event_type` and
+  `reason` (`not_delivered`: every attempt failed until the retry schedule gave up;
+  `not_configured`: the storefront has no endpoint; `not_handed_over`), docs/WEBHOOKS.md.
 """
 
 from __future__ import annotations
@@ -22,3 +26,15 @@ def phase_entered(phase: str) -> None:
     workflow.metric_meter().create_counter(
         "csp_orders_phase_entered", "Orders entering a phase"
     ).add(1, {"phase": phase})
+
+
+def webhook_delivered(event_type: str) -> None:
+    workflow.metric_meter().create_counter(
+        "csp_orders_webhooks_delivered", "Storefront webhooks acknowledged"
+    ).add(1, {"event_type": event_type})
+
+
+def webhook_failed(event_type: str, reason: str) -> None:
+    workflow.metric_meter().create_counter(
+        "csp_orders_webhooks_failed", "Storefront webhooks never acknowledged"
+    ).add(1, {"event_type": event_type, "reason": reason})

@@ -57,10 +57,11 @@ with workflow.unsafe.imports_passed_through():
         Submission,
         TaxIdAccepted,
         TaxIdSubmission,
+        order_id_of,
         request_scope,
     )
+    from ordering import checks
     from ordering import request_ids as ids
-    from ordering.catalog import AvailabilityFacts, SkuFacts, offer_facts
     from ordering.config import EngineConfig
     from ordering.document import EducationDetails, NewCustomer, OrderDocument
     from ordering.eligibility import (
@@ -71,6 +72,7 @@ with workflow.unsafe.imports_passed_through():
         qualifications_needed,
         vetting_under_way,
     )
+    from ordering.events import ORDER_EVENTS, order_event, personal_values
     from ordering.feasibility import Standing, catalog_problems, order_problems
     from ordering.outcome import telling_what_exists
     from ordering.planning import (
@@ -93,9 +95,10 @@ with workflow.unsafe.imports_passed_through():
     )
     from ordering.request_ids import request_id
     from ordering.status import OrderOutcome, OrderStatus, Phase, WaitingFor
-    from ordering.tax_id import phone_missing, tax_id_required, validate_tax_id
+    from ordering.tax_id import phone_missing, validate_tax_id
     from ordering.validation import InvalidOrder, parse_order
     from workflows import steps
+    from workflows.catalog import catalog_query, read_catalog
     from workflows.customer_slot import SlotHolder
     from workflows.order_first_release import FirstReleaseCourse
     from workflows.refusals import (
@@ -103,11 +106,11 @@ with workflow.unsafe.imports_passed_through():
         OrderRefused,
         failure,
         partner_center_refusal,
-        refuse,
         unreadable_input,
     )
     from workflows.tracker import OrderTracker
     from workflows.waiting import Pace, WaitEnded, never, wait_until
+    from workflows.webhooks import WebhookOutbox
 
 R = TypeVar("R")
 
@@ -128,7 +131,6 @@ NOT_ENCRYPTED = Refusal(
 CANCELLED_BEFORE_PURCHASE = Refusal(
     code=RefusalCode.CANCELLED, message="The order was cancelled before anything was bought."
 )
-NO_SUCH_CUSTOMER = "Partner Center has no customer with this id for this partner."
 
 
 @workflow.defn
@@ -152,6 +154,8 @@ class OrderWorkflow:
         self._slot_given_back = False
         # What this order's Partner Center request ids derive from (its id, with its storefront)
         self._request_scope = ""
+        # Where the order's events go, when a storefront placed it (its webhooks)
+        self._webhooks = WebhookOutbox()
 
     # ------------------------------------------------------------------ the order
 
@@ -164,6 +168,7 @@ class OrderWorkflow:
         except InvalidOrder as invalid:
             refusal = invalid_input(RefusalCode.INVALID_ORDER, "order", invalid.problems)
             self._tracker.refused(refusal)
+            await self._notify_and_hand_over()
             raise failure(refusal) from None
         self._order = order
         self._request_scope = request_scope(workflow.info().workflow_id, order.order_id)
@@ -175,10 +180,11 @@ class OrderWorkflow:
         prepared: m.PreparedOrder | None = None
         if lean:
             self._tracker.defer_search_attributes()
-            prepared = await steps.read(m.PREPARE_ORDER, _catalog_query(order), m.PreparedOrder)
+            prepared = await steps.read(m.PREPARE_ORDER, catalog_query(order), m.PreparedOrder)
             self._config = prepared.config
         else:
             self._config = await steps.read(m.LOAD_ENGINE_CONFIG, m.NoInput(), EngineConfig)
+        self._webhooks.schedule(self._config.webhooks)
         if submission.arrival is Arrival.PLAIN and workflow.patched(PLAIN_ORDERS_NOTED):
             self._tracker.note_unencrypted("order")
             if not self._config.accepts_unencrypted_orders:
@@ -244,27 +250,11 @@ class OrderWorkflow:
         status = await steps.ask(
             m.CHECK_RESELLER, m.ResellerCheck(mpn_id=mpn_id), m.ResellerAgreement
         )
-        if not status.known:
-            refuse(RefusalCode.RESELLER_UNKNOWN, f"Partner Center knows no reseller {mpn_id}.")
-        if status.ineligible == "not_indirect_reseller":
-            refuse(
-                RefusalCode.RESELLER_NOT_ELIGIBLE,
-                f"The partner {mpn_id} is not an indirect reseller: orders for it cannot be "
-                "placed through an indirect provider.",
+        _refuse_with(
+            checks.reseller_refusal(
+                mpn_id, known=status.known, signed=status.signed, ineligible=status.ineligible
             )
-        if status.ineligible == "region_mismatch":
-            refuse(
-                RefusalCode.RESELLER_NOT_ELIGIBLE,
-                f"The reseller {mpn_id} is not in this provider's region: it must buy through "
-                "an indirect provider of its own region.",
-            )
-        if not status.signed:
-            refuse(
-                RefusalCode.RESELLER_AGREEMENT_NOT_SIGNED,
-                "The reseller has not accepted the Microsoft Partner Agreement. The reseller "
-                "must accept it in Partner Center (it cannot be signed through the API); then "
-                "place the order again.",
-            )
+        )
 
     # ------------------------------------------------------------------ catalog
 
@@ -279,53 +269,8 @@ class OrderWorkflow:
         now), the rest read from Partner Center; `fresh` reads the availabilities again
         whatever is remembered (Microsoft said an id is stale)."""
         if remembered is None and not fresh:
-            remembered = await steps.read(m.CACHED_CATALOG, _catalog_query(order), m.CachedCatalog)
-        known = {(c.offer, c.segment): c for c in (remembered.offers if remembered else [])}
-        skus: dict[str, SkuFacts] = {}
-        for c in known.values():
-            if c.sku is not None:
-                skus[c.offer] = c.sku
-        wanted = _catalog_query(order).offers
-        missing = sorted({q.offer for q in wanted if q.offer not in skus})
-        for offer, sku in zip(
-            missing,
-            await asyncio.gather(
-                *(
-                    steps.ask(m.READ_SKU, m.SkuQuery(country=order.country, offer=offer), SkuFacts)
-                    for offer in missing
-                )
-            ),
-            strict=True,
-        ):
-            skus[offer] = sku
-        availabilities: dict[tuple[str, str], list[AvailabilityFacts]] = {}
-        to_read = []
-        for q in wanted:
-            cached = known.get((q.offer, q.segment))
-            if not skus[q.offer].found:
-                availabilities[(q.offer, q.segment)] = []
-            elif cached is not None and cached.availabilities is not None and not fresh:
-                availabilities[(q.offer, q.segment)] = cached.availabilities
-            else:
-                to_read.append(q)
-        read = await asyncio.gather(
-            *(
-                steps.ask(
-                    m.READ_AVAILABILITIES,
-                    m.AvailabilityQuery(country=order.country, offer=q.offer, segment=q.segment),
-                    m.Availabilities,
-                )
-                for q in to_read
-            )
-        )
-        for q, answer in zip(to_read, read, strict=True):
-            availabilities[(q.offer, q.segment)] = answer.items
-        facts = {
-            line.offer: offer_facts(
-                skus[line.offer], availabilities[(line.offer, line.segment)], line.segment
-            )
-            for line in order.lines
-        }
+            remembered = await steps.read(m.CACHED_CATALOG, catalog_query(order), m.CachedCatalog)
+        facts = await read_catalog(order, remembered, fresh=fresh)
         self._catalog_read_at = workflow.now()
         self._tracker.offers_described(facts)
         return facts
@@ -354,7 +299,7 @@ class OrderWorkflow:
             # them only for a customer of this partner: the read is also the existence check.
             self._qualifications = await self._read_qualifications(customer.customer_id)
             if not self._qualifications.customer_found:
-                refuse(RefusalCode.CUSTOMER_NOT_FOUND, NO_SUCH_CUSTOMER)
+                _refuse_with(checks.customer_not_found())
             customer_id = customer.customer_id
         elif customer.kind == "existing_tenant":
             customer_id = await self._wait_for_relationship(customer.domain)
@@ -368,12 +313,7 @@ class OrderWorkflow:
             m.CHECK_DOMAIN, m.DomainCheck(domain=customer.domain), m.DomainAvailability
         )
         if not available.available:
-            refuse(
-                RefusalCode.DOMAIN_TAKEN,
-                f"The domain {customer.domain} is already in use. Choose another domain "
-                "prefix for the new customer.",
-                domain=customer.domain,
-            )
+            _refuse_with(checks.domain_taken(customer.domain))
         if self._config.billing_address_required:
             await self._check_billing_address(customer)
         tax_id = await self._collect_tax_id(customer)
@@ -403,53 +343,34 @@ class OrderWorkflow:
 
     async def _check_billing_address(self, customer: NewCustomer) -> None:
         self._enter(Phase.CHECKING_ADDRESS)
-        missing = customer.billing_address.missing_fields()
-        if self._phone_missing(customer):
-            missing.append("phone")
-        if missing:
-            refuse(
-                RefusalCode.BILLING_ADDRESS_INCOMPLETE,
-                "The billing address is incomplete: " + ", ".join(missing) + ".",
-                missing_fields=missing,
+        _refuse_with(
+            checks.billing_address_incomplete(
+                customer, phone_is_missing=self._phone_missing(customer)
             )
+        )
         verdict = await steps.ask(
             m.VALIDATE_ADDRESS, m.AddressCheck(address=customer.billing_address), m.AddressVerdict
         )
         if not verdict.verified:
-            refuse(
-                RefusalCode.BILLING_ADDRESS_NOT_VERIFIED,
-                "Microsoft could not verify the billing address. Ask the customer to confirm "
-                "one of the suggested addresses, or to correct it.",
-                validation_status=verdict.status,
-                suggested_addresses=[s.model_dump() for s in verdict.suggestions],
-            )
+            _refuse_with(checks.address_not_verified(verdict.status, verdict.suggestions))
 
     async def _collect_tax_id(self, customer: NewCustomer) -> str | None:
         """The tax ID for a new tenant: the order's, or one supplied later while the order waits
         (reminding, and expiring after the configured time), when Microsoft requires it."""
-        if self._phone_missing(customer):
-            refuse(
-                RefusalCode.BILLING_ADDRESS_INCOMPLETE,
-                f"Microsoft requires a phone number for customers in {customer.country}.",
-                missing_fields=["phone"],
-            )
-        problem: str | None = None
-        if customer.tax_id:
-            verdict = validate_tax_id(customer.country, customer.tax_id)
-            if verdict.valid:
-                return verdict.value
-            problem = verdict.reason
-        if self._tax_id is not None:
-            return self._tax_id
-        if not tax_id_required(
-            customer.country, workflow.now().date(), self._config.tax_id_requirements
-        ):
-            if problem is not None:
-                refuse(RefusalCode.CUSTOMER_REJECTED, problem)
-            return None
+        decision = checks.tax_id_decision(
+            customer,
+            workflow.now().date(),
+            self._config.tax_id_requirements,
+            supplied=self._tax_id,
+        )
+        _refuse_with(decision.refusal)
+        if decision.step is not checks.TaxIdStep.ASK:
+            return decision.value
+        problem = decision.problem
 
         waits = self._config.waits
         self._enter(Phase.WAITING_FOR_TAX_ID)
+        self._notify()
 
         async def supplied() -> bool:
             return self._tax_id is not None
@@ -464,11 +385,7 @@ class OrderWorkflow:
             ),
             wake=lambda: self._tax_id is not None,
             last_problem=problem,
-            expired=Refusal(
-                code=RefusalCode.TAX_ID_NOT_PROVIDED,
-                message=f"Microsoft requires the customer's tax ID for {customer.country} and "
-                "none was provided in time.",
-            ),
+            expired=checks.tax_id_not_provided(customer.country),
         )
         return self._tax_id
 
@@ -488,14 +405,11 @@ class OrderWorkflow:
             return found.customer_id
         exists = await steps.ask(m.CHECK_DOMAIN, m.DomainCheck(domain=domain), m.DomainAvailability)
         if exists.available:
-            refuse(
-                RefusalCode.CUSTOMER_NOT_FOUND,
-                f"No Microsoft tenant uses the domain {domain}; order for a new customer instead.",
-                domain=domain,
-            )
+            _refuse_with(checks.no_tenant(domain))
         link = await steps.ask(m.GET_RELATIONSHIP_LINK, m.NoInput(), m.RelationshipLink)
         waits = self._config.waits
         self._enter(Phase.WAITING_FOR_RELATIONSHIP)
+        self._notify()
         customer_id: str | None = None
 
         async def accepted() -> bool:
@@ -596,12 +510,9 @@ class OrderWorkflow:
     ) -> m.Qualifications:
         waits = self._config.waits
         if not waits.wait_for_education_vetting:
-            refuse(
-                RefusalCode.VETTING_NOT_FINISHED,
-                "Microsoft is still vetting the customer for education plans; place the "
-                "order again once it is approved.",
-            )
+            _refuse_with(checks.vetting_not_waited_for())
         self._enter(Phase.WAITING_FOR_VETTING)
+        self._notify()
 
         async def decided() -> bool:
             nonlocal qualifications
@@ -1021,8 +932,30 @@ class OrderWorkflow:
 
     async def _finish(self, phase: Phase, refusal: Refusal | None) -> OrderOutcome:
         self._tracker.finished(phase, refusal)
+        await self._notify_and_hand_over()
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self._tracker.outcome()
+
+    def _notify(self) -> None:
+        """Tell the storefront that placed the order (if one did) where the order stands, by
+        its webhooks (workflows/webhooks.py), without waiting for the event to leave."""
+        status = self._tracker.status
+        if not self._webhooks.enabled or status.phase not in ORDER_EVENTS:
+            return
+        if not status.order_id:  # (an order that could not be read)
+            own_id = order_id_of(workflow.info().workflow_id) or ""
+            status = status.model_copy(update={"order_id": own_id})
+        event = order_event(
+            status, self._webhooks.stamp(), personal=personal_values(self._order, self._tax_id)
+        )
+        if event is not None:
+            self._webhooks.emit(event)
+
+    async def _notify_and_hand_over(self) -> None:
+        """The order's last event, and every event before it, handed over before it ends."""
+        if self._webhooks.enabled:
+            self._notify()
+            await self._webhooks.handed_over()
 
     # ------------------------------------------------------------------ handlers
 
@@ -1097,14 +1030,10 @@ class OrderWorkflow:
             )
 
 
-def _catalog_query(order: OrderDocument) -> m.CatalogQuery:
-    """The order's offers, each for its line's segment, once."""
-    queries: dict[tuple[str, str], m.OfferQuery] = {}
-    for line in order.lines:
-        queries.setdefault(
-            (line.offer, line.segment.value), m.OfferQuery(offer=line.offer, segment=line.segment)
-        )
-    return m.CatalogQuery(country=order.country, offers=list(queries.values()))
+def _refuse_with(refusal: Refusal | None) -> None:
+    """Refuse the order with `refusal`, if there is one (an `ordering.checks` decision)."""
+    if refusal is not None:
+        raise OrderRefused(refusal)
 
 
 def _stale_catalog(refusal: Refusal | None) -> bool:

@@ -54,6 +54,7 @@ from ordering.status import LineStatus, OrderStatus, Phase
 from ordering.validation import FieldProblem, InvalidOrder, problems, problems_of, validate_input
 from workers.api.auth import Caller, Storefronts
 from workers.api.openapi import openapi_document
+from workers.api.page_tokens import PageTokens
 from workers.api.problems import ApiErrorCode, problem_response, with_problems
 from workers.api.rate_limit import RateLimiter
 
@@ -191,8 +192,10 @@ def create_api_app(
     storefronts: Storefronts,
     *,
     limiter: RateLimiter | None = None,
+    page_tokens: PageTokens | None = None,
 ) -> FastAPI:
     limiter = limiter or RateLimiter()
+    tokens = page_tokens or PageTokens.for_key_ring(None)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -365,14 +368,25 @@ def create_api_app(
             str | None, Query(pattern=TENANT_ID_PATTERN, description="Microsoft's customer id.")
         ] = None,
         page_size: Annotated[int, Query(ge=1, le=100)] = 50,
-        page_token: Annotated[str | None, Query(max_length=4096)] = None,
+        page_token: Annotated[
+            str | None,
+            Query(max_length=4096, description="The previous page's `next_page_token`."),
+        ] = None,
     ) -> OrderPage:
+        customer = customer_id.lower() if customer_id else None
+        query = f"{shop.storefront}|{phase.value if phase else ''}|{customer or ''}"
+        temporal_token = tokens.open(query, page_token) if page_token else None
         try:
+            if page_token and temporal_token is None:
+                raise StorefrontError(
+                    "is not a token this API gave out for this list (the same phase and "
+                    "customer): start again from the first page"
+                )
             page: OrderPage = await shop.list_orders(
                 phase=phase,
-                customer_id=customer_id.lower() if customer_id else None,
+                customer_id=customer,
                 page_size=page_size,
-                page_token=page_token,
+                page_token=temporal_token,
             )
         except (EngineBusy, EngineUnreachable) as error:
             raise ApiProblem(_problem_from(error)) from None
@@ -382,6 +396,10 @@ def create_api_app(
                     InvalidOrder([FieldProblem(field="page_token", reason=str(error))]), "request"
                 )
             ) from None
+        if page.next_page_token:
+            page = page.model_copy(
+                update={"next_page_token": tokens.seal(query, page.next_page_token)}
+            )
         return page
 
     @app.get(

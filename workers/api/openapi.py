@@ -14,7 +14,7 @@ from pydantic.json_schema import models_json_schema
 
 from clients.contract import CancelRequest, LicenceRequest, TaxIdSubmission
 from ordering.document import OrderDocument
-from workers.api.problems import MEDIA_TYPE, Problem
+from workers.api.problems import MEDIA_TYPE, ProblemDetails
 
 REQUEST_BODIES: tuple[type[BaseModel], ...] = (
     OrderDocument,
@@ -23,7 +23,7 @@ REQUEST_BODIES: tuple[type[BaseModel], ...] = (
     LicenceRequest,
 )
 REF_TEMPLATE = "#/components/schemas/{model}"
-PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
+PROBLEM_REF = {"$ref": "#/components/schemas/ProblemDetails"}
 
 
 def openapi_document(app: FastAPI) -> dict[str, Any]:
@@ -40,9 +40,11 @@ def openapi_document(app: FastAPI) -> dict[str, Any]:
     )
     for name, schema in defs.get("$defs", {}).items():
         schemas.setdefault(name, schema)
-    _, problem = models_json_schema([(Problem, "serialization")], ref_template=REF_TEMPLATE)
+    _, problem = models_json_schema([(ProblemDetails, "serialization")], ref_template=REF_TEMPLATE)
     for name, schema in problem.get("$defs", {}).items():
-        schemas.setdefault(name, schema)
+        # (a schema of the same name, another model's, would silently take its place)
+        if schemas.setdefault(name, schema) != schema:
+            raise ValueError(f"two OpenAPI schemas are named {name}")
     for name in ("HTTPValidationError", "ValidationError"):
         schemas.pop(name, None)
     for path in document.get("paths", {}).values():

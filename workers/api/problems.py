@@ -43,8 +43,9 @@ class FieldError(BaseModel):
     reason: str
 
 
-class Problem(BaseModel):
-    """RFC 9457 problem details, with the engine's `code`."""
+class ProblemDetails(BaseModel):
+    """RFC 9457 problem details, with the engine's `code` (named apart from a refusal's
+    `Problem`, ordering/refusals.py, which the order's status carries: one OpenAPI schema each)."""
 
     model_config = ConfigDict(extra="allow")
 
@@ -78,7 +79,7 @@ def problem_response(
     headers: dict[str, str] | None = None,
     **extra: Any,
 ) -> JSONResponse:
-    body = Problem(
+    body = ProblemDetails(
         type=problem_type(code),
         title=HTTPStatus(status).phrase,
         status=status,
@@ -99,10 +100,10 @@ def problem_response(
 
 
 def problem_schema_response(description: str) -> dict[str, Any]:
-    """An OpenAPI response whose body is a `Problem`."""
+    """An OpenAPI response whose body is a `ProblemDetails`."""
     return {
         "description": description,
-        "content": {MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+        "content": {MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/ProblemDetails"}}},
     }
 
 

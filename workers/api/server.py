@@ -12,6 +12,7 @@ from clients.payloads import KeyRing
 from clients.storefront import Storefront
 from workers.api.app import Engine, create_api_app
 from workers.api.auth import Storefronts
+from workers.api.page_tokens import PageTokens
 from workers.storefronts import FILE_VARIABLE, StorefrontDirectory
 
 
@@ -38,7 +39,15 @@ def api_app(
             temporal_address, namespace=namespace, task_queue=task_queue, keys=keys
         )
 
-    return create_api_app(Engine(connect), Storefronts(path, storefronts))
+    try:
+        ring = keys or KeyRing.from_env()
+    except ValueError:  # (Storefront.connect says what is wrong with it, as a 503)
+        ring = None
+    return create_api_app(
+        Engine(connect),
+        Storefronts(path, storefronts),
+        page_tokens=PageTokens.for_key_ring(ring),
+    )
 
 
 def openapi_text() -> str:

@@ -1,0 +1,538 @@
+"""Signed webhooks to storefronts (docs/WEBHOOKS.md): a storefront's orders and licence requests
+tell it where they stand, signed as Standard Webhooks says, at least once (the same webhook-id on
+every attempt), in sequence per order, delivered by the engine's worker to a receiver on
+loopback; a delivery that finally fails is visible to operators; an order no storefront placed
+sends nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import json
+import secrets
+import signal
+import sys
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from pydantic import SecretStr
+from standardwebhooks import Webhook
+from standardwebhooks.webhooks import WebhookVerificationError
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+from temporalio.api.sdk.v1 import WorkflowMetadata
+from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.service import RPCError
+from temporalio.testing import WorkflowEnvironment
+
+from activities.webhooks import WebhookEndpoint
+from clients.contract import (
+    LicenceRequest,
+    WebhookDeliveryReport,
+    order_workflow_id,
+    webhooks_workflow_id,
+)
+from clients.partner_center import PartnerCenterClient
+from clients.storefront import LicencesRefused, Storefront
+from devtools.samples import (
+    OFFICE_E3,
+    VALID_RU_TAX_ID,
+    known_customer,
+    line,
+    new_customer,
+    order,
+    russian_order,
+)
+from devtools.sandbox_settings import sandbox_client_config
+from ordering.config import EngineConfig, WebhookSchedule
+from ordering.refusals import RefusalCode
+from ordering.status import Phase, WaitingFor
+from sandbox.admin_client import SandboxAdmin
+from sandbox.background_server import BackgroundServer, free_port
+from sandbox.server import SandboxServer
+from tests.helpers import (
+    connect_client,
+    engine_config_for_tests,
+    eventually,
+    wait_for,
+    worker_env,
+)
+from workers.metrics import prometheus_runtime
+from workers.worker import build_worker
+
+QUICK = WebhookSchedule(
+    attempt_timeout=timedelta(seconds=5),
+    first_retry_after=timedelta(milliseconds=200),
+    longest_retry_interval=timedelta(seconds=1),
+    give_up_after=timedelta(minutes=2),
+)
+
+
+@dataclass
+class Received:
+    path: str
+    headers: dict[str, str]
+    body: bytes
+    answered: int | None  # None: never answered (the receiver was holding it)
+
+
+class Receiver:
+    """A storefront's webhook endpoint on loopback, one behaviour per path: `/ok` answers 204,
+    `/flaky` 500 to an event's first attempt and 200 after, `/down` 500 always, `/hold` keeps
+    an event's first attempt unanswered until `release()`. It keeps every request."""
+
+    def __init__(self) -> None:
+        self.received: list[Received] = []
+        self.holding = False
+        self.app = Starlette(routes=[Route("/{behaviour}", self.receive, methods=["POST"])])
+
+    async def receive(self, request: Request) -> Response:
+        behaviour = request.path_params["behaviour"]
+        seen = Received(behaviour, dict(request.headers), await request.body(), None)
+        before = [r for r in self.received if r.headers["webhook-id"] == seen.headers["webhook-id"]]
+        self.received.append(seen)
+        status = 204
+        if (behaviour == "flaky" and not before) or behaviour == "down":
+            status = 500
+        elif behaviour == "flaky":
+            status = 200
+        elif behaviour == "hold" and not before:
+            self.holding = True
+            while self.holding:
+                await asyncio.sleep(0.05)
+        seen.answered = status
+        return Response(status_code=status)
+
+    def release(self) -> None:
+        self.holding = False
+
+    def events(self, behaviour: str, **match: Any) -> list[tuple[Received, dict[str, Any]]]:
+        """The requests to `behaviour` whose event has the `match`ed fields, oldest first."""
+        found = []
+        for r in self.received:
+            body = json.loads(r.body)
+            if r.path == behaviour and all(body.get(k) == v for k, v in match.items()):
+                found.append((r, body))
+        return found
+
+
+SECRET = "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+STOREFRONTS = {"shop-a": "ok", "shop-flaky": "flaky", "shop-down": "down", "shop-hold": "hold"}
+
+
+@pytest.fixture(scope="module")
+def receiver() -> Iterator[tuple[Receiver, str]]:
+    hooks = Receiver()
+    with BackgroundServer(hooks.app, name="webhook receiver") as server:
+        yield hooks, server.base_url
+
+
+def endpoints(base_url: str) -> dict[str, WebhookEndpoint]:
+    return {
+        shop: WebhookEndpoint(
+            url=f"{base_url}/{path}?token=not-to-be-logged", secret=SecretStr(SECRET)
+        )
+        for shop, path in STOREFRONTS.items()
+    }
+
+
+@contextlib.asynccontextmanager
+async def webhook_worker(
+    client: Client,
+    sandbox: SandboxServer,
+    base_url: str,
+    *,
+    task_queue: str,
+    schedule: WebhookSchedule = QUICK,
+) -> AsyncIterator[Storefront]:
+    config: EngineConfig = engine_config_for_tests().model_copy(update={"webhooks": schedule})
+    async with (
+        PartnerCenterClient.from_config(sandbox_client_config(sandbox)) as pc,
+        build_worker(
+            client, pc, config, task_queue=task_queue, webhook_endpoints=endpoints(base_url)
+        ),
+    ):
+        yield Storefront(client, task_queue=task_queue)
+
+
+@pytest.fixture
+async def engine(
+    temporal: WorkflowEnvironment,
+    engine_sandbox: SandboxServer,
+    receiver: tuple[Receiver, str],
+    unique: str,
+) -> AsyncIterator[Storefront]:
+    async with webhook_worker(
+        temporal.client, engine_sandbox, receiver[1], task_queue=f"webhooks-{unique}"
+    ) as shop:
+        yield shop
+
+
+async def delivered(
+    hooks: Receiver, behaviour: str, count: int, **match: Any
+) -> list[tuple[Received, dict[str, Any]]]:
+    """The first `count` acknowledged events to `behaviour` matching `match`, once there."""
+
+    async def there() -> list[tuple[Received, dict[str, Any]]] | None:
+        found = [(r, b) for r, b in hooks.events(behaviour, **match) if r.answered in (200, 204)]
+        return found if len(found) >= count else None
+
+    return await eventually(there, timeout=60, what=f"{count} event(s) {match} at /{behaviour}")
+
+
+async def report_of(client: Client, workflow_id: str) -> WebhookDeliveryReport:
+    handle = client.get_workflow_handle(
+        webhooks_workflow_id(workflow_id), result_type=WebhookDeliveryReport
+    )
+    return await asyncio.wait_for(handle.result(), 60)
+
+
+# ---------------------------------------------------------------------- signed, and what they say
+
+
+async def test_events_are_signed_and_a_tampered_body_is_rejected(
+    engine: Storefront,
+    client: Client,
+    admin: SandboxAdmin,
+    receiver: tuple[Receiver, str],
+    unique: str,
+) -> None:
+    hooks, _ = receiver
+    shop = engine.for_storefront("shop-a")
+    customer_id = await admin.add_customer("Hooks", f"hooks{unique}.onmicrosoft.com")
+    document = order(f"signed-{unique}", known_customer(customer_id), line(OFFICE_E3, 2))
+    workflow_id = await shop.place_order(document)
+    assert (await shop.wait_for_outcome(document.order_id)).phase is Phase.COMPLETED
+
+    [(request, body)] = await delivered(hooks, "ok", 1, order_id=document.order_id)
+    assert request.headers["content-type"] == "application/json"
+    assert request.headers["webhook-id"].startswith("msg_")
+    verified = Webhook(SECRET).verify(request.body, request.headers)
+    assert verified == body
+    assert body["type"] == "order.completed"
+    assert (body["storefront"], body["sequence"], body["phase"]) == ("shop-a", 1, "completed")
+    assert body["customer_id"] == customer_id
+    [sent_line] = body["lines"]
+    assert (sent_line["offer"], sent_line["quantity"], sent_line["state"]) == (
+        OFFICE_E3,
+        2,
+        "fulfilled",
+    )
+    assert sent_line["subscription_id"]
+    assert "problem" not in sent_line and "title" not in sent_line
+
+    tampered = request.body.replace(b'"quantity":2', b'"quantity":200')
+    assert tampered != request.body
+    with pytest.raises(WebhookVerificationError):
+        Webhook(SECRET).verify(tampered, request.headers)
+    other_secret = "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+    with pytest.raises(WebhookVerificationError):
+        Webhook(other_secret).verify(request.body, request.headers)
+
+    report = await report_of(client, workflow_id)
+    assert (report.delivered, report.failed) == (1, [])
+
+
+async def test_a_waiting_order_tells_it_waits_then_that_it_completed_in_sequence(
+    engine: Storefront, receiver: tuple[Receiver, str], unique: str
+) -> None:
+    hooks, _ = receiver
+    shop = engine.for_storefront("shop-a")
+    document = russian_order(f"ru-{unique}", f"ru{unique}")
+    await shop.place_order(document)
+    await wait_for(shop, document.order_id, WaitingFor.TAX_ID)
+    [(_, waiting)] = await delivered(hooks, "ok", 1, order_id=document.order_id)
+    assert (waiting["type"], waiting["sequence"]) == ("order.waiting_for_tax_id", 1)
+    assert waiting["phase"] == "waiting_for_tax_id"
+
+    await shop.provide_tax_id(document.order_id, VALID_RU_TAX_ID)
+    assert (await shop.wait_for_outcome(document.order_id)).phase is Phase.COMPLETED
+    events = await delivered(hooks, "ok", 2, order_id=document.order_id)
+    assert [(b["type"], b["sequence"]) for _, b in events] == [
+        ("order.waiting_for_tax_id", 1),
+        ("order.completed", 2),
+    ]
+    assert len({r.headers["webhook-id"] for r, _ in events}) == 2
+    sent = b" ".join(r.body for r, _ in events).lower()
+    for personal in (VALID_RU_TAX_ID, f"ru{unique}", "it@example.com", "lovelace", "tverskaya"):
+        assert personal.encode() not in sent, personal
+
+
+async def test_a_refusal_tells_its_code_and_sentence_without_the_customers_domain(
+    engine: Storefront, admin: SandboxAdmin, receiver: tuple[Receiver, str], unique: str
+) -> None:
+    hooks, _ = receiver
+    shop = engine.for_storefront("shop-a")
+    domain = f"taken{unique}.onmicrosoft.com"
+    await admin.add_tenant(domain, "Taken Inc")
+    document = order(f"taken-{unique}", new_customer(f"taken{unique}"))
+    await shop.place_order(document)
+    outcome = await shop.wait_for_outcome(document.order_id)
+    assert outcome.refusal is not None and domain in outcome.refusal.message  # the shop's own view
+
+    [(request, body)] = await delivered(hooks, "ok", 1, order_id=document.order_id)
+    assert (body["type"], body["phase"]) == ("order.refused", "refused")
+    assert body["refusal_code"] == RefusalCode.DOMAIN_TAKEN.value
+    assert "already in use" in body["refusal_message"]
+    assert f"taken{unique}".encode() not in request.body
+
+
+async def test_licence_requests_tell_how_they_ended(
+    engine: Storefront, admin: SandboxAdmin, receiver: tuple[Receiver, str], unique: str
+) -> None:
+    hooks, _ = receiver
+    shop = engine.for_storefront("shop-a")
+    customer_id = await admin.add_customer("Lic", f"lichooks{unique}.onmicrosoft.com")
+    document = order(f"lic-order-{unique}", known_customer(customer_id), line(OFFICE_E3, 2))
+    await shop.place_order(document)
+    subscription_id = str((await shop.wait_for_outcome(document.order_id)).lines[0].subscription_id)
+
+    added = await shop.add_licences(
+        LicenceRequest(
+            request_id=f"lic-{unique}",
+            customer_id=customer_id,
+            subscription_id=subscription_id,
+            quantity=3,
+        )
+    )
+    [(_, body)] = await delivered(hooks, "ok", 1, request_id=f"lic-{unique}")
+    assert (body["type"], body["sequence"], body["order_id"]) == ("licences.completed", 1, None)
+    assert body["customer_id"] == customer_id
+    [sent_line] = body["lines"]
+    assert (sent_line["subscription_id"], sent_line["quantity"]) == (subscription_id, 3)
+    assert (sent_line["quantity_before"], sent_line["quantity_after"]) == (
+        added.quantity_before,
+        added.quantity_after,
+    )
+
+    with pytest.raises(LicencesRefused):
+        await shop.add_licences(
+            LicenceRequest(
+                request_id=f"lic-none-{unique}",
+                customer_id=customer_id,
+                subscription_id="no-such-subscription",
+                quantity=1,
+            )
+        )
+    [(_, refused)] = await delivered(hooks, "ok", 1, request_id=f"lic-none-{unique}")
+    assert refused["type"] == "licences.refused"
+    assert refused["refusal_code"] == RefusalCode.SUBSCRIPTION_NOT_FOUND.value
+
+
+async def test_an_order_no_storefront_placed_sends_nothing(
+    engine: Storefront,
+    client: Client,
+    admin: SandboxAdmin,
+    receiver: tuple[Receiver, str],
+    unique: str,
+) -> None:
+    hooks, _ = receiver
+    customer_id = await admin.add_customer("NoShop", f"noshop{unique}.onmicrosoft.com")
+    document = order(f"noshop-{unique}", known_customer(customer_id))
+    await engine.place_order(document)  # no storefront: order-<order id>
+    assert (await engine.wait_for_outcome(document.order_id)).phase is Phase.COMPLETED
+    with pytest.raises(RPCError):
+        await client.get_workflow_handle(
+            webhooks_workflow_id(order_workflow_id(document.order_id))
+        ).describe()
+    assert hooks.events("ok", order_id=document.order_id) == []
+
+
+# ---------------------------------------------------------------------- at least once, in order
+
+
+async def test_an_event_refused_once_is_delivered_again_under_the_same_id(
+    engine: Storefront,
+    client: Client,
+    admin: SandboxAdmin,
+    receiver: tuple[Receiver, str],
+    unique: str,
+) -> None:
+    hooks, _ = receiver
+    shop = engine.for_storefront("shop-flaky")
+    customer_id = await admin.add_customer("Flaky", f"flaky{unique}.onmicrosoft.com")
+    document = order(f"flaky-{unique}", known_customer(customer_id))
+    workflow_id = await shop.place_order(document)
+    await delivered(hooks, "flaky", 1, order_id=document.order_id)
+    report = await report_of(client, workflow_id)
+    attempts = hooks.events("flaky", order_id=document.order_id)
+    assert [r.answered for r, _ in attempts] == [500, 200]
+    assert attempts[0][0].headers["webhook-id"] == attempts[1][0].headers["webhook-id"]
+    assert (report.delivered, report.failed) == (1, [])
+
+
+async def test_events_of_one_order_arrive_in_sequence(
+    engine: Storefront,
+    client: Client,
+    admin: SandboxAdmin,
+    receiver: tuple[Receiver, str],
+    unique: str,
+) -> None:
+    """An existing tenant's order waits for the relationship, then completes; each event's
+    first attempt fails (500), and still the second is not sent before the first is
+    acknowledged."""
+    hooks, _ = receiver
+    shop = engine.for_storefront("shop-flaky")
+    domain = f"tenant{unique}.example"
+    await admin.add_tenant(domain, "Tenant Inc")
+    document = order(
+        f"seq-{unique}", {"kind": "existing_tenant", "domain": domain, "country": "US"}
+    )
+    workflow_id = await shop.place_order(document)
+    await wait_for(shop, document.order_id, WaitingFor.RELATIONSHIP)
+    await admin.accept_relationship(domain)
+    await shop.relationship_accepted(document.order_id)
+    assert (await shop.wait_for_outcome(document.order_id)).phase is Phase.COMPLETED
+    await report_of(client, workflow_id)
+    attempts = hooks.events("flaky", order_id=document.order_id)
+    assert [(b["type"], b["sequence"], r.answered) for r, b in attempts] == [
+        ("order.waiting_for_relationship", 1, 500),
+        ("order.waiting_for_relationship", 1, 200),
+        ("order.completed", 2, 500),
+        ("order.completed", 2, 200),
+    ]
+
+
+# ---------------------------------------------------------------------- never dropped in silence
+
+
+async def test_a_delivery_that_finally_fails_is_shown_to_operators(
+    temporal: WorkflowEnvironment,
+    engine_sandbox: SandboxServer,
+    admin: SandboxAdmin,
+    receiver: tuple[Receiver, str],
+    unique: str,
+) -> None:
+    hooks, base_url = receiver
+    port = free_port()
+    client = await connect_client(temporal, runtime=prometheus_runtime(port))
+    brief = QUICK.model_copy(update={"give_up_after": timedelta(seconds=2)})
+    async with webhook_worker(
+        client, engine_sandbox, base_url, task_queue=f"webhooks-down-{unique}", schedule=brief
+    ) as engine:
+        shop = engine.for_storefront("shop-down")
+        customer_id = await admin.add_customer("Down", f"down{unique}.onmicrosoft.com")
+        document = order(f"down-{unique}", known_customer(customer_id))
+        workflow_id = await shop.place_order(document)
+        # The order is not held up by its webhook
+        assert (await shop.wait_for_outcome(document.order_id)).phase is Phase.COMPLETED
+        report = await report_of(client, workflow_id)
+        [failed] = report.failed
+        attempts = hooks.events("down", order_id=document.order_id)
+        assert len(attempts) >= 2 and {r.answered for r, _ in attempts} == {500}
+        assert failed.type.value == "order.completed" and failed.sequence == 1
+        assert failed.webhook_id == attempts[0][0].headers["webhook-id"]
+        assert "500" in failed.last_error and "token" not in failed.last_error
+
+        handle = client.get_workflow_handle(webhooks_workflow_id(workflow_id))
+        metadata = await handle.query("__temporal_workflow_metadata", result_type=WorkflowMetadata)
+        assert "order.completed" in metadata.current_details
+        assert failed.webhook_id in metadata.current_details.replace("\\", "")
+        text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
+    assert any(
+        x.startswith("csp_orders_webhooks_failed")
+        and 'event_type="order.completed"' in x
+        and 'reason="not_delivered"' in x
+        for x in text.splitlines()
+    ), text
+
+
+async def test_a_storefront_without_an_endpoint_is_recorded_as_failed_not_retried(
+    engine: Storefront, client: Client, admin: SandboxAdmin, unique: str
+) -> None:
+    shop = engine.for_storefront("shop-nowhere")
+    customer_id = await admin.add_customer("Nowhere", f"nowhere{unique}.onmicrosoft.com")
+    document = order(f"nowhere-{unique}", known_customer(customer_id))
+    workflow_id = await shop.place_order(document)
+    assert (await shop.wait_for_outcome(document.order_id)).phase is Phase.COMPLETED
+    report = await report_of(client, workflow_id)
+    [failed] = report.failed
+    assert "no webhook endpoint" in failed.last_error and report.delivered == 0
+
+
+# ---------------------------------------------------------- a worker killed mid-delivery
+
+
+async def test_a_worker_killed_mid_delivery_is_followed_by_the_same_event_under_the_same_id(
+    temporal: WorkflowEnvironment,
+    engine_sandbox: SandboxServer,
+    admin: SandboxAdmin,
+    receiver: tuple[Receiver, str],
+    unique: str,
+    tmp_path: Path,
+) -> None:
+    hooks, base_url = receiver
+    queue = f"webhooks-kill-{unique}"
+    config = tmp_path / "engine.json"
+    short = QUICK.model_copy(update={"attempt_timeout": timedelta(seconds=3)})
+    config.write_text(
+        engine_config_for_tests()
+        .model_copy(update={"webhooks": short})
+        .model_dump_json(by_alias=True)
+    )
+    storefronts = tmp_path / "storefronts.json"
+    storefronts.write_text(
+        json.dumps(
+            {
+                "storefronts": {
+                    "shop-hold": {
+                        "webhook": {"url": f"{base_url}/hold", "secret_env": "TEST_HOOK_SECRET"}
+                    }
+                }
+            }
+        )
+    )
+    address = temporal.client.service_client.config.target_host
+    worker = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "workers.cli",
+        "worker",
+        env=worker_env(
+            address,
+            engine_sandbox,
+            CSP_TASK_QUEUE=queue,
+            CSP_ORDERS_CONFIG=str(config),
+            CSP_STOREFRONTS_FILE=str(storefronts),
+            TEST_HOOK_SECRET=SECRET,
+        ),
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    try:
+        shop = Storefront(temporal.client, task_queue=queue).for_storefront("shop-hold")
+        customer_id = await admin.add_customer("Kill", f"kill{unique}.onmicrosoft.com")
+        document = order(f"kill-{unique}", known_customer(customer_id))
+        workflow_id = await shop.place_order(document)
+
+        async def held() -> bool:
+            return hooks.holding and bool(hooks.events("hold", order_id=document.order_id))
+
+        await eventually(held, timeout=60, what="the first attempt held by the receiver")
+        worker.send_signal(signal.SIGKILL)
+        await worker.wait()
+    finally:
+        if worker.returncode is None:
+            worker.kill()
+            await worker.wait()
+        hooks.release()
+
+    async with webhook_worker(temporal.client, engine_sandbox, base_url, task_queue=queue):
+        report = await report_of(temporal.client, workflow_id)
+        attempts = hooks.events("hold", order_id=document.order_id)
+    assert report.delivered == 1 and report.failed == []
+    assert len(attempts) >= 2
+    assert len({r.headers["webhook-id"] for r, _ in attempts}) == 1
+    assert attempts[-1][0].answered == 204
+    for request, _ in attempts:
+        Webhook(SECRET).verify(request.body, request.headers)
+    description = await temporal.client.get_workflow_handle(workflow_id).describe()
+    assert description.status is WorkflowExecutionStatus.COMPLETED
