@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Protocol
 
 import httpx
 import structlog
@@ -38,23 +39,55 @@ class WebhookEndpoint:
     secret: SecretStr
 
 
+class UnknownStorefront(Exception):
+    """The storefront is not in this worker's storefronts file (yet): ask again later."""
+
+
+class WebhookDirectory(Protocol):
+    def endpoint(self, storefront: str) -> WebhookEndpoint | None:
+        """The storefront's webhook; None when it has none (it chose so). Raises
+        `UnknownStorefront` for a storefront it does not know."""
+
+
+@dataclass(frozen=True)
+class FixedWebhooks:
+    """Webhooks given once (the dev stack, tests): a storefront not among them has none."""
+
+    endpoints: Mapping[str, WebhookEndpoint]
+
+    def endpoint(self, storefront: str) -> WebhookEndpoint | None:
+        return self.endpoints.get(storefront)
+
+
 class WebhookDelivery:
-    """The `deliver_webhook` activity over the storefronts' endpoints (by storefront id)."""
+    """The `deliver_webhook` activity over the storefronts' webhooks (by storefront id): a
+    `WebhookDirectory` (the worker's storefronts file, read again when it changes) or a
+    mapping."""
 
     def __init__(
-        self, endpoints: Mapping[str, WebhookEndpoint], http: httpx.AsyncClient | None = None
+        self,
+        webhooks: WebhookDirectory | Mapping[str, WebhookEndpoint],
+        http: httpx.AsyncClient | None = None,
     ) -> None:
-        self._endpoints = dict(endpoints)
-        self._signers = {s: Webhook(e.secret.get_secret_value()) for s, e in endpoints.items()}
+        self._webhooks: WebhookDirectory = (
+            FixedWebhooks(webhooks) if isinstance(webhooks, Mapping) else webhooks
+        )
         self._http = http
 
     @activity.defn(name=m.DELIVER_WEBHOOK)
     async def deliver_webhook(self, delivery: m.WebhookDeliveryRequest) -> m.WebhookDeliveryResult:
         event = delivery.event
-        endpoint = self._endpoints.get(event.storefront)
+        try:
+            endpoint = self._webhooks.endpoint(event.storefront)
+        except UnknownStorefront:
+            # (a worker whose storefronts file is older than the API's): retried, as any
+            # failed attempt, until the file knows it or the retries end
+            raise self._not_delivered(
+                delivery, "the storefront is not in this worker's storefronts file"
+            ) from None
         if endpoint is None:
-            log.warning(
-                "webhook not sent: no endpoint is configured for the storefront",
+            log.info(
+                "webhook not sent: the storefront has no webhook",
                 storefront=event.storefront,
                 webhook_id=delivery.webhook_id,
                 event_type=event.type.value,
@@ -66,7 +99,7 @@ class WebhookDelivery:
             "content-type": "application/json",
             "webhook-id": delivery.webhook_id,
             "webhook-timestamp": str(int(now.timestamp())),
-            "webhook-signature": self._signers[event.storefront].sign(
+            "webhook-signature": Webhook(endpoint.secret.get_secret_value()).sign(
                 delivery.webhook_id, now, body
             ),
         }

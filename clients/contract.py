@@ -417,3 +417,7 @@ class WebhookDeliveryReport(BaseModel):
 
     delivered: int = 0
     failed: list[FailedWebhook] = Field(default_factory=list)
+    not_sent: int = Field(0, description="Events of a storefront that has no webhook.")
+    last_event_missing: bool = Field(
+        False, description="No event came for a long time and the last one never did."
+    )

@@ -171,6 +171,15 @@ class RequestIdConflict(IdConflict):
     pass
 
 
+class OrderRejected(StorefrontError):
+    """The engine would not even check the order (e.g. it arrived unencrypted): `refusal`
+    says why; asking again unchanged gives the same answer."""
+
+    def __init__(self, refusal: Refusal) -> None:
+        super().__init__(refusal.message)
+        self.refusal = refusal
+
+
 class LicencesRefused(StorefrontError):
     def __init__(self, refusal: Refusal) -> None:
         super().__init__(refusal.message)
@@ -233,8 +242,8 @@ _UNREACHABLE = "The order engine cannot be reached right now; try again later."
 _TRY_AGAIN = "The order engine could not handle the request right now; try again later."
 
 
-def _not_found(order_id: str) -> OrderNotFound:
-    return OrderNotFound(f"There is no order {order_id}.")
+def _not_found(order_id: str, what: str = "order") -> OrderNotFound:
+    return OrderNotFound(f"There is no {what} {order_id}.")
 
 
 def _busy(order_id: str, phase: Phase | None = None, consequence: str = "") -> EngineBusy:
@@ -246,11 +255,13 @@ def _busy(order_id: str, phase: Phase | None = None, consequence: str = "") -> E
     )
 
 
-def _engine_error(error: TemporalError, order_id: str | None) -> StorefrontError:
-    """A Temporal error, in the storefront's terms."""
+def _engine_error(
+    error: TemporalError, order_id: str | None, what: str = "order"
+) -> StorefrontError:
+    """A Temporal error, in the storefront's terms (`what` the id names)."""
     if isinstance(error, RPCError):
         if error.status == RPCStatusCode.NOT_FOUND and order_id is not None:
-            return _not_found(order_id)
+            return _not_found(order_id, what)
         if error.status == RPCStatusCode.UNAVAILABLE:
             return EngineUnreachable(_UNREACHABLE)
         if error.status in (
@@ -321,12 +332,14 @@ class Storefront:
         return None
 
     @contextlib.asynccontextmanager
-    async def _answers(self, order_id: str | None = None) -> AsyncIterator[None]:
+    async def _answers(
+        self, order_id: str | None = None, what: str = "order"
+    ) -> AsyncIterator[None]:
         """Whatever Temporal raises inside leaves as a `StorefrontError`."""
         try:
             yield
         except TemporalError as error:
-            raise _engine_error(error, order_id) from error
+            raise _engine_error(error, order_id, what) from error
 
     # ------------------------------------------------------------------ orders
 
@@ -611,7 +624,7 @@ class Storefront:
         """Has this licence request id been used (by this storefront)?"""
         handle = self.client.get_workflow_handle(licences_workflow_id(request_id, self.storefront))
         try:
-            async with self._answers(request_id):
+            async with self._answers(request_id, "licence request"):
                 await handle.describe(rpc_timeout=self.answer_timeout)
         except OrderNotFound:
             return False
@@ -624,7 +637,7 @@ class Storefront:
         handle = self.client.get_workflow_handle(
             licences_workflow_id(request_id, self.storefront), result_type=LicenceOutcome
         )
-        async with self._answers(request_id):
+        async with self._answers(request_id, "licence request"):
             description = await handle.describe(rpc_timeout=self.answer_timeout)
         if description.status == WorkflowExecutionStatus.RUNNING:
             return LicenceRequestState(request_id=request_id, state="running")
@@ -644,7 +657,7 @@ class Storefront:
         handle = self.client.get_workflow_handle(
             licences_workflow_id(request_id, self.storefront), result_type=LicenceOutcome
         )
-        async with self._answers(request_id):
+        async with self._answers(request_id, "licence request"):
             try:
                 outcome: LicenceOutcome = await handle.result()
                 return outcome
@@ -744,7 +757,7 @@ class Storefront:
             except WorkflowFailureError as error:
                 refusal = _refusal_of(error.cause)
                 if refusal is not None:
-                    raise StorefrontError(refusal.message) from None
+                    raise OrderRejected(refusal) from None
                 if isinstance(error.cause, RunTimedOut):
                     raise EngineBusy(
                         f"The order engine did not check order {document.order_id} in time "

@@ -2,7 +2,7 @@
 // place an order, follow it, supply the customer's tax ID when it is asked for, and receive
 // the engine's webhooks, each signature verified (Standard Webhooks, docs/WEBHOOKS.md).
 //
-//   CSP_API_URL=http://127.0.0.1:8080 CSP_API_KEY=csp_k1.... CSP_WEBHOOK_SECRET=whsec_... \
+//   CSP_API_URL=http://127.0.0.1:8090 CSP_API_KEY=csp_k1.... CSP_WEBHOOK_SECRET=whsec_... \
 //   WEBHOOK_PORT=9000 node examples/storefront-client.mjs
 //
 // Optional: ORDER_FILE (default examples/russian-customer-tax-id-later.json), ORDER_ID and

@@ -35,6 +35,7 @@ class StorefrontEventType(StrEnum):
     ORDER_CANCELLED = "order.cancelled"
     LICENCES_COMPLETED = "licences.completed"
     LICENCES_REFUSED = "licences.refused"
+    LICENCES_FAILED = "licences.failed"
 
     @property
     def final(self) -> bool:
@@ -144,17 +145,23 @@ def licences_event(
     customer_id: str | None,
     line: EventLine | None,
     refusal: Refusal | None = None,
+    failed: bool = False,
 ) -> StorefrontEvent:
-    """A licence request's last event: completed (`refusal` None) or refused."""
+    """A licence request's last event: completed (`refusal` None), refused, or `failed` (an
+    engine error ended it: the change may or may not have been made)."""
     code, message = _refusal_parts(refusal, ())
+    if failed:
+        kind, phase = StorefrontEventType.LICENCES_FAILED, Phase.FAILED
+    elif refusal is not None:
+        kind, phase = StorefrontEventType.LICENCES_REFUSED, Phase.REFUSED
+    else:
+        kind, phase = StorefrontEventType.LICENCES_COMPLETED, Phase.COMPLETED
     return StorefrontEvent(
-        type=StorefrontEventType.LICENCES_REFUSED
-        if refusal
-        else StorefrontEventType.LICENCES_COMPLETED,
+        type=kind,
         storefront=stamp.storefront,
         request_id=request_id,
         sequence=stamp.sequence,
-        phase=Phase.REFUSED if refusal else Phase.COMPLETED,
+        phase=phase,
         customer_id=customer_id,
         lines=[line] if line is not None else [],
         refusal_code=code,
@@ -227,7 +234,7 @@ def masked(text: str, personal: Iterable[str]) -> str:
         compact = re.sub(r"[\s.\-()/]", "", value)
         if len(compact) >= 2 and compact != value:
             candidates.add(compact)
-    for value in sorted(candidates, key=len, reverse=True):
+    for value in sorted(candidates, key=lambda v: (-len(v), v)):
         text = re.sub(rf"(?<!\w){re.escape(value)}(?!\w)", MASK, text, flags=re.IGNORECASE)
     return text
 

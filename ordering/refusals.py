@@ -172,3 +172,13 @@ def invalid_input(code: RefusalCode, what: str, problems: list[Any]) -> Refusal:
         message=f"The {what} is not valid: " + "; ".join(str(p) for p in problems[:10]) + more,
         details=details,
     )
+
+
+# An order or licence request whose run failed with an error of the engine's, no refusal of
+# Partner Center's (what its storefront is told, e.g. by webhook).
+ENGINE_FAILURE = Refusal(
+    code=RefusalCode.ORDER_ABORTED,
+    message="The request stopped with an error in the order engine before it finished. Some of "
+    "it may have been carried out at Microsoft: check the customer's subscriptions before "
+    "asking again under a new id.",
+)

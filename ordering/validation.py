@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, JsonValue, RootModel, ValidationError
 
-from ordering.document import OrderDocument
+from ordering.document import AS_RECORDED, OrderDocument
 
 _UNION_TAGS = {"new", "existing_tenant", "known"}
 M = TypeVar("M", bound=BaseModel)
@@ -61,7 +61,9 @@ def safe_name(name: str) -> str:
     return shown if len(shown) <= NAME_LIMIT else shown[: NAME_LIMIT - 1] + "\u2026"
 
 
-def field_path(loc: tuple[int | str, ...], *, submitted_last: bool = False) -> str:
+def field_path(
+    loc: tuple[int | str, ...], *, submitted_last: bool = False, whole: str = "order"
+) -> str:
     """The field `loc` names, as `customer.billing_address.city` or `lines[1].quantity`.
     `submitted_last`: the last part is a key the input brought (an unknown field)."""
     path = ""
@@ -77,7 +79,7 @@ def field_path(loc: tuple[int | str, ...], *, submitted_last: bool = False) -> s
                 continue
         name = safe_name(part)
         path += f".{name}" if path else name
-    return path or "order"
+    return path or whole
 
 
 _FORMATS = {
@@ -172,14 +174,15 @@ def _reason(error: Any) -> str:
     return "is not valid"
 
 
-def problems(exc: ValidationError) -> list[FieldProblem]:
+def problems(exc: ValidationError, *, whole: str = "order") -> list[FieldProblem]:
     """One 'field: reason' per error. A tagged union's bad or missing tag is its tag field's
     problem (`customer.kind`), an unknown field is named by `safe_name`."""
-    return problems_of(exc.errors())
+    return problems_of(exc.errors(), whole=whole)
 
 
-def problems_of(errors: Sequence[Any]) -> list[FieldProblem]:
-    """`problems` of pydantic's error dicts (as a web framework passes them on)."""
+def problems_of(errors: Sequence[Any], *, whole: str = "order") -> list[FieldProblem]:
+    """`problems` of pydantic's error dicts (as a web framework passes them on); `whole` names
+    the input itself (a problem of the whole document, such as invalid JSON)."""
     found: list[FieldProblem] = []
     for error in errors:
         loc = tuple(error["loc"])
@@ -187,19 +190,22 @@ def problems_of(errors: Sequence[Any]) -> list[FieldProblem]:
         if kind in ("union_tag_invalid", "union_tag_not_found"):
             tag = str(error["ctx"]["discriminator"]).strip("'")
             loc = (*loc, tag)
-        field = field_path(loc, submitted_last=kind == "extra_forbidden")
+        field = field_path(loc, submitted_last=kind == "extra_forbidden", whole=whole)
         found.append(FieldProblem(field=field, reason=_reason(error)))
     return found
 
 
-def parse_order(data: Any) -> OrderDocument:
-    """Validate a storefront's order (a dict or JSON text); raises `InvalidOrder`."""
-    if isinstance(data, str | bytes):
-        try:
-            return OrderDocument.model_validate_json(data)
-        except ValidationError as exc:
-            raise InvalidOrder(problems(exc)) from None
-    return validate_input(OrderDocument, data)
+def parse_order(data: Any, *, as_recorded: bool = False) -> OrderDocument:
+    """Validate a storefront's order (a dict or JSON text); raises `InvalidOrder`.
+    `as_recorded`: the order a workflow run was started with (rules added since it was placed
+    that would change its course are not applied: see `ordering.document.AS_RECORDED`)."""
+    context = {AS_RECORDED: True} if as_recorded else None
+    try:
+        if isinstance(data, str | bytes):
+            return OrderDocument.model_validate_json(data, context=context)
+        return OrderDocument.model_validate(data, context=context)
+    except ValidationError as exc:
+        raise InvalidOrder(problems(exc)) from None
 
 
 def validate_input(model: type[M], data: Any) -> M:

@@ -81,6 +81,7 @@ def test_the_file_keeps_only_hashes_and_a_key_is_found_by_it(tmp_path: Path) -> 
     assert directory.storefront_of_key(key + "x") is None
     assert directory.storefront_of_key("csp_k1.") is None
     assert directory.storefront_of_key("") is None
+    assert directory.storefront_of_key("csp_\xe9.abc") is None  # never an error
     # the right secret under another key id is not that key
     assert directory.storefront_of_key(key.replace("csp_k1.", "csp_k2.")) is None
 

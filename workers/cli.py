@@ -112,7 +112,12 @@ def _worker(args: argparse.Namespace) -> int:
         partner_center_cap_from_env,
         partner_center_from_env,
     )
-    from workers.storefronts import StorefrontsNotConfigured, load_storefronts
+    from workers.storefronts import (
+        FILE_VARIABLE,
+        StorefrontsFile,
+        StorefrontsNotConfigured,
+        load_storefronts,
+    )
     from workers.worker import build_worker, connect, tracing_interceptors
 
     configure_logging(json=True, level=args.log_level)
@@ -127,7 +132,10 @@ def _worker(args: argparse.Namespace) -> int:
     try:
         partner_center = partner_center_from_env()
         cap = partner_center_cap_from_env()
-        webhooks = load_storefronts().webhook_endpoints()
+        load_storefronts().webhook_endpoints()  # every webhook's secret is there
+        storefronts_file = os.environ.get(FILE_VARIABLE)
+        # (read again when it changes: webhooks added, changed, secrets rotated)
+        webhooks = StorefrontsFile(Path(storefronts_file)) if storefronts_file else None
     except (PartnerCenterNotConfigured, StorefrontsNotConfigured) as missing:
         print(f"csp-orders worker: {missing}", file=sys.stderr)
         return EXIT_USAGE

@@ -23,9 +23,12 @@ import hmac
 import json
 import os
 import secrets
+import threading
+import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
+import structlog
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -36,10 +39,12 @@ from pydantic import (
     ValidationError,
 )
 
-from activities.webhooks import WebhookEndpoint
+from activities.webhooks import UnknownStorefront, WebhookEndpoint
 from clients.contract import StorefrontId
 
 FILE_VARIABLE = "CSP_STOREFRONTS_FILE"
+RECHECK_SECONDS = 1.0
+log = structlog.get_logger("csp_orders.storefronts")
 KEY_PREFIX = "csp_"
 KeyId = str
 
@@ -80,8 +85,8 @@ class StorefrontDirectory(BaseModel):
         found: str | None = None
         for storefront, settings in self.storefronts.items():
             for entry in settings.api_keys:
-                same_id = hmac.compare_digest(entry.id, key_id or "")
-                if hmac.compare_digest(entry.sha256, digest) and same_id:
+                same_id = hmac.compare_digest(entry.id.encode(), (key_id or "").encode())
+                if hmac.compare_digest(entry.sha256.encode(), digest.encode()) and same_id:
                     found = storefront
         return found
 
@@ -104,6 +109,64 @@ class StorefrontDirectory(BaseModel):
                 url=str(settings.webhook.url), secret=SecretStr(secret)
             )
         return endpoints
+
+
+class StorefrontsFile:
+    """The storefronts file, read again when it changes (checked at most once a second): keys
+    are added and revoked, webhooks added or changed, without restarting the API or the
+    workers. A file that became invalid is not used: the last valid one stays, and why is
+    logged. It is the workers' `WebhookDirectory` (activities/webhooks.py)."""
+
+    def __init__(self, path: Path | None, directory: StorefrontDirectory | None = None) -> None:
+        self._path = path
+        self._directory = directory if directory is not None else load_storefronts(path or "")
+        self._seen = self._stamp()
+        self._checked = time.monotonic()
+        self._lock = threading.Lock()
+
+    def _stamp(self) -> tuple[int, int] | None:
+        if self._path is None:
+            return None
+        try:
+            stat = os.stat(self._path)
+        except OSError:
+            return None
+        return (stat.st_mtime_ns, stat.st_size)
+
+    def current(self) -> StorefrontDirectory:
+        if self._path is None or time.monotonic() - self._checked < RECHECK_SECONDS:
+            return self._directory
+        with self._lock:
+            self._checked = time.monotonic()
+            stamp = self._stamp()
+            if stamp != self._seen:
+                self._seen = stamp
+                try:
+                    self._directory = load_storefronts(self._path)
+                    log.info(
+                        "storefronts file read again", storefronts=len(self._directory.storefronts)
+                    )
+                except StorefrontsNotConfigured as error:
+                    log.warning(
+                        "storefronts file not used; the last valid one stays", reason=str(error)
+                    )
+            return self._directory
+
+    def endpoint(self, storefront: str) -> WebhookEndpoint | None:
+        """The storefront's webhook (its secret from the environment); None: it has none.
+        `UnknownStorefront` when the file does not name it."""
+        settings = self.current().storefronts.get(storefront)
+        if settings is None:
+            raise UnknownStorefront(storefront)
+        if settings.webhook is None:
+            return None
+        secret = os.environ.get(settings.webhook.secret_env)
+        if not secret:
+            raise StorefrontsNotConfigured(
+                f"the webhook secret of storefront {storefront} is not set: "
+                f"{settings.webhook.secret_env}"
+            )
+        return WebhookEndpoint(url=str(settings.webhook.url), secret=SecretStr(secret))
 
 
 class StorefrontsNotConfigured(Exception):

@@ -29,7 +29,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 from activities.customer_slot import CustomerSlotActivities
 from activities.first_release import FirstReleaseActivities
 from activities.partner_center import PartnerCenterActivities
-from activities.webhooks import WebhookDelivery, WebhookEndpoint
+from activities.webhooks import WebhookDelivery, WebhookDirectory, WebhookEndpoint
 from clients.contract import coordination_task_queue
 from clients.partner_center import PartnerCenterClient
 from clients.payloads import PLAINTEXT_SWITCH, KeyRing, data_converter, encrypts, writer_key_ring
@@ -150,7 +150,7 @@ def build_worker(
     interceptors: Sequence[Interceptor] = (),
     max_concurrent_activities: int = 200,
     partner_center_requests_per_minute: float | None = None,
-    webhook_endpoints: Mapping[str, WebhookEndpoint] | None = None,
+    webhook_endpoints: WebhookDirectory | Mapping[str, WebhookEndpoint] | None = None,
 ) -> EngineWorker:
     """The engine's worker on `task_queue`; Partner Center is asked at most
     `partner_center_requests_per_minute` times a minute by all the workers of the task queue

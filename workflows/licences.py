@@ -13,7 +13,7 @@ from datetime import timedelta
 from typing import NoReturn
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, FailureError
 
 with workflow.unsafe.imports_passed_through():
     from activities import messages as m
@@ -34,7 +34,7 @@ with workflow.unsafe.imports_passed_through():
     from ordering.config import EngineConfig, Waits
     from ordering.events import EventLine, licences_event
     from ordering.planning import LineAction
-    from ordering.refusals import Refusal, RefusalCode, invalid_input
+    from ordering.refusals import ENGINE_FAILURE, Refusal, RefusalCode, invalid_input
     from ordering.request_ids import QUANTITY, request_id
     from ordering.status import LineState
     from ordering.validation import InvalidOrder, validate_input
@@ -94,10 +94,20 @@ class LicencesWorkflow:
             )
         try:
             outcome = await (self._add(request) if lean else self._first_release_add(request))
-        except ApplicationError as refused:
-            workflow.upsert_search_attributes([PHASE.value_set("refused")])
-            if refused.details and isinstance(refused.details[0], Refusal):
-                self._notify(request, refusal=refused.details[0])
+        except FailureError as error:
+            refused: Refusal | None = (
+                error.details[0]
+                if isinstance(error, ApplicationError)
+                and error.details
+                and isinstance(error.details[0], Refusal)
+                else None
+            )
+            if isinstance(error, ApplicationError):
+                workflow.upsert_search_attributes([PHASE.value_set("refused")])
+            if refused is not None:
+                self._notify(request, refusal=refused)
+            else:  # an engine error, no refusal: the change may or may not have been made
+                self._notify(request, refusal=ENGINE_FAILURE, failed=True)
             raise
         finally:
             await self._slot.release()
@@ -114,6 +124,7 @@ class LicencesWorkflow:
         *,
         outcome: LicenceOutcome | None = None,
         refusal: Refusal | None = None,
+        failed: bool = False,
     ) -> None:
         """Tell the storefront that placed the request (if one did) how it ended, by its
         webhooks (workflows/webhooks.py)."""
@@ -125,7 +136,11 @@ class LicencesWorkflow:
                 line=0,
                 offer=outcome.offer if outcome else None,
                 quantity=request.quantity,
-                state=LineState.FULFILLED if outcome else LineState.REFUSED,
+                state=LineState.FULFILLED
+                if outcome
+                else LineState.FAILED
+                if failed
+                else LineState.REFUSED,
                 action=LineAction.ADD_LICENCES,
                 subscription_id=request.subscription_id,
                 quantity_before=outcome.quantity_before if outcome else None,
@@ -139,6 +154,7 @@ class LicencesWorkflow:
                 customer_id=request.customer_id if request else None,
                 line=line,
                 refusal=refusal,
+                failed=failed,
             )
         )
 

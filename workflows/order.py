@@ -34,7 +34,7 @@ from datetime import datetime, timedelta
 from typing import Any, NoReturn, TypeVar
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, FailureError
 
 with workflow.unsafe.imports_passed_through():
     from pydantic import BaseModel
@@ -86,6 +86,7 @@ with workflow.unsafe.imports_passed_through():
         with_fresh_catalog,
     )
     from ordering.refusals import (
+        ENGINE_FAILURE,
         Problem,
         Refusal,
         RefusalCode,
@@ -162,9 +163,18 @@ class OrderWorkflow:
     @workflow.run
     async def run(self, submission: Submission = MISSING_SUBMISSION) -> OrderOutcome:
         try:
+            return await self._run(submission)
+        except FailureError:
+            # A step failed for good with an error that is no refusal (the order's run fails):
+            # its storefront hears that it failed, as of every other ending.
+            await self._notify_engine_failure()
+            raise
+
+    async def _run(self, submission: Submission) -> OrderOutcome:
+        try:
             if submission.arrival is Arrival.UNREADABLE:
                 raise InvalidOrder([unreadable_input("order")])
-            order = parse_order(submission.root)
+            order = parse_order(submission.root, as_recorded=True)
         except InvalidOrder as invalid:
             refusal = invalid_input(RefusalCode.INVALID_ORDER, "order", invalid.problems)
             self._tracker.refused(refusal)
@@ -950,6 +960,26 @@ class OrderWorkflow:
         )
         if event is not None:
             self._webhooks.emit(event)
+
+    async def _notify_engine_failure(self) -> None:
+        """The run fails with an engine error before it finished: `order.failed`, with what the
+        storefront should check (nothing is recorded for an order no storefront placed)."""
+        if not self._webhooks.enabled or self._tracker.ended:
+            return
+        status = self._tracker.status
+        failed = status.model_copy(
+            update={
+                "phase": Phase.FAILED,
+                "order_id": status.order_id or order_id_of(workflow.info().workflow_id) or "",
+                "refusal": ENGINE_FAILURE,
+            }
+        )
+        event = order_event(
+            failed, self._webhooks.stamp(), personal=personal_values(self._order, self._tax_id)
+        )
+        if event is not None:
+            self._webhooks.emit(event)
+        await self._webhooks.handed_over()
 
     async def _notify_and_hand_over(self) -> None:
         """The order's last event, and every event before it, handed over before it ends."""

@@ -54,7 +54,7 @@ with workflow.unsafe.imports_passed_through():
 # Longer than any wait of an order between two of its events (the longest, the relationship's,
 # is 30 days by default): a webhooks workflow that hears nothing for this long ends.
 IDLE_TIMEOUT = timedelta(days=45)
-NOT_CONFIGURED = "no webhook endpoint is configured for the storefront"
+NOT_CONFIGURED = "the storefront has no webhook"
 
 
 class WebhookOutbox:
@@ -165,17 +165,33 @@ class WebhookDeliveryWorkflow:
             try:
                 await workflow.wait_condition(lambda: bool(self._queued), timeout=IDLE_TIMEOUT)
             except TimeoutError:
-                workflow.logger.warning(
-                    "no webhook event for %s: the order's last one never came", IDLE_TIMEOUT
-                )
-                break
-            event = self._queued.pop(min(self._queued))
-            self._last_sequence = event.sequence
-            await self._deliver(event)
-            if event.type.final:
+                if not self._queued:  # (an event may have come as the time ran out)
+                    self._last_event_never_came()
+                    break
+            if await self._deliver_next():
                 break
         await workflow.wait_condition(workflow.all_handlers_finished)
+        while self._queued:  # events that came in the same task as the end
+            await self._deliver_next()
+            await workflow.wait_condition(workflow.all_handlers_finished)
         return self._report
+
+    async def _deliver_next(self) -> bool:
+        """Deliver the next event in sequence; True when it was its order's last."""
+        event = self._queued.pop(min(self._queued))
+        self._last_sequence = event.sequence
+        await self._deliver(event)
+        return event.type.final
+
+    def _last_event_never_came(self) -> None:
+        """No event for `IDLE_TIMEOUT`: the order's run ended without its last event (it was
+        terminated). Counted and logged: the storefront never heard how it ended."""
+        metrics.webhook_failed("none", "no_last_event")
+        workflow.logger.warning(
+            "no webhook event for %s: the order's last one never came", IDLE_TIMEOUT
+        )
+        self._report.last_event_missing = True
+        self._publish()
 
     @workflow.signal(name=WEBHOOK_EVENTS_SIGNAL)
     def events(self, more: WebhookEvents) -> None:
@@ -207,8 +223,12 @@ class WebhookDeliveryWorkflow:
         except ActivityError as error:
             self._failed(request, "not_delivered", _last_error(error))
             return
-        if not result.configured:
-            self._failed(request, "not_configured", NOT_CONFIGURED)
+        if not result.configured:  # the storefront chose to have none: nothing to deliver
+            self._report.not_sent += 1
+            workflow.logger.info(
+                "webhook %s #%d not sent: %s", event.type.value, event.sequence, NOT_CONFIGURED
+            )
+            self._publish()
             return
         self._report.delivered += 1
         metrics.webhook_delivered(event.type.value)
@@ -238,6 +258,10 @@ class WebhookDeliveryWorkflow:
         """The operators' view (the UI's current details): what was delivered, what failed."""
         report = self._report
         text = f"**Webhooks**: {report.delivered} delivered, {len(report.failed)} failed."
+        if report.not_sent:
+            text += f" {report.not_sent} not sent ({NOT_CONFIGURED})."
+        if report.last_event_missing:
+            text += " The order's last event never came (its run ended without it)."
         if report.failed:
             text += "\n\nFailed deliveries (never acknowledged by the storefront):\n"
             text += "\n".join(

@@ -32,6 +32,7 @@ from temporalio.api.sdk.v1 import WorkflowMetadata
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Replayer
 
 from activities.webhooks import WebhookEndpoint
 from clients.contract import (
@@ -41,7 +42,7 @@ from clients.contract import (
     webhooks_workflow_id,
 )
 from clients.partner_center import PartnerCenterClient
-from clients.storefront import LicencesRefused, Storefront
+from clients.storefront import LicencesAborted, LicencesRefused, Storefront
 from devtools.samples import (
     OFFICE_E3,
     VALID_RU_TAX_ID,
@@ -66,7 +67,7 @@ from tests.helpers import (
     worker_env,
 )
 from workers.metrics import prometheus_runtime
-from workers.worker import build_worker
+from workers.worker import WORKFLOWS, build_worker
 
 QUICK = WebhookSchedule(
     attempt_timeout=timedelta(seconds=5),
@@ -325,6 +326,63 @@ async def test_licence_requests_tell_how_they_ended(
     [(_, refused)] = await delivered(hooks, "ok", 1, request_id=f"lic-none-{unique}")
     assert refused["type"] == "licences.refused"
     assert refused["refusal_code"] == RefusalCode.SUBSCRIPTION_NOT_FOUND.value
+    held = [x for x in (await admin.snapshot())["subscriptions"] if x["id"] == subscription_id]
+    assert held[0]["quantity"] == added.quantity_after, "the refused request changed nothing"
+
+
+async def test_a_licence_request_the_engine_gives_up_on_says_it_failed(
+    temporal: WorkflowEnvironment,
+    engine_sandbox: SandboxServer,
+    admin: SandboxAdmin,
+    receiver: tuple[Receiver, str],
+    unique: str,
+) -> None:
+    """Microsoft takes the change but does not carry it out in the time the engine waits: the
+    request's run fails (no refusal), and its storefront hears `licences.failed`, never
+    nothing."""
+    hooks, base_url = receiver
+    config = engine_config_for_tests()
+    config = config.model_copy(
+        update={
+            "webhooks": QUICK,
+            "waits": config.waits.model_copy(
+                update={"provisioning_expires_after": timedelta(seconds=2)}
+            ),
+        }
+    )
+    customer_id = await admin.add_customer("Slow", f"slowlic{unique}.onmicrosoft.com")
+    subscription = await admin.add_subscription(
+        customer_id, "CFQ7TTC0LHVK:0001:CFQ7TTC0KHVK", quantity=3
+    )
+    async with (
+        PartnerCenterClient.from_config(sandbox_client_config(engine_sandbox)) as pc,
+        build_worker(
+            temporal.client,
+            pc,
+            config,
+            task_queue=f"webhooks-slow-{unique}",
+            webhook_endpoints=endpoints(base_url),
+        ),
+    ):
+        shop = Storefront(temporal.client, task_queue=f"webhooks-slow-{unique}")
+        await admin.set_settings(quantity_change_delay_seconds=86_400)
+        try:
+            with pytest.raises(LicencesAborted):
+                await shop.for_storefront("shop-a").add_licences(
+                    LicenceRequest(
+                        request_id=f"slow-{unique}",
+                        customer_id=customer_id,
+                        subscription_id=subscription["id"],
+                        quantity=2,
+                    )
+                )
+        finally:
+            await admin.set_settings(quantity_change_delay_seconds=0)
+    [(_, failed)] = await delivered(hooks, "ok", 1, request_id=f"slow-{unique}")
+    assert (failed["type"], failed["phase"]) == ("licences.failed", "failed")
+    assert failed["refusal_code"] == RefusalCode.ORDER_ABORTED.value
+    assert "check the customer's subscriptions" in failed["refusal_message"]
+    assert failed["lines"][0]["state"] == "failed"
 
 
 async def test_an_order_no_storefront_placed_sends_nothing(
@@ -376,11 +434,11 @@ async def test_events_of_one_order_arrive_in_sequence(
     receiver: tuple[Receiver, str],
     unique: str,
 ) -> None:
-    """An existing tenant's order waits for the relationship, then completes; each event's
-    first attempt fails (500), and still the second is not sent before the first is
-    acknowledged."""
+    """An existing tenant's order waits for the relationship, then completes, while the
+    receiver still holds its first event unanswered: the order is not held up, and the second
+    event is not sent (not even scheduled) before the first is acknowledged."""
     hooks, _ = receiver
-    shop = engine.for_storefront("shop-flaky")
+    shop = engine.for_storefront("shop-hold")
     domain = f"tenant{unique}.example"
     await admin.add_tenant(domain, "Tenant Inc")
     document = order(
@@ -388,16 +446,44 @@ async def test_events_of_one_order_arrive_in_sequence(
     )
     workflow_id = await shop.place_order(document)
     await wait_for(shop, document.order_id, WaitingFor.RELATIONSHIP)
+
+    async def held(count: int) -> bool:
+        return hooks.holding and len(hooks.events("hold", order_id=document.order_id)) == count
+
+    await eventually(lambda: held(1), what="the first event held by the receiver")
     await admin.accept_relationship(domain)
     await shop.relationship_accepted(document.order_id)
     assert (await shop.wait_for_outcome(document.order_id)).phase is Phase.COMPLETED
-    await report_of(client, workflow_id)
-    attempts = hooks.events("flaky", order_id=document.order_id)
+
+    webhooks = client.get_workflow_handle(webhooks_workflow_id(workflow_id))
+
+    async def took_the_second_event() -> list[Any] | None:
+        events = [e async for e in webhooks.fetch_history_events()]
+        signalled = [
+            n
+            for n, e in enumerate(events)
+            if e.HasField("workflow_execution_signaled_event_attributes")
+        ]
+        if not signalled:
+            return None
+        later = events[signalled[0] :]
+        done = any(e.HasField("workflow_task_completed_event_attributes") for e in later)
+        return events if done else None
+
+    events = await eventually(took_the_second_event, what="the webhooks workflow took #2")
+    scheduled = [e for e in events if e.HasField("activity_task_scheduled_event_attributes")]
+    assert len(scheduled) == 1, "the second event waits for the first to be acknowledged"
+    assert [b["sequence"] for _, b in hooks.events("hold", order_id=document.order_id)] == [1]
+
+    hooks.release()
+    await eventually(lambda: held(2), what="the second event, after the first")
+    hooks.release()
+    report = await report_of(client, workflow_id)
+    assert (report.delivered, report.failed) == (2, [])
+    attempts = hooks.events("hold", order_id=document.order_id)
     assert [(b["type"], b["sequence"], r.answered) for r, b in attempts] == [
-        ("order.waiting_for_relationship", 1, 500),
-        ("order.waiting_for_relationship", 1, 200),
-        ("order.completed", 2, 500),
-        ("order.completed", 2, 200),
+        ("order.waiting_for_relationship", 1, 204),
+        ("order.completed", 2, 204),
     ]
 
 
@@ -445,7 +531,7 @@ async def test_a_delivery_that_finally_fails_is_shown_to_operators(
     ), text
 
 
-async def test_a_storefront_without_an_endpoint_is_recorded_as_failed_not_retried(
+async def test_a_storefront_without_a_webhook_is_recorded_as_not_sent_not_retried(
     engine: Storefront, client: Client, admin: SandboxAdmin, unique: str
 ) -> None:
     shop = engine.for_storefront("shop-nowhere")
@@ -454,8 +540,7 @@ async def test_a_storefront_without_an_endpoint_is_recorded_as_failed_not_retrie
     workflow_id = await shop.place_order(document)
     assert (await shop.wait_for_outcome(document.order_id)).phase is Phase.COMPLETED
     report = await report_of(client, workflow_id)
-    [failed] = report.failed
-    assert "no webhook endpoint" in failed.last_error and report.delivered == 0
+    assert (report.not_sent, report.delivered, report.failed) == (1, 0, [])
 
 
 # ---------------------------------------------------------- a worker killed mid-delivery
@@ -536,3 +621,23 @@ async def test_a_worker_killed_mid_delivery_is_followed_by_the_same_event_under_
         Webhook(SECRET).verify(request.body, request.headers)
     description = await temporal.client.get_workflow_handle(workflow_id).describe()
     assert description.status is WorkflowExecutionStatus.COMPLETED
+
+
+async def test_a_storefront_orders_history_and_its_webhooks_replay(
+    engine: Storefront, client: Client, receiver: tuple[Receiver, str], unique: str
+) -> None:
+    """Determinism of the storefront's course, on its real workflow ids (the storefront, the
+    request ids and the webhooks all derive from them): the order, waiting for and given its
+    tax ID, and its webhooks workflow replay on the current code."""
+    shop = engine.for_storefront("shop-a")
+    document = russian_order(f"replay-{unique}", f"replay{unique}")
+    workflow_id = await shop.place_order(document)
+    await wait_for(shop, document.order_id, WaitingFor.TAX_ID)
+    await shop.provide_tax_id(document.order_id, VALID_RU_TAX_ID)
+    assert (await shop.wait_for_outcome(document.order_id)).phase is Phase.COMPLETED
+    assert (await report_of(client, workflow_id)).delivered == 2
+    replayer = Replayer(workflows=WORKFLOWS, data_converter=client.data_converter)
+    for replayed in (workflow_id, webhooks_workflow_id(workflow_id)):
+        history = await client.get_workflow_handle(replayed).fetch_history()
+        assert history.workflow_id == replayed
+        await replayer.replay_workflow(history)

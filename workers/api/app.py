@@ -44,6 +44,7 @@ from clients.storefront import (
     OrderEnded,
     OrderNotFound,
     OrderPage,
+    OrderRejected,
     Storefront,
     StorefrontError,
     TaxIdRejected,
@@ -117,6 +118,8 @@ def _problem_from(error: StorefrontError, *, what: str = "order") -> Response:
             else ApiErrorCode.LICENCE_REQUEST_NOT_FOUND
         )
         return problem_response(404, code, str(error))
+    if isinstance(error, OrderRejected):
+        return problem_response(422, error.refusal.code.value, str(error))
     if isinstance(error, IdConflict):
         return problem_response(409, error.refusal.code.value, str(error))
     if isinstance(error, OrderEnded):
@@ -153,8 +156,14 @@ def _invalid(invalid: InvalidOrder, what: str) -> Response:
 async def _json_body(request: Request, *, optional: bool = False) -> Any:
     """The request's JSON body as sent (an empty body is `{}` where `optional`)."""
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    body = await request.body()
-    if len(body) > MAX_BODY_BYTES:
+    declared = request.headers.get("content-length", "")
+    body = b""
+    if not (declared.isdigit() and int(declared) > MAX_BODY_BYTES):
+        async for chunk in request.stream():  # never more than the limit held in memory
+            body += chunk
+            if len(body) > MAX_BODY_BYTES:
+                break
+    if (declared.isdigit() and int(declared) > MAX_BODY_BYTES) or len(body) > MAX_BODY_BYTES:
         raise ApiProblem(
             problem_response(
                 413,
@@ -181,8 +190,8 @@ def _validated(model: type[Any], body: Any, what: str) -> Any:
             try:
                 return model.model_validate_json(body)
             except ValidationError as exc:
-                raise InvalidOrder(problems(exc)) from None
-        return validate_input(model, body)
+                raise InvalidOrder(problems(exc, whole="body")) from None
+        return validate_input(model, body)  # (an empty optional body: `{}`)
     except InvalidOrder as invalid:
         raise ApiProblem(_invalid(invalid, what)) from None
 
@@ -222,7 +231,15 @@ def create_api_app(
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
         started = time.perf_counter()
-        response = await call_next(request)
+        try:
+            response = await call_next(request)
+        except Exception as error:  # a bug: one line in the log, a problem document out
+            log.error("request failed", error_type=type(error).__name__)
+            response = problem_response(
+                500,
+                ApiErrorCode.INTERNAL_ERROR,
+                "The API could not handle the request; try again later.",
+            )
         route = request.scope.get("route")
         log.info(
             "request",
@@ -242,7 +259,7 @@ def create_api_app(
     async def invalid_request(request: Request, error: RequestValidationError) -> Response:
         # (the location's first part says where: "query", "path", "body")
         errors = [{**e, "loc": tuple(e.get("loc", ()))[1:]} for e in error.errors()]
-        return _invalid(InvalidOrder(problems_of(errors)), "request")
+        return _invalid(InvalidOrder(problems_of(errors, whole="request")), "request")
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, error: StarletteHTTPException) -> Response:

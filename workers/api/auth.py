@@ -1,28 +1,13 @@
 """Who is calling: the storefront whose API key is presented (`Authorization: Bearer`).
 
-The storefronts file is read again when it changes (checked at most once a second), so a key is
-added or revoked without restarting the API; a file that became invalid is not used (the last
-valid one stays, and the API logs why)."""
+The storefronts file is read again when it changes (workers/storefronts.py, `StorefrontsFile`),
+so a key is added or revoked without restarting the API."""
 
 from __future__ import annotations
 
-import os
-import threading
-import time
 from dataclasses import dataclass
-from pathlib import Path
 
-import structlog
-
-from workers.storefronts import (
-    StorefrontDirectory,
-    StorefrontsNotConfigured,
-    key_id_of,
-    load_storefronts,
-)
-
-log = structlog.get_logger("csp_orders.api")
-RECHECK_SECONDS = 1.0
+from workers.storefronts import StorefrontsFile, key_id_of
 
 
 @dataclass(frozen=True)
@@ -32,41 +17,8 @@ class Caller:
     rate_limit_per_minute: int
 
 
-class Storefronts:
-    def __init__(self, path: Path | None, directory: StorefrontDirectory | None = None) -> None:
-        self._path = path
-        self._directory = directory if directory is not None else load_storefronts(path or "")
-        self._seen = self._stamp()
-        self._checked = time.monotonic()
-        self._lock = threading.Lock()
-
-    def _stamp(self) -> tuple[int, int] | None:
-        if self._path is None:
-            return None
-        try:
-            stat = os.stat(self._path)
-        except OSError:
-            return None
-        return (stat.st_mtime_ns, stat.st_size)
-
-    def current(self) -> StorefrontDirectory:
-        if self._path is None or time.monotonic() - self._checked < RECHECK_SECONDS:
-            return self._directory
-        with self._lock:
-            self._checked = time.monotonic()
-            stamp = self._stamp()
-            if stamp != self._seen:
-                self._seen = stamp
-                try:
-                    self._directory = load_storefronts(self._path)
-                    log.info(
-                        "storefronts file read again", storefronts=len(self._directory.storefronts)
-                    )
-                except StorefrontsNotConfigured as error:
-                    log.warning(
-                        "storefronts file not used; the last valid one stays", reason=str(error)
-                    )
-            return self._directory
+class Storefronts(StorefrontsFile):
+    """The storefronts file, as the API reads it: who a key belongs to."""
 
     def caller(self, authorization: str | None) -> Caller | None:
         """The caller of a request with this `Authorization` header; None without a valid key."""
