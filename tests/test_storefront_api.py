@@ -67,6 +67,11 @@ def test_the_openapi_document_is_3_1_with_problem_details_and_no_framework_defau
     }
     served = {(m, p) for p, ops in document["paths"].items() for m in ops}
     assert served == expected
+    # the webhooks a storefront receives, with their body's schema
+    webhook = document["webhooks"]["storefront-event"]["post"]
+    assert webhook["requestBody"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/StorefrontEvent"
+    }
 
 
 def test_the_file_keeps_only_hashes_and_a_key_is_found_by_it(tmp_path: Path) -> None:

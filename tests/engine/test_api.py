@@ -449,6 +449,12 @@ async def test_an_invalid_order_names_every_field_and_echoes_nothing(
     assert_problem(status, 404, "ORDER_NOT_FOUND")
 
 
+async def test_the_served_openapi_document_is_the_committed_one(http: httpx.AsyncClient) -> None:
+    committed = json.loads((Path(__file__).parents[2] / "docs" / "openapi.json").read_text())
+    served = await http.get("/openapi.json")
+    assert served.status_code == 200 and served.json() == committed
+
+
 async def test_health_and_readiness(http: httpx.AsyncClient) -> None:
     assert (await http.get("/healthz")).json() == {"status": "ok"}
     assert (await http.get("/readyz")).json() == {"status": "ready"}

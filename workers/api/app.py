@@ -51,6 +51,7 @@ from clients.storefront import (
 )
 from ordering.document import OrderDocument
 from ordering.dry_run import OrderValidation
+from ordering.events import StorefrontEvent
 from ordering.status import LineStatus, OrderStatus, Phase
 from ordering.validation import FieldProblem, InvalidOrder, problems, problems_of, validate_input
 from workers.api.auth import Caller, Storefronts
@@ -512,6 +513,21 @@ def create_api_app(
     async def licence_request(request_id: RequestIdPath, shop: Shop) -> LicenceRequestState:
         state: LicenceRequestState = await answer(shop.licence_request(request_id), "licences")
         return state
+
+    # ------------------------------------------------------------------ webhooks (documented)
+
+    @app.webhooks.post(
+        "storefront-event",
+        summary="An order or licence request moved (sent to the storefront's webhook URL)",
+        description="Signed as the Standard Webhooks specification says: `webhook-id` (the "
+        "same on every retry: de-duplicate by it), `webhook-timestamp`, `webhook-signature` "
+        "(`v1,<base64 HMAC-SHA256 of id.timestamp.body>` with the storefront's `whsec_` "
+        "secret). Answer 2xx to acknowledge; anything else is retried for up to 3 days. One "
+        "order's events come in `sequence` order. docs/WEBHOOKS.md.",
+        tags=["webhooks"],
+    )
+    def storefront_event(event: StorefrontEvent) -> None:
+        """(Documentation only: the worker sends these.)"""
 
     # ------------------------------------------------------------------ health
 

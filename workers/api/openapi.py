@@ -33,6 +33,7 @@ def openapi_document(app: FastAPI) -> dict[str, Any]:
         openapi_version=app.openapi_version,
         description=app.description,
         routes=app.routes,
+        webhooks=app.webhooks.routes,
     )
     schemas: dict[str, Any] = document.setdefault("components", {}).setdefault("schemas", {})
     _, defs = models_json_schema(
