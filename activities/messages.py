@@ -523,8 +523,8 @@ class WebhookDeliveryRequest(BaseModel):
 
 
 class WebhookDeliveryResult(BaseModel):
-    """Acknowledged (a 2xx answer, `status`), or not sent at all: no endpoint is configured for
-    the storefront on this worker (`configured` False, nothing to retry)."""
+    """Acknowledged (a 2xx answer, `status`), or not sent at all: the storefront has chosen no
+    webhook (`configured` False, nothing to retry)."""
 
     model_config = ConfigDict(hide_input_in_errors=True)
 

@@ -43,6 +43,10 @@ class UnknownStorefront(Exception):
     """The storefront is not in this worker's storefronts file (yet): ask again later."""
 
 
+class StorefrontSettingsError(Exception):
+    """The storefront's webhook cannot be used as configured (`str()`: why, never a secret)."""
+
+
 class WebhookDirectory(Protocol):
     def endpoint(self, storefront: str) -> WebhookEndpoint | None:
         """The storefront's webhook; None when it has none (it chose so). Raises
@@ -57,6 +61,16 @@ class FixedWebhooks:
 
     def endpoint(self, storefront: str) -> WebhookEndpoint | None:
         return self.endpoints.get(storefront)
+
+
+class _NoStorefronts:
+    """A worker without a storefronts file: it knows no storefront."""
+
+    def endpoint(self, storefront: str) -> WebhookEndpoint | None:
+        raise UnknownStorefront(storefront)
+
+
+NO_STOREFRONTS: WebhookDirectory = _NoStorefronts()
 
 
 class WebhookDelivery:
@@ -83,8 +97,11 @@ class WebhookDelivery:
             # (a worker whose storefronts file is older than the API's): retried, as any
             # failed attempt, until the file knows it or the retries end
             raise self._not_delivered(
-                delivery, "the storefront is not in this worker's storefronts file"
+                delivery,
+                "the storefront is not in this worker's storefronts file (CSP_STOREFRONTS_FILE)",
             ) from None
+        except StorefrontSettingsError as error:  # e.g. its secret's variable is not set
+            raise self._not_delivered(delivery, str(error)) from None
         if endpoint is None:
             log.info(
                 "webhook not sent: the storefront has no webhook",

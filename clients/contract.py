@@ -399,8 +399,8 @@ class WebhookEvents(BaseModel):
 
 
 class FailedWebhook(BaseModel):
-    """An event that was never acknowledged: no endpoint is configured for its storefront, or
-    every attempt failed until the schedule gave up."""
+    """An event that was never acknowledged: every attempt failed until the schedule gave up
+    (or, for a bug, it never reached the webhooks workflow)."""
 
     model_config = ConfigDict(hide_input_in_errors=True)
 

@@ -815,7 +815,7 @@ class LicenceRequestState(BaseModel):
 
 def _order_content(raw: JsonValue) -> str | None:
     try:
-        return canonical_sha256(parse_order(raw))
+        return canonical_sha256(parse_order(raw, as_recorded=True))
     except InvalidOrder:
         return None
 

@@ -107,7 +107,13 @@ async def engine_worker(
     storefront that places orders on that queue."""
     async with (
         PartnerCenterClient.from_config(sandbox_client_config(sandbox)) as pc,
-        build_worker(client, pc, config or engine_config_for_tests(), task_queue=task_queue),
+        build_worker(
+            client,
+            pc,
+            config or engine_config_for_tests(),
+            task_queue=task_queue,
+            webhook_endpoints={},  # the tests' storefronts have no webhook unless they say so
+        ),
     ):
         yield Storefront(client, task_queue=task_queue)
 

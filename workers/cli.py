@@ -134,7 +134,7 @@ def _worker(args: argparse.Namespace) -> int:
         cap = partner_center_cap_from_env()
         load_storefronts().webhook_endpoints()  # every webhook's secret is there
         storefronts_file = os.environ.get(FILE_VARIABLE)
-        # (read again when it changes: webhooks added, changed, secrets rotated)
+        # (read again when it changes: webhooks added or changed without a restart)
         webhooks = StorefrontsFile(Path(storefronts_file)) if storefronts_file else None
     except (PartnerCenterNotConfigured, StorefrontsNotConfigured) as missing:
         print(f"csp-orders worker: {missing}", file=sys.stderr)

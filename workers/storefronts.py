@@ -39,7 +39,7 @@ from pydantic import (
     ValidationError,
 )
 
-from activities.webhooks import UnknownStorefront, WebhookEndpoint
+from activities.webhooks import StorefrontSettingsError, UnknownStorefront, WebhookEndpoint
 from clients.contract import StorefrontId
 
 FILE_VARIABLE = "CSP_STOREFRONTS_FILE"
@@ -119,19 +119,19 @@ class StorefrontsFile:
 
     def __init__(self, path: Path | None, directory: StorefrontDirectory | None = None) -> None:
         self._path = path
+        self._seen = self._stamp()  # (before reading: a change meanwhile is read next time)
         self._directory = directory if directory is not None else load_storefronts(path or "")
-        self._seen = self._stamp()
         self._checked = time.monotonic()
         self._lock = threading.Lock()
 
-    def _stamp(self) -> tuple[int, int] | None:
+    def _stamp(self) -> tuple[int, ...] | None:
         if self._path is None:
             return None
         try:
             stat = os.stat(self._path)
         except OSError:
             return None
-        return (stat.st_mtime_ns, stat.st_size)
+        return (stat.st_ino, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_size)
 
     def current(self) -> StorefrontDirectory:
         if self._path is None or time.monotonic() - self._checked < RECHECK_SECONDS:
@@ -143,6 +143,10 @@ class StorefrontsFile:
                 self._seen = stamp
                 try:
                     self._directory = load_storefronts(self._path)
+                    try:
+                        self._directory.webhook_endpoints()
+                    except StorefrontsNotConfigured as missing:  # read at each attempt
+                        log.warning("a webhook cannot be delivered yet", reason=str(missing))
                     log.info(
                         "storefronts file read again", storefronts=len(self._directory.storefronts)
                     )
@@ -169,7 +173,7 @@ class StorefrontsFile:
         return WebhookEndpoint(url=str(settings.webhook.url), secret=SecretStr(secret))
 
 
-class StorefrontsNotConfigured(Exception):
+class StorefrontsNotConfigured(StorefrontSettingsError):
     """The storefronts file cannot be used; `str()` is one line naming the file and why."""
 
 

@@ -29,7 +29,12 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 from activities.customer_slot import CustomerSlotActivities
 from activities.first_release import FirstReleaseActivities
 from activities.partner_center import PartnerCenterActivities
-from activities.webhooks import WebhookDelivery, WebhookDirectory, WebhookEndpoint
+from activities.webhooks import (
+    NO_STOREFRONTS,
+    WebhookDelivery,
+    WebhookDirectory,
+    WebhookEndpoint,
+)
 from clients.contract import coordination_task_queue
 from clients.partner_center import PartnerCenterClient
 from clients.payloads import PLAINTEXT_SWITCH, KeyRing, data_converter, encrypts, writer_key_ring
@@ -170,7 +175,11 @@ def build_worker(
     pc = PartnerCenterActivities(partner_center, config)
     first_release = FirstReleaseActivities(pc, config)
     slots = CustomerSlotActivities(client, coordination_task_queue(task_queue))
-    webhooks = WebhookDelivery(webhook_endpoints or {})
+    # (without any: no storefront is known, and its webhooks are retried until the worker has
+    # its storefronts file, then reported as failed: never dropped)
+    webhooks = WebhookDelivery(
+        webhook_endpoints if webhook_endpoints is not None else NO_STOREFRONTS
+    )
     orders = Worker(
         client,
         task_queue=task_queue,

@@ -64,13 +64,27 @@ class LicencesWorkflow:
         self._waits = EARLIER_WAITS
         # Where the request's outcome goes, when a storefront placed it (its webhooks)
         self._webhooks = WebhookOutbox()
+        self._request: LicenceRequest | None = None
+        self._told_the_end = False  # the storefront was sent the request's last event
 
     @workflow.run
     async def run(self, submission: Submission = MISSING_SUBMISSION) -> LicenceOutcome:
         try:
+            return await self._run(submission)
+        except FailureError:
+            # Failed for good with an engine error before its storefront heard how it ended
+            # (reading the configuration, the customer's slot): `licences.failed`.
+            if self._webhooks.enabled and not self._told_the_end:
+                self._notify(self._request, refusal=ENGINE_FAILURE, failed=True)
+                await self._webhooks.handed_over()
+            raise
+
+    async def _run(self, submission: Submission) -> LicenceOutcome:
+        try:
             if submission.arrival is Arrival.UNREADABLE:
                 raise InvalidOrder([unreadable_input("request")])
             request = validate_input(LicenceRequest, submission.root)
+            self._request = request
         except InvalidOrder as invalid:
             refusal = invalid_input(RefusalCode.INVALID_REQUEST, "request", invalid.problems)
             self._notify(None, refusal=refusal)
@@ -130,6 +144,7 @@ class LicencesWorkflow:
         webhooks (workflows/webhooks.py)."""
         if not self._webhooks.enabled:
             return
+        self._told_the_end = True
         line = None
         if request is not None:
             line = EventLine(

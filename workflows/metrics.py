@@ -7,7 +7,9 @@ does not count again). The worker exports them (workers/metrics.py: the Promethe
 - `csp_orders_webhooks_delivered`: storefront webhooks acknowledged, by `event_type`;
 - `csp_orders_webhooks_failed`: storefront webhooks never acknowledged, by `event_type` and
   `reason` (`not_delivered`: every attempt failed until the retry schedule gave up;
-  `not_configured`: the storefront has no endpoint; `not_handed_over`), docs/WEBHOOKS.md.
+  `no_last_event`, `event_type` `none`: the order's run ended without its last event;
+  `not_handed_over`), docs/WEBHOOKS.md;
+- `csp_orders_webhooks_not_sent`: events of a storefront that has no webhook, by `event_type`.
 """
 
 from __future__ import annotations
@@ -31,6 +33,12 @@ def phase_entered(phase: str) -> None:
 def webhook_delivered(event_type: str) -> None:
     workflow.metric_meter().create_counter(
         "csp_orders_webhooks_delivered", "Storefront webhooks acknowledged"
+    ).add(1, {"event_type": event_type})
+
+
+def webhook_not_sent(event_type: str) -> None:
+    workflow.metric_meter().create_counter(
+        "csp_orders_webhooks_not_sent", "Events of storefronts without a webhook"
     ).add(1, {"event_type": event_type})
 
 

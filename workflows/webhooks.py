@@ -10,9 +10,10 @@ it emitted has been handed over (`handed_over`), never for a delivery.
 
 The webhooks workflow delivers one event at a time, in sequence, each by the `deliver_webhook`
 activity, retried with exponential backoff as the order's engine configuration says
-(`webhooks`: 10 s doubling up to 1 hour apart, for 3 days). A delivery that finally fails, or
-that has no endpoint to go to, is counted (`csp_orders_webhooks_failed`), listed in the
-workflow's current details and logged: never dropped in silence. It ends once the order's last
+(`webhooks`: 10 s doubling up to 1 hour apart, for 3 days). A delivery that finally fails is
+counted (`csp_orders_webhooks_failed`), listed in the workflow's current details and logged:
+never dropped in silence; an event of a storefront that chose no webhook is counted as not sent
+(`csp_orders_webhooks_not_sent`). It ends once the order's last
 event is delivered or has failed; or, if none ever comes (the order was terminated), after
 `IDLE_TIMEOUT` without any event.
 
@@ -225,6 +226,7 @@ class WebhookDeliveryWorkflow:
             return
         if not result.configured:  # the storefront chose to have none: nothing to deliver
             self._report.not_sent += 1
+            metrics.webhook_not_sent(event.type.value)
             workflow.logger.info(
                 "webhook %s #%d not sent: %s", event.type.value, event.sequence, NOT_CONFIGURED
             )

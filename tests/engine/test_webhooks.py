@@ -67,6 +67,7 @@ from tests.helpers import (
     worker_env,
 )
 from workers.metrics import prometheus_runtime
+from workers.storefronts import StorefrontsFile
 from workers.worker import WORKFLOWS, build_worker
 
 QUICK = WebhookSchedule(
@@ -641,3 +642,50 @@ async def test_a_storefront_orders_history_and_its_webhooks_replay(
         history = await client.get_workflow_handle(replayed).fetch_history()
         assert history.workflow_id == replayed
         await replayer.replay_workflow(history)
+
+
+async def test_a_storefront_the_workers_file_learns_of_later_gets_its_webhooks_then(
+    temporal: WorkflowEnvironment,
+    engine_sandbox: SandboxServer,
+    admin: SandboxAdmin,
+    receiver: tuple[Receiver, str],
+    unique: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The worker's storefronts file does not know the storefront yet (the API's is newer):
+    its event is retried, not dropped; once the file names the storefront's webhook, the
+    next attempt delivers it, without a restart."""
+    hooks, base_url = receiver
+    path = tmp_path / "storefronts.json"
+    path.write_text(json.dumps({"storefronts": {"shop-other": {}}}))
+    monkeypatch.setenv("SHOP_LATE_WEBHOOK_SECRET", SECRET)
+    config = engine_config_for_tests().model_copy(update={"webhooks": QUICK})
+    queue = f"webhooks-late-{unique}"
+    async with (
+        PartnerCenterClient.from_config(sandbox_client_config(engine_sandbox)) as pc,
+        build_worker(
+            temporal.client, pc, config, task_queue=queue, webhook_endpoints=StorefrontsFile(path)
+        ),
+    ):
+        shop = Storefront(temporal.client, task_queue=queue).for_storefront("shop-late")
+        customer_id = await admin.add_customer("Late", f"late{unique}.onmicrosoft.com")
+        document = order(f"late-{unique}", known_customer(customer_id))
+        workflow_id = await shop.place_order(document)
+        assert (await shop.wait_for_outcome(document.order_id)).phase is Phase.COMPLETED
+        webhooks = temporal.client.get_workflow_handle(webhooks_workflow_id(workflow_id))
+
+        async def retried() -> bool:
+            pending = (await webhooks.describe()).raw_description.pending_activities
+            return bool(pending) and pending[0].attempt >= 2
+
+        await eventually(retried, what="the event retried while the storefront is unknown")
+        assert not hooks.events("ok", order_id=document.order_id)
+        webhook = {"url": f"{base_url}/ok", "secret_env": "SHOP_LATE_WEBHOOK_SECRET"}
+        path.write_text(
+            json.dumps({"storefronts": {"shop-other": {}, "shop-late": {"webhook": webhook}}})
+        )
+        [(_, body)] = await delivered(hooks, "ok", 1, order_id=document.order_id)
+        assert body["type"] == "order.completed"
+        report = await report_of(temporal.client, workflow_id)
+        assert (report.delivered, report.failed, report.not_sent) == (1, [], 0)

@@ -158,6 +158,7 @@ async def _json_body(request: Request, *, optional: bool = False) -> Any:
     """The request's JSON body as sent (an empty body is `{}` where `optional`)."""
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     declared = request.headers.get("content-length", "")
+    declared = declared if declared.isascii() else ""
     body = b""
     if not (declared.isdigit() and int(declared) > MAX_BODY_BYTES):
         async for chunk in request.stream():  # never more than the limit held in memory
