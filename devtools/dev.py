@@ -139,6 +139,19 @@ def write_private(path: Path, text: str) -> None:
         out.write(text)
 
 
+def read_env_file(path: Path) -> dict[str, str]:
+    """The `NAME='value'` lines of a secrets file of the stack's (none when it is missing)."""
+    if not path.exists():
+        return {}
+    lines = (line.split("=", 1) for line in path.read_text().split() if "=" in line)
+    return {name: value.strip("'") for name, value in lines}
+
+
+def write_env_file(path: Path, values: dict[str, str]) -> None:
+    """`values` as `NAME='value'` lines (for `set -a; . FILE; set +a`), 0600."""
+    write_private(path, "".join(f"{k}='{v}'\n" for k, v in values.items()))
+
+
 def private_directory(directory: Path) -> Path:
     """`directory`, created if missing, made 0700; the stack's files already in it made 0600
     (a state directory from before this rule had a 0644 database)."""
@@ -199,10 +212,7 @@ def dev_secrets(directory: Path) -> DevSecrets:
     restarts; other terminals load them with `set -a; . <state dir>/codec-keys.env; set +a`.
     Values set in the environment are used instead, and never written to that file."""
     path = directory / KEYS_FILE
-    stored: dict[str, str] = {}
-    if path.exists():
-        lines = (line.split("=", 1) for line in path.read_text().split() if "=" in line)
-        stored = {name: value.strip("'") for name, value in lines}
+    stored = read_env_file(path)
     own = DevSecrets(
         keys=KeyRing.parse(stored[KEYS_VARIABLE], stored[ACTIVE_VARIABLE])
         if KEYS_VARIABLE in stored
@@ -210,7 +220,7 @@ def dev_secrets(directory: Path) -> DevSecrets:
         codec_token=stored.get(TOKEN_VARIABLE) or token_urlsafe(32),
     )
     if stored != own.to_env():
-        write_private(path, "".join(f"{k}='{v}'\n" for k, v in own.to_env().items()))
+        write_env_file(path, own.to_env())
     return DevSecrets(
         keys=KeyRing.from_env() or own.keys,
         codec_token=os.environ.get(TOKEN_VARIABLE) or own.codec_token,
@@ -230,17 +240,14 @@ def dev_storefront(directory: Path, webhook_url: str | None) -> DevStorefront:
     `<state dir>/storefront-api.env`; the storefronts file the API reads is written afresh at
     each start (the key's hash; the webhook, when the stack has one)."""
     path = directory / API_SECRETS_FILE
-    stored: dict[str, str] = {}
-    if path.exists():
-        lines = (line.split("=", 1) for line in path.read_text().split() if "=" in line)
-        stored = {name: value.strip("'") for name, value in lines}
+    stored = read_env_file(path)
     api_key = stored.get(API_KEY_VARIABLE) or new_api_key("dev")[0]
     secret = stored.get(WEBHOOK_SECRET_VARIABLE) or (
         "whsec_" + base64.b64encode(os.urandom(32)).decode()
     )
     values = {API_KEY_VARIABLE: api_key, WEBHOOK_SECRET_VARIABLE: secret}
     if stored != values:
-        write_private(path, "".join(f"{k}='{v}'\n" for k, v in values.items()))
+        write_env_file(path, values)
     storefront: dict[str, object] = {
         "api_keys": [{"id": key_id_of(api_key) or "dev", "sha256": key_digest(api_key)}]
     }
