@@ -379,7 +379,8 @@ async def test_a_licence_request_the_engine_gives_up_on_says_it_failed(
                 )
         finally:
             await admin.set_settings(quantity_change_delay_seconds=0)
-    [(_, failed)] = await delivered(hooks, "ok", 1, request_id=f"slow-{unique}")
+        # The event is delivered by this worker: wait for it before the worker stops
+        [(_, failed)] = await delivered(hooks, "ok", 1, request_id=f"slow-{unique}")
     assert (failed["type"], failed["phase"]) == ("licences.failed", "failed")
     assert failed["refusal_code"] == RefusalCode.ORDER_ABORTED.value
     assert "check the customer's subscriptions" in failed["refusal_message"]
