@@ -1,6 +1,6 @@
 """The storefront SDK: place orders, follow them, supply tax IDs, cancel, add licences.
 
-    async with await Storefront.connect("127.0.0.1:7233") as shop:
+    async with await Storefront.connect() as shop:   # Temporal's client configuration
         await shop.place_order(order)            # the same order twice: the same run
         status = await shop.status(order.order_id)
         await shop.provide_tax_id(order.order_id, "7707083893")   # TaxIdRejected if invalid
@@ -80,6 +80,13 @@ from clients.contract import (
     scoped_id,
 )
 from clients.payloads import EncryptionKeysMissing, KeyRing, data_converter, writer_key_ring
+from clients.temporal_connection import (
+    TemporalConnection,
+    TemporalSettingsInvalid,
+    TemporalUnreachable,
+    connect_client,
+)
+from clients.temporal_connection import resolve as resolve_connection
 from ordering.document import OrderDocument
 from ordering.dry_run import OrderValidation
 from ordering.refusals import Refusal, RefusalCode
@@ -137,6 +144,11 @@ class CancelNotTaken(CancelRejected, OrderEnded):
 
 class EngineUnreachable(StorefrontError):
     """The order engine's Temporal service could not be reached (nothing was sent)."""
+
+
+class ConnectionNotConfigured(EngineUnreachable):
+    """Temporal's client configuration cannot be used (a TLS file that does not exist, an
+    unknown profile...): the sentence names the setting. Nothing was sent."""
 
 
 class EncryptionNotConfigured(StorefrontError):
@@ -299,28 +311,39 @@ class Storefront:
     @classmethod
     async def connect(
         cls,
-        address: str,
+        address: str | TemporalConnection | None = None,
         *,
-        namespace: str = "default",
+        namespace: str | None = None,
         task_queue: str = TASK_QUEUE,
         answer_timeout: timedelta = DEFAULT_ANSWER_TIMEOUT,
         keys: KeyRing | None = None,
     ) -> Storefront:
-        """`keys`: the payload key ring (default: `CSP_CODEC_KEYS`). Without one it raises
-        `EncryptionNotConfigured` before connecting (see clients/payloads.py)."""
+        """Connect to the order engine's Temporal as Temporal's standard client configuration
+        says (`TEMPORAL_ADDRESS`, `TEMPORAL_NAMESPACE`, `TEMPORAL_API_KEY`, `TEMPORAL_TLS_*`,
+        `temporal.toml` profiles: clients/temporal_connection.py); `address` and `namespace`
+        override it, or a resolved `TemporalConnection` replaces it. `keys`: the payload key
+        ring (default: `CSP_CODEC_KEYS`). Without one it raises `EncryptionNotConfigured`
+        before connecting (see clients/payloads.py). Settings that cannot be used, or a
+        Temporal that cannot be reached or refuses the connection, raise `EngineUnreachable`
+        with one line saying which setting to look at."""
         try:
-            ring = writer_key_ring(address, keys)
+            connection = (
+                address
+                if isinstance(address, TemporalConnection)
+                else resolve_connection(address, namespace)
+            )
+        except TemporalSettingsInvalid as invalid:
+            raise ConnectionNotConfigured(str(invalid)) from None
+        try:
+            ring = writer_key_ring(connection.target_host, keys)
         except EncryptionKeysMissing as missing:
             raise EncryptionNotConfigured(str(missing)) from None
         try:
-            client = await Client.connect(
-                address, namespace=namespace, data_converter=data_converter(ring, from_env=False)
+            client = await connect_client(
+                connection, data_converter=data_converter(ring, from_env=False)
             )
-        except RuntimeError as error:  # the SDK's connection failure
-            raise EngineUnreachable(
-                f"The order engine at {address} cannot be reached right now; nothing was sent. "
-                "Try again later."
-            ) from error
+        except TemporalUnreachable as refused:
+            raise EngineUnreachable(f"{refused} Nothing was sent.") from None
         return cls(client, task_queue, answer_timeout=answer_timeout)
 
     async def __aenter__(self) -> Storefront:
@@ -830,7 +853,7 @@ def _licences_content(raw: JsonValue) -> str | None:
 class SyncStorefront:
     """`Storefront` for synchronous code: a private event loop on a background thread."""
 
-    def __init__(self, address: str, **kwargs: Any) -> None:
+    def __init__(self, address: str | TemporalConnection | None = None, **kwargs: Any) -> None:
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._thread.start()

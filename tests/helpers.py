@@ -121,10 +121,12 @@ async def engine_worker(
 def worker_env(temporal_address: str, sandbox: SandboxServer, **extra: str) -> dict[str, str]:
     """The environment of a `csp-orders worker` subprocess for the test server and `sandbox`:
     this process's (payload keys included), the Temporal address and the sandbox's
-    Partner Center settings (the worker has no defaults)."""
+    Partner Center settings (the worker has no defaults). Temporal's client configuration of
+    the developer's shell (TEMPORAL_API_KEY, TEMPORAL_PROFILE, ...) is left out: the worker
+    talks to the test server, plainly."""
     return {
-        **os.environ,
-        "CSP_TEMPORAL_ADDRESS": temporal_address,
+        **without(os.environ, "TEMPORAL_", "CSP_TEMPORAL_"),
+        "TEMPORAL_ADDRESS": temporal_address,
         **sandbox_worker_env(sandbox.base_url, sandbox.settings),
         **extra,
     }

@@ -61,6 +61,9 @@ from workers.api.problems import ApiErrorCode, problem_response, with_problems
 from workers.api.rate_limit import RateLimiter
 
 log = structlog.get_logger("csp_orders.api")
+ENGINE_UNREACHABLE_SENTENCE = (
+    "The order engine cannot be reached right now; nothing was sent. Try again later."
+)
 
 MAX_BODY_BYTES = 256 * 1024
 RETRY_AFTER_SECONDS = 5
@@ -98,7 +101,11 @@ class Engine:
         if self._shop is None:
             async with self._lock:
                 if self._shop is None:
-                    self._shop = await self._connect()
+                    try:
+                        self._shop = await self._connect()
+                    except EngineUnreachable as error:  # why, for the operator (no secret)
+                        log.warning("temporal unreachable", reason=str(error))
+                        raise
         return self._shop
 
     async def ready(self) -> bool:
@@ -140,8 +147,10 @@ def _problem_from(error: StorefrontError, *, what: str = "order") -> Response:
         return problem_response(
             503, ApiErrorCode.ENGINE_BUSY, str(error), headers=retry, last_known_phase=phase
         )
-    if isinstance(error, EngineUnreachable):
-        return problem_response(503, ApiErrorCode.ENGINE_UNREACHABLE, str(error), headers=retry)
+    if isinstance(error, EngineUnreachable):  # why is for the operator (logged), not the caller
+        return problem_response(
+            503, ApiErrorCode.ENGINE_UNREACHABLE, ENGINE_UNREACHABLE_SENTENCE, headers=retry
+        )
     return problem_response(503, ApiErrorCode.ENGINE_BUSY, str(error), headers=retry)
 
 

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from clients.contract import TASK_QUEUE
 from clients.payloads import KeyRing
 from clients.storefront import Storefront
+from clients.temporal_connection import TemporalConnection
 from workers.api.app import Engine, create_api_app
 from workers.api.auth import Storefronts
 from workers.api.page_tokens import PageTokens
@@ -17,17 +18,19 @@ from workers.storefronts import FILE_VARIABLE, StorefrontDirectory
 
 
 def api_app(
-    temporal_address: str,
+    temporal_address: str | TemporalConnection | None = None,
     task_queue: str = TASK_QUEUE,
     *,
-    namespace: str = "default",
+    namespace: str | None = None,
     keys: KeyRing | None = None,
     storefronts_file: Path | None = None,
     storefronts: StorefrontDirectory | None = None,
 ) -> FastAPI:
     """The API for the storefronts of `storefronts_file` (default: `CSP_STOREFRONTS_FILE`, read
     again when it changes) or `storefronts`, placing orders with Temporal at
-    `temporal_address` (connected when first needed)."""
+    `temporal_address` (connected when first needed): a resolved connection, or an address
+    over Temporal's client configuration (clients/temporal_connection.py; None: that
+    configuration alone)."""
     import os
 
     path = storefronts_file
