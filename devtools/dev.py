@@ -80,7 +80,15 @@ STATE_FILE_PREFIXES = (
 # The dev server's history service reads its queue of tasks to dispatch (a workflow task, an
 # activity task) at most 20 times a second by default: every step of a workflow then waits up
 # to 50 ms for nothing (docs/PERFORMANCE.md, "Levers"). A cluster's operators set the same key.
-DEV_SERVER_DYNAMIC_CONFIG = {"history.transferProcessorMaxPollRPS": 1000}
+# A Worker Deployment version no longer current tells whether orders pinned to it still run
+# (its drainage, docs/VERSIONING.md) within seconds, not after a cluster's default 3 minutes of
+# grace and of refresh: for trying an upgrade locally and for its test; clusters keep theirs.
+# (The values are JSON: a duration is a quoted text.)
+DEV_SERVER_DYNAMIC_CONFIG = {
+    "history.transferProcessorMaxPollRPS": 1000,
+    "matching.wv.VersionDrainageStatusVisibilityGracePeriod": '"5s"',
+    "matching.wv.VersionDrainageStatusRefreshInterval": '"1s"',
+}
 
 
 def dynamic_config_args() -> list[str]:

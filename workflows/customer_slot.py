@@ -54,6 +54,8 @@ GRANTS_BEFORE_CONTINUE_AS_NEW = 500
 CLOSES_WHEN_IDLE = "slot-closes-when-idle"
 
 
+# Versioned deploys: upgrades, as the coordination queue's worker does; its changes go behind
+# `workflow.patched` (docs/VERSIONING.md).
 @workflow.defn(name=CUSTOMER_SLOT_WORKFLOW)
 class CustomerSlotWorkflow:
     @workflow.init

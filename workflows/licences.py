@@ -57,6 +57,7 @@ EARLIER_WAITS = Waits(
 PARTNER_CENTER_QUEUE = "licences-partner-center-queue"
 
 
+# Versioned deploys: pinned to its build, as its task queue's worker is (docs/VERSIONING.md).
 @workflow.defn(name=LICENCES_WORKFLOW)
 class LicencesWorkflow:
     def __init__(self) -> None:

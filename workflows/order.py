@@ -134,6 +134,7 @@ CANCELLED_BEFORE_PURCHASE = Refusal(
 )
 
 
+# Versioned deploys: pinned to its build, as its task queue's worker is (docs/VERSIONING.md).
 @workflow.defn
 class OrderWorkflow:
     def __init__(self) -> None:

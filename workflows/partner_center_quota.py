@@ -91,6 +91,8 @@ def _refilled(state: QuotaState, now: float) -> bool:
     return state.spent_until is None or now >= state.spent_until + smallest.burst / smallest.rate
 
 
+# Versioned deploys: upgrades, as the coordination queue's worker does; its changes go behind
+# `workflow.patched` (docs/VERSIONING.md).
 @workflow.defn(name=PARTNER_CENTER_QUOTA_WORKFLOW)
 class PartnerCenterQuotaWorkflow:
     @workflow.init

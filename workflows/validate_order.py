@@ -73,6 +73,7 @@ NOT_ENCRYPTED = Refusal(
 ONLY_NEW = "Only for a new customer."
 
 
+# Versioned deploys: pinned to its build, as its task queue's worker is (docs/VERSIONING.md).
 @workflow.defn
 class ValidateOrderWorkflow:
     def __init__(self) -> None:

@@ -148,6 +148,8 @@ class WebhookOutbox:
                 )
 
 
+# Versioned deploys: pinned to its order's build, as its task queue's worker is; it ends after
+# its order's final event (docs/VERSIONING.md).
 @workflow.defn(name=WEBHOOK_DELIVERY_WORKFLOW)
 class WebhookDeliveryWorkflow:
     """Delivers one order's events to its storefront, one at a time, in sequence order."""
