@@ -16,6 +16,9 @@ docs/PERFORMANCE.md records a run and where the time goes.
    an order leaves the wait once its tax ID arrives.
 6. A burst of orders under a Partner Center cap, with two workers sharing it: requests over the
    cap, orders failed, and the time taken against the cap's minimum.
+
+With `--workers N` (N >= 2), the throughput is measured again with N worker processes on the
+task queue, and printed next to the one worker's figure.
 """
 
 from __future__ import annotations
@@ -71,6 +74,7 @@ class Settings:
     burst: int = 1_000
     cap_per_minute: int = 2_400
     burst_workers: int = 2
+    workers: int = 1  # 2 or more: the throughput again with that many worker processes
     log_level: str = "INFO"
 
 
@@ -223,7 +227,7 @@ class Stack:
             log = self.directory / f"worker-{len(self.workers)}.log"
             env = {
                 **os.environ,
-                "CSP_TEMPORAL_ADDRESS": self.address,
+                "TEMPORAL_ADDRESS": self.address,
                 "CSP_TASK_QUEUE": TASK_QUEUE,
                 **sandbox_worker_env(self.sandbox_url),
                 "CSP_PC_REQUESTS_PER_MINUTE": str(cap_per_minute)
@@ -596,6 +600,32 @@ async def burst(
     await admin.set_faults()
 
 
+async def many_workers(
+    report: Report, stack: Stack, shop: Storefront, s: Settings, one_worker: float
+) -> None:
+    """The standard order's throughput with `s.workers` worker processes on the task queue,
+    next to the one worker's (`one_worker`), then back to one worker for what follows."""
+    section = "throughput"
+    stack.stop_workers()
+    await stack.start_workers(s.workers, None)
+    # enough orders to warm every worker (its catalog facts and agreement template)
+    await closed_loop(shop, max(5, s.concurrency) * s.workers, s.concurrency, "warm")
+    cpu_before = stack.cpu()
+    rate, _ = await closed_loop(shop, s.orders, s.concurrency, "tpn")
+    cpu_after = stack.cpu()
+    name = f"standard order at concurrency {s.concurrency}, {s.workers} workers"
+    report.add(Figure(section, name, rate, "orders/s"))
+    report.add(
+        Figure(section, f"  ratio to 1 worker ({one_worker:.1f} orders/s)", rate / one_worker)
+    )
+    for process in ("Temporal server", "worker"):
+        used = (cpu_after[process] - cpu_before[process]) / s.orders
+        label = f"{s.workers} workers, together" if process == "worker" else process
+        report.add(Figure(section, f"  CPU per order: {label}", used, "ms"))
+    stack.stop_workers()
+    await stack.start_workers(1, None)
+
+
 # ---------------------------------------------------------------------- the run
 
 
@@ -620,6 +650,8 @@ async def run(
             shop = Storefront(client)
             wanted = set(sections)
             rate, _ = await floor_and_throughput(report, stack, client, shop, settings, profile)
+            if settings.workers > 1:
+                await many_workers(report, stack, shop, settings, rate)
             if "latency" in wanted:
                 await latency(report, stack, shop, settings, rate)
             if "requests" in wanted:
@@ -664,6 +696,8 @@ def main(argv: list[str] | None = None) -> int:
     base = TINY if args.tiny else Settings()
     chosen = {k: v for k, v in vars(args).items() if k in asdict(base) and v is not None}
     settings = Settings(**{**asdict(base), **chosen})
+    if settings.workers < 1:
+        parser.error(f"--workers must be 1 or more (got {settings.workers})")
     sections = [name.strip() for name in args.only.split(",") if name.strip()]
     unknown = set(sections) - set(SECTIONS)
     if unknown:

@@ -7,6 +7,15 @@ no order at all).
 Runs on this machine only: the Temporal dev server (file database) and the worker are
 subprocesses; the sandbox runs in-process with faults on (5xx, 429 with Retry-After, writes
 carried out whose answer is lost, latency).
+
+With `--workers N` (N >= 2), N `csp-orders worker` processes serve the one task queue, and each
+kill strikes a worker while it is in the middle of an order: the sandbox holds the carts
+requests (a local activity, inside a workflow task) until a worker is seen running an order's
+workflow task, that worker is SIGKILLed, the requests are released, and the worker is started
+again. The histories then tell what each worker process ran and which orders the killed ones
+were running (`devtools/worker_shares.py`). With `--requests-per-minute R`, the workers share a
+Partner Center cap of R and the sandbox throttles past R in any 60 seconds (its random 429s are
+off then, so each 429 it counts is a request over the cap).
 """
 
 from __future__ import annotations
@@ -22,14 +31,23 @@ import sys
 import tempfile
 import time
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from clients.contract import LicenceOutcome, LicenceRequest
+from temporalio.api.enums.v1 import PendingActivityState
+from temporalio.client import Client, WorkflowHistory
+
+from clients.contract import (
+    LicenceOutcome,
+    LicenceRequest,
+    licences_workflow_id,
+    order_workflow_id,
+)
 from clients.payloads import KeyRing
 from clients.storefront import LicencesRefused, Storefront
+from devtools.cap_stretches import Stretch, busiest_minute, busiest_stretch
 from devtools.dev import dev_server_command, start_dev_server
 from devtools.samples import (
     AGREEMENT,
@@ -47,6 +65,7 @@ from devtools.samples import DYNAMICS_SALES as DYNAMICS
 from devtools.samples import VOICE_END_OF_SALE as END_OF_SALE
 from devtools.samples import line as order_line
 from devtools.sandbox_settings import sandbox_worker_env
+from devtools.worker_shares import Shares, has_ended, pid_of, running_task, tally
 from ordering.config import load_config
 from ordering.document import KnownCustomer, NewCustomer, OrderDocument
 from ordering.status import LineState, OrderOutcome, Phase
@@ -74,6 +93,12 @@ CHAOS_FAULTS = FaultSettings(
 ENDED_WITHOUT_BUYING = (Phase.REFUSED, Phase.CANCELLED)
 BOUGHT_LINE_STATES = {"ordered", "fulfilled", "failed"}  # "failed": ordered, not fulfilled
 MIN_END_OF_SALE_ORDERS = 2  # new customers ordering the end-of-sale offer, in every run
+# The request held while a worker to kill is looked for: a local activity (inside a workflow
+# task) that nearly every order sends.
+HELD_CALL = "POST /v1/customers/{customer_id}/carts"
+HOLD_AT_MOST = 6.0  # seconds; well below the workflow task timeout (10 s)
+WAIT_FOR_SHARES = 20.0  # seconds a kill waits for every live worker to have run orders
+FAULT_THROTTLED = f"{FAULT_PREFIX}throttled"
 
 
 @dataclass
@@ -132,6 +157,20 @@ class Orphans:
 
 
 @dataclass
+class WorkerRow:
+    """One worker process of the run and what it ran (from the histories)."""
+
+    worker: int  # 1..N: the worker's place; a restarted worker is a new process in that place
+    pid: int
+    killed: bool
+    orders: int  # orders it ran at least one workflow task of
+    workflow_tasks: int
+    local_activities: int
+    activities: int
+    struck: int  # orders whose workflow task it was running when killed
+
+
+@dataclass
 class Report:
     placed: int = 0
     outcomes: dict[str, OrderOutcome] = field(default_factory=dict)
@@ -149,6 +188,18 @@ class Report:
     worker_kills: int = 0
     server_restarts: int = 0
     seconds: float = 0.0
+    # Several workers (`--workers`): who ran what, and what the kills struck.
+    workers: int = 1
+    worker_rows: list[WorkerRow] = field(default_factory=list)
+    kills_in_flight: int = 0  # kills that struck a worker running an order's workflow task
+    struck_orders: list[str] = field(default_factory=list)  # workflow ids
+    taken_over: list[str] = field(default_factory=list)  # of those, run on by another process
+    unattributed_tasks: int = 0  # workflow tasks completed by no worker process of the run
+    # The shared Partner Center cap (`--requests-per-minute`), and the sandbox's view of it.
+    cap: int | None = None
+    over_cap: int = 0  # requests the sandbox throttled as over the cap
+    busiest_minute: int = 0  # the most requests in 60 s (the sandbox's count, read each second)
+    busiest_stretch: Stretch | None = None  # the nearest to what the one shared bucket allows
 
     @property
     def ok(self) -> bool:
@@ -161,6 +212,9 @@ class Report:
             or self.orphans.total()
             or failed
             or self.licence_failures
+            or self.over_cap
+            or (self.busiest_stretch is not None and self.busiest_stretch.use > 1)
+            or self.unattributed_tasks
         )
 
     def refusals(self) -> Counter[str]:
@@ -198,10 +252,43 @@ class Report:
             + ", ".join(f"{k}: {n}" for k, n in sorted(self.faults.items())),
             f"  worker kills             {self.worker_kills}",
             f"  server restarts          {self.server_restarts}",
+            *self._render_workers(),
             f"  wall time                {self.seconds:.1f} s",
             f"  verdict                  {'OK' if self.ok else 'NOT OK'}",
         ]
         return "\n".join(lines)
+
+    def _render_workers(self) -> list[str]:
+        lines = []
+        if self.workers > 1:
+            lines += [
+                f"  workers                  {self.workers} on one task queue "
+                f"({len(self.worker_rows)} processes; {self.kills_in_flight} of "
+                f"{self.worker_kills} kills struck a worker in the middle of an order)",
+                *(
+                    f"    worker {r.worker} pid {r.pid:<8} {'killed' if r.killed else 'ran on':<7}"
+                    f" orders {r.orders:>4}  workflow tasks {r.workflow_tasks:>5}  local "
+                    f"activities {r.local_activities:>5}  activities {r.activities:>4}"
+                    + (f"  in flight when killed {r.struck}" if r.killed else "")
+                    for r in self.worker_rows
+                ),
+                f"  in flight on a killed worker  {len(self.struck_orders)} order(s), "
+                f"{len(self.taken_over)} run on by another worker; tasks of no worker: "
+                f"{self.unattributed_tasks}",
+            ]
+        if self.cap is not None:
+            lines.append(
+                f"  Partner Center cap       {self.cap} a minute, all workers: busiest minute "
+                f"{self.busiest_minute}, over the cap (throttled) {self.over_cap}"
+            )
+        if self.busiest_stretch is not None:
+            stretch = self.busiest_stretch
+            lines.append(
+                f"    busiest stretch        {stretch.requests} requests in "
+                f"{stretch.seconds:.0f} s, the shared cap allows {stretch.allowed:.0f} "
+                f"({stretch.use:.0%})"
+            )
+        return lines
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -215,24 +302,48 @@ class Report:
             "duplicate_subscriptions": self.duplicate_subscriptions,
             "orphans": self.orphans.as_json(),
             "calls": self.calls,
+            "licence_requests": self.licence_requests,
+            "licence_outcomes": len(self.licence_outcomes),
+            "licence_failures": self.licence_failures,
             "worker_kills": self.worker_kills,
             "server_restarts": self.server_restarts,
+            "workers": self.workers,
+            "worker_processes": [asdict(row) for row in self.worker_rows],
+            "kills_in_flight": self.kills_in_flight,
+            "struck_orders": self.struck_orders,
+            "taken_over": self.taken_over,
+            "unattributed_tasks": self.unattributed_tasks,
+            "cap": self.cap,
+            "over_cap": self.over_cap,
+            "busiest_minute": self.busiest_minute,
+            "busiest_stretch": asdict(self.busiest_stretch) if self.busiest_stretch else None,
             "seconds": self.seconds,
             "ok": self.ok,
         }
 
 
 class Processes:
-    """The Temporal dev server and the worker as subprocesses that can be killed."""
+    """The Temporal dev server and the workers (one or more, on one task queue) as
+    subprocesses that can be killed."""
 
-    def __init__(self, directory: Path, sandbox: SandboxServer, task_queue: str) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        sandbox: SandboxServer,
+        task_queue: str,
+        workers: int = 1,
+        requests_per_minute: int | None = None,
+    ) -> None:
         self.directory = directory
         self.port = free_port()
         self.ui_port = free_port()
         self.sandbox = sandbox
         self.task_queue = task_queue
+        self.requests_per_minute = requests_per_minute
         self.server: subprocess.Popen[bytes] | None = None
-        self.worker: subprocess.Popen[bytes] | None = None
+        self.workers: list[subprocess.Popen[bytes] | None] = [None] * workers
+        self.pids: list[list[int]] = [[] for _ in range(workers)]  # every process, per place
+        self.killed: set[int] = set()
         config = load_config()
         waits = config.waits.model_copy(
             update={
@@ -260,15 +371,17 @@ class Processes:
             self.server.wait(timeout=30)
             self.server = None
 
-    def start_worker(self) -> None:
+    def start_worker(self, place: int = 0) -> None:
+        cap = self.requests_per_minute
         env = {
             **os.environ,
-            "CSP_TEMPORAL_ADDRESS": self.address,
+            "TEMPORAL_ADDRESS": self.address,
             "CSP_TASK_QUEUE": self.task_queue,
             # The sandbox's URL and credentials, given explicitly: the worker has no default.
             **sandbox_worker_env(self.sandbox.base_url, self.sandbox.settings),
+            **({"CSP_PC_REQUESTS_PER_MINUTE": str(cap)} if cap is not None else {}),
         }
-        self.worker = subprocess.Popen(
+        worker = self.workers[place] = subprocess.Popen(
             [
                 sys.executable,
                 "-m",
@@ -283,29 +396,61 @@ class Processes:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
+        self.pids[place].append(worker.pid)
 
-    def kill_worker(self) -> None:
-        if self.worker is not None:
-            self.worker.send_signal(signal.SIGKILL)
-            self.worker.wait(timeout=30)
-            self.worker = None
+    def start_workers(self) -> None:
+        for place in range(len(self.workers)):
+            self.start_worker(place)
+
+    def place_of(self, pid: int) -> int | None:
+        return next((n for n, pids in enumerate(self.pids) if pid in pids), None)
+
+    def running(self) -> dict[int, int]:
+        """The live workers: pid -> place."""
+        return {w.pid: n for n, w in enumerate(self.workers) if w is not None}
+
+    def kill_worker(self, place: int = 0, *, mid_run: bool = True) -> None:
+        worker = self.workers[place]
+        if worker is not None:
+            worker.send_signal(signal.SIGKILL)
+            worker.wait(timeout=30)
+            if mid_run:
+                self.killed.add(worker.pid)
+            self.workers[place] = None
 
     def stop_all(self) -> None:
-        self.kill_worker()
+        for place in range(len(self.workers)):
+            self.kill_worker(place, mid_run=False)
         self.stop_server()
 
 
 class Chaos:
-    def __init__(self, orders: int, kills: int, server_restarts: int, seed: int) -> None:
+    def __init__(
+        self,
+        orders: int,
+        kills: int,
+        server_restarts: int,
+        seed: int,
+        workers: int = 1,
+        requests_per_minute: int | None = None,
+    ) -> None:
         self.total = orders
         self.kills = kills
         self.server_restarts = server_restarts
+        self.workers = workers
+        self.requests_per_minute = requests_per_minute
         self.random = random.Random(seed)
         self.tag = f"{int(time.time()) % 100000:05d}"
         self.report = Report()
         self.seeded: dict[str, int] = {}  # subscription id -> quantity before the run
         self.seeded_customers: set[str] = set()
         self.documents: list[OrderDocument] = []
+        self.placed_ids: list[str] = []  # order ids placed so far
+        self.ended: set[str] = set()  # order workflow ids seen ended
+        self.ran_orders: set[int] = set()  # worker pids seen completing an order's task
+        self.client: Client | None = None
+        self.served: list[tuple[float, int]] = []  # (monotonic time, requests served so far)
+        self.counting: asyncio.Future[None] | None = None  # reads `served`, with a cap
 
     async def run(self) -> Report:
         started = time.monotonic()
@@ -316,12 +461,14 @@ class Chaos:
             SandboxServer(SandboxSettings(provisioning_delay_seconds=0.5)) as sandbox,
         ):
             admin = SandboxAdmin(sandbox.base_url)
-            procs = Processes(Path(tmp), sandbox, "chaos")
+            procs = Processes(Path(tmp), sandbox, "chaos", self.workers, self.requests_per_minute)
             procs.start_server()
-            procs.start_worker()
+            procs.start_workers()
             try:
                 await self._run(procs, admin)
             finally:
+                if self.counting is not None:
+                    self.counting.cancel()
                 procs.stop_all()
                 await admin.aclose()
         self.report.seconds = time.monotonic() - started
@@ -337,21 +484,34 @@ class Chaos:
         instance = await admin.add_subscription(dynamics_owner, catalog_item(DYNAMICS), quantity=10)
         self.seeded[instance["id"]] = 10
         self.seeded_customers = {*known, racer, dynamics_owner}
+        self.report.workers = self.workers
+        self.report.cap = self.requests_per_minute
         await admin.clear_calls()
-        await admin.set_faults(**CHAOS_FAULTS.model_dump())
+        faults = CHAOS_FAULTS
+        if self.requests_per_minute is not None:
+            # Each 429 the sandbox counts is then a request over the cap: no random ones.
+            faults = faults.model_copy(
+                update={"rate_limit_per_minute": self.requests_per_minute, "throttle_rate": 0.0}
+            )
+        await admin.set_faults(**faults.model_dump())
+        if self.requests_per_minute is not None:
+            self.counting = asyncio.ensure_future(self._count_served(admin))
 
-        shop = Storefront(await connect(procs.address), task_queue=procs.task_queue)
+        client = self.client = await connect(procs.address)
+        shop = Storefront(client, task_queue=procs.task_queue)
         documents = self.documents = self._orders(known, racer)
         self.report.placed = len(documents)
-        chaos = asyncio.ensure_future(self._disrupt(procs))
+        chaos = asyncio.ensure_future(self._disrupt(procs, admin))
         # Orders arrive over time; the racing ones all at once.
         racing = [d for d in documents if d.order_id.startswith("race")]
         for document in documents:
             if document in racing:
                 continue
             await self._retry(lambda d=document: shop.place_order(d))
+            self.placed_ids.append(document.order_id)
             await asyncio.sleep(0.05)
         await asyncio.gather(*(self._retry(lambda d=d: shop.place_order(d)) for d in racing))
+        self.placed_ids += [d.order_id for d in racing]
         licences = [
             LicenceRequest(
                 request_id=f"lic{n}-{self.tag}",
@@ -366,8 +526,14 @@ class Chaos:
         await chaos
         await licence_results
         await self._collect(shop, documents, procs)
+        if self.counting is not None:
+            self.counting.cancel()
         await admin.set_faults()
         await self._reconcile(admin)
+        if self.workers > 1:
+            ids = [order_workflow_id(d.order_id) for d in documents]
+            ids += [licences_workflow_id(r.request_id) for r in licences]
+            self._shares(procs, tally(await self._histories(client, ids)))
 
     def _orders(self, known: list[str], racer: str) -> list[OrderDocument]:
         docs: list[dict[str, Any]] = []
@@ -445,23 +611,164 @@ class Chaos:
             "licence requests": 5,
             "worker kills": self.kills,
             "server restarts": self.server_restarts,
+            "workers on the task queue": self.workers,
+            **(
+                {"Partner Center cap a minute (all workers)": self.requests_per_minute}
+                if self.requests_per_minute is not None
+                else {}
+            ),
         }
 
-    async def _disrupt(self, procs: Processes) -> None:
+    async def _disrupt(self, procs: Processes, admin: SandboxAdmin) -> None:
         events = ["kill"] * self.kills + ["restart"] * self.server_restarts
         self.random.shuffle(events)
         for event in events:
             await asyncio.sleep(self.random.uniform(1.0, 4.0))
             if event == "kill":
-                procs.kill_worker()
+                place = await self._kill_one(procs, admin)
                 self.report.worker_kills += 1
                 await asyncio.sleep(self.random.uniform(0.2, 1.5))
-                procs.start_worker()
+                procs.start_worker(place)
             else:
                 procs.stop_server()
                 self.report.server_restarts += 1
                 await asyncio.sleep(1.0)
                 await asyncio.to_thread(procs.start_server)
+
+    async def _kill_one(self, procs: Processes, admin: SandboxAdmin) -> int:
+        """SIGKILL a worker; with several, one that has run orders and is seen in the middle of
+        one (its carts request held at the sandbox's door meanwhile). Its place."""
+        if len(procs.workers) == 1:
+            procs.kill_worker(0)
+            return 0
+        await self._until_every_worker_ran_orders(procs)
+        await admin.hold(HELD_CALL)
+        try:
+            place = await self._worker_in_a_task(procs)
+            if place is None:  # none seen in time: a worker all the same (reported)
+                place = self.random.choice(sorted(procs.running().values()))
+            procs.kill_worker(place)
+        finally:
+            await admin.release_held()
+        return place
+
+    async def _order_histories(self) -> list[WorkflowHistory]:
+        assert self.client is not None
+        ids = [order_workflow_id(o) for o in self.placed_ids]
+        histories = await self._histories(self.client, [i for i in ids if i not in self.ended])
+        self.ended.update(h.workflow_id for h in histories if has_ended(h))
+        return histories
+
+    async def _until_every_worker_ran_orders(self, procs: Processes) -> None:
+        """Until each live worker has completed a workflow task of an order (they share the
+        load before one dies), or `WAIT_FOR_SHARES` has passed."""
+        deadline = time.monotonic() + WAIT_FOR_SHARES
+        while time.monotonic() < deadline:
+            if set(procs.running()) <= self.ran_orders:
+                return
+            self.ran_orders.update(tally(await self._order_histories()).by_pid)
+            await asyncio.sleep(0.5)
+
+    async def _worker_in_a_task(self, procs: Processes) -> int | None:
+        """The place of a live worker that has run orders and has been running an order's
+        workflow task for a while (the task's start the last event, seen twice 0.3 s apart),
+        and runs no regular activity (whose retry would wait out its 45 s start-to-close
+        timeout: the run stays short), else None after `HOLD_AT_MOST`."""
+        seen: dict[str, tuple[int, int]] = {}  # workflow id -> (pid, started event id)
+        deadline = time.monotonic() + HOLD_AT_MOST
+        while time.monotonic() < deadline:
+            running = procs.running()
+            histories = await self._order_histories()
+            self.ran_orders.update(tally(histories).by_pid)
+            now = {h.workflow_id: task for h in histories if (task := running_task(h))}
+            in_task = Counter(
+                running[pid]
+                for workflow_id, (pid, started) in now.items()
+                if seen.get(workflow_id) == (pid, started)
+                and pid in running
+                and pid in self.ran_orders
+            )
+            if in_task:
+                busy = await self._running_activities()
+                places = {place: pid for pid, place in running.items() if pid not in busy}
+                for place, _ in in_task.most_common():
+                    if place in places:
+                        return place
+            seen = now
+            await asyncio.sleep(0.3)
+        return None
+
+    async def _running_activities(self) -> set[int]:
+        """The pids of the workers running a regular activity of an order now."""
+        assert self.client is not None
+        client = self.client
+        gate = asyncio.Semaphore(8)
+        ids = [order_workflow_id(o) for o in self.placed_ids]
+
+        async def pids(workflow_id: str) -> set[int | None]:
+            async with gate:
+                try:
+                    described = await client.get_workflow_handle(workflow_id).describe()
+                except Exception:  # the server restarting: not seen
+                    return set()
+            return {
+                pid_of(activity.last_worker_identity)
+                for activity in described.raw_description.pending_activities
+                if activity.state == PendingActivityState.PENDING_ACTIVITY_STATE_STARTED
+            }
+
+        found = await asyncio.gather(*(pids(i) for i in ids if i not in self.ended))
+        return {pid for group in found for pid in group if pid is not None}
+
+    @staticmethod
+    async def _histories(client: Client, workflow_ids: list[str]) -> list[WorkflowHistory]:
+        gate = asyncio.Semaphore(8)
+
+        async def one(workflow_id: str) -> WorkflowHistory | None:
+            async with gate:
+                try:
+                    return await client.get_workflow_handle(workflow_id).fetch_history()
+                except Exception:  # not started yet, or the server restarting: not seen
+                    return None
+
+        found = await asyncio.gather(*(one(i) for i in workflow_ids))
+        return [h for h in found if h is not None]
+
+    def _shares(self, procs: Processes, shares: Shares) -> None:
+        """Who ran what, from the histories: a row per worker process of the run."""
+        report = self.report
+        rows = []
+        for place, pids in enumerate(procs.pids):
+            for pid in pids:
+                share = shares.by_pid.get(pid)
+                rows.append(
+                    WorkerRow(
+                        worker=place + 1,
+                        pid=pid,
+                        killed=pid in procs.killed,
+                        orders=len(share.orders()) if share else 0,
+                        workflow_tasks=share.workflow_tasks if share else 0,
+                        local_activities=share.local_activities if share else 0,
+                        activities=share.activities if share else 0,
+                        struck=len(shares.struck_by(pid)),
+                    )
+                )
+        report.worker_rows = rows
+        ours = {pid for pids in procs.pids for pid in pids}
+        report.unattributed_tasks = shares.unattributed_tasks + sum(
+            share.workflow_tasks for pid, share in shares.by_pid.items() if pid not in ours
+        )
+        report.kills_in_flight = sum(1 for pid in procs.killed if shares.struck_by(pid))
+        report.struck_orders = sorted(w for w, pids in shares.struck.items() if pids & procs.killed)
+        report.taken_over = sorted(set(report.struck_orders) & shares.taken_over)
+
+    async def _count_served(self, admin: SandboxAdmin) -> None:
+        """The sandbox's count of requests served, read each second: the busiest minute."""
+        while True:
+            calls = await admin.calls()
+            served = sum(n for k, n in calls.items() if not k.startswith(FAULT_PREFIX))
+            self.served.append((time.monotonic(), served))
+            await asyncio.sleep(1.0)
 
     async def _retry(self, call: Any, attempts: int = 60) -> Any:
         """Storefront calls while the server restarts: try again (the calls are idempotent)."""
@@ -512,6 +819,11 @@ class Chaos:
         self.report.faults = {
             k.removeprefix(FAULT_PREFIX): n for k, n in calls.items() if k.startswith(FAULT_PREFIX)
         }
+        if self.requests_per_minute is not None:
+            self.report.over_cap = calls.get(FAULT_THROTTLED, 0)
+            samples = [*self.served, (time.monotonic(), self.report.calls)]
+            self.report.busiest_minute = busiest_minute(samples)
+            self.report.busiest_stretch = busiest_stretch(samples, self.requests_per_minute)
         reconcile(self.report, snapshot, self.documents, self.seeded, self.seeded_customers)
 
 
@@ -651,19 +963,30 @@ def _is_end_of_sale(document: dict[str, Any]) -> bool:
     )
 
 
-async def run_chaos(orders: int, kills: int, server_restarts: int, seed: int = 1) -> Report:
-    return await Chaos(orders, kills, server_restarts, seed).run()
+async def run_chaos(
+    orders: int,
+    kills: int,
+    server_restarts: int,
+    seed: int = 1,
+    workers: int = 1,
+    requests_per_minute: int | None = None,
+) -> Report:
+    return await Chaos(orders, kills, server_restarts, seed, workers, requests_per_minute).run()
 
 
 def run_from_args(args: argparse.Namespace) -> int:
     """`csp-orders chaos` (its options are defined by the chaos subparser in `workers.cli`)."""
+    for option, value in (("--workers", args.workers), ("--requests-per-minute", args.cap)):
+        if value is not None and value < 1:
+            print(f"csp-orders chaos: {option} must be 1 or more (got {value})", file=sys.stderr)
+            return 2
+    chaos = Chaos(args.orders, args.kills, args.server_restarts, args.seed, args.workers, args.cap)
     if args.plan_only:
-        plan = Chaos(args.orders, args.kills, args.server_restarts, args.seed).plan()
         print("chaos plan (nothing started)")
-        for name, n in plan.items():
+        for name, n in chaos.plan().items():
             print(f"  {name:<46} {n}")
         return 0
-    report = asyncio.run(run_chaos(args.orders, args.kills, args.server_restarts, args.seed))
+    report = asyncio.run(chaos.run())
     print(report.render())
     if args.json:
         Path(args.json).write_text(json.dumps(report.as_json(), indent=2))

@@ -24,14 +24,19 @@ from workers.cli import build_parser
 from workers.cli import main as cli
 
 ROOT = Path(__file__).resolve().parents[1]
+# The many-workers run of tests/engine/test_chaos_many_workers.py.
+MANY_WORKERS = (
+    "--orders 25 --kills 1 --server-restarts 0 --seed 3 --workers 2 --requests-per-minute 500"
+)
 KNOWN = "11111111-1111-1111-1111-111111111111"
 NEW_ID = "22222222-2222-2222-2222-222222222222"
 
 
 def documented_chaos_lines() -> list[str]:
-    """Every concrete `csp-orders chaos ...` command line in README.md and RELIABILITY.md."""
+    """Every concrete `csp-orders chaos ...` command line in README.md, RELIABILITY.md and
+    PERFORMANCE.md."""
     found: list[str] = []
-    for doc in ("README.md", "docs/RELIABILITY.md"):
+    for doc in ("README.md", "docs/RELIABILITY.md", "docs/PERFORMANCE.md"):
         for line in (ROOT / doc).read_text("utf-8").splitlines():
             # a command line in a code block: `[$ ][.venv/bin/]csp-orders chaos ...  [# comment]`
             match = re.match(r"\s*(?:\$\s+)?(?:\.venv/bin/)?csp-orders chaos\b([^#]*)", line)
@@ -42,6 +47,7 @@ def documented_chaos_lines() -> list[str]:
 
 def test_the_documented_command_lines_are_found() -> None:
     assert "--orders 500 --kills 10 --server-restarts 1" in documented_chaos_lines()
+    assert MANY_WORKERS in documented_chaos_lines()  # docs/PERFORMANCE.md, "Many workers"
 
 
 @pytest.mark.parametrize("line", documented_chaos_lines())
@@ -88,8 +94,38 @@ def test_chaos_help_lists_its_options(capsys: pytest.CaptureFixture[str]) -> Non
         cli(["chaos", "--help"])
     assert exit_.value.code == 0
     out = capsys.readouterr().out
-    for option in ("--orders", "--kills", "--server-restarts", "--seed", "--json", "--plan-only"):
+    for option in (
+        "--orders",
+        "--kills",
+        "--server-restarts",
+        "--seed",
+        "--json",
+        "--plan-only",
+        "--workers",
+        "--requests-per-minute",
+    ):
         assert option in out
+
+
+def test_a_run_with_many_workers_plans_them_and_the_cap(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code = cli(["chaos", *MANY_WORKERS.split(), "--plan-only"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert re.search(r"workers on the task queue\s+2\n", out)
+    assert re.search(r"Partner Center cap a minute \(all workers\)\s+500\n", out)
+    assert re.search(r"worker kills\s+1\n", out)
+
+
+@pytest.mark.parametrize("option", ["--workers", "--requests-per-minute"])
+def test_no_workers_or_no_cap_is_refused_in_one_line(
+    option: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = cli(["chaos", option, "0", "--plan-only"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err == f"csp-orders chaos: {option} must be 1 or more (got 0)\n"
 
 
 def test_bad_chaos_options_are_refused_by_argparse(capsys: pytest.CaptureFixture[str]) -> None:
