@@ -13,8 +13,9 @@ README lines covered (section, command):
               .venv/bin/csp-orders order cancel shop-1005   (refused: the purchase has started)
               .venv/bin/csp-orders licences add --request-id r-1 --customer <id>
                   --subscription <id> --quantity 5
-              .venv/bin/csp-orders worker                   (CSP_TEMPORAL_ADDRESS, CSP_PC_BASE_URL,
-                                                             CSP_PC_* credentials of the sandbox)
+              .venv/bin/csp-orders worker                   (TEMPORAL_ADDRESS, CSP_PC_BASE_URL,
+                                                             CSP_PC_* credentials of the sandbox,
+                                                             --metrics-host on loopback)
               .venv/bin/csp-orders codec-server             (--port)
   Finding an order:    temporal workflow list --query ...  (CspPhase = "waiting_for_tax_id")
   Decoding payloads:   export TEMPORAL_CODEC_ENDPOINT=http://127.0.0.1:8089
@@ -38,7 +39,9 @@ README lines covered (section, command):
                        [--provisioning-delay 1] [--vetting-delay SECONDS]
                        [--faults '{"throttle_rate": 0.05}']   (every option given)
               (with --trace-exporter console and --metrics-port, both documented beside it)
-Covered elsewhere: `csp-orders worker --trace-exporter otlp` (tests/engine/test_otlp_export.py).
+Covered elsewhere: `csp-orders worker --trace-exporter otlp` (tests/engine/test_otlp_export.py);
+the worker's TEMPORAL_TLS_* / TEMPORAL_API_KEY / profile (tests/engine/test_temporal_tls.py) and
+TEMPORAL_DEPLOYMENT_NAME / TEMPORAL_WORKER_BUILD_ID (tests/engine/test_worker_versioning.py).
 Run elsewhere: `make demo` (tests/test_demo.py). Not run here: `make test` and `make test-unit`
 (.ci/run runs both, as written; a test below checks that it still does: `make test` is this
 suite, and `make test-unit`, part of it, takes over a minute), `csp-orders chaos ...`
@@ -435,8 +438,9 @@ async def test_the_worker_and_codec_server_command_lines(
     queue = {"CSP_TASK_QUEUE": "readme-worker"}
     assert documented("`csp-orders worker --metrics-port 9464`")
     assert documented("--trace-exporter console|otlp, --metrics-port 9464")
+    assert documented("--metrics-host 0.0.0.0")  # (here loopback: the test reaches nothing else)
     worker_line = documented(".venv/bin/csp-orders worker") + (
-        f" --trace-exporter console --metrics-port {metrics}"
+        f" --trace-exporter console --metrics-port {metrics} --metrics-host 127.0.0.1"
     )
     log = tmp_path / "worker.log"
     # The dev stack's sandbox, named with its credentials: the worker has no default.

@@ -1,7 +1,7 @@
 """The `csp-orders` command line.
 
-csp-orders worker                   the worker (CSP_TEMPORAL_ADDRESS, CSP_PC_* credentials,
-                                    CSP_CODEC_KEYS)
+csp-orders worker                   the worker (Temporal's client settings, below;
+                                    CSP_PC_* credentials, CSP_CODEC_KEYS)
 csp-orders codec-server             /encode and /decode for the Web UI and the temporal CLI
                                     (CSP_CODEC_KEYS, CSP_CODEC_SERVER_TOKEN)
 csp-orders order place FILE [--wait]
@@ -12,8 +12,8 @@ csp-orders licences add --request-id ID --customer ID --subscription ID --quanti
                                     (also spelt `licenses add`)
 csp-orders schema                   the order document's JSON Schema
 csp-orders api                      the storefronts' HTTP API (CSP_STOREFRONTS_FILE,
-                                    CSP_TEMPORAL_ADDRESS, CSP_CODEC_KEYS); --openapi prints its
-                                    OpenAPI document
+                                    Temporal's client settings, CSP_CODEC_KEYS); --openapi
+                                    prints its OpenAPI document
 csp-orders api-key new|revoke --file FILE --storefront ID [--key-id ID]
                                     a storefront's API keys (the file keeps their hashes)
 
@@ -23,6 +23,14 @@ csp-orders demo                     one order per ordering rule, on embedded def
 csp-orders chaos                    the reliability harness (csp-orders chaos --help)
 csp-orders bench                    the performance figures and their targets (--tiny: small)
 csp-orders sandbox                  the Partner Center sandbox
+
+Temporal is found as by the temporal CLI and every Temporal SDK: TEMPORAL_ADDRESS (default
+127.0.0.1:7233), TEMPORAL_NAMESPACE (default), TEMPORAL_API_KEY, TEMPORAL_TLS,
+TEMPORAL_TLS_SERVER_CA_CERT_PATH, TEMPORAL_TLS_CLIENT_CERT_PATH, TEMPORAL_TLS_CLIENT_KEY_PATH,
+TEMPORAL_TLS_SERVER_NAME, or a profile of temporal.toml (TEMPORAL_CONFIG_FILE, TEMPORAL_PROFILE);
+the environment overrides the profile, --address overrides both. CSP_TEMPORAL_ADDRESS and
+CSP_TEMPORAL_NAMESPACE still work where TEMPORAL_ADDRESS / TEMPORAL_NAMESPACE are not set.
+(docs/TEMPORAL_CONNECTION.md)
 
 Exit codes of the order and licences commands: 0 done (with --wait: the order completed),
 1 the engine did not carry the request out (unknown order, rejected tax ID or cancellation, an
@@ -53,6 +61,10 @@ EXIT_REFUSED = 3
 EXIT_CANCELLED = 4
 EXIT_FAILED = 5
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+ADDRESS_HELP = (
+    "Temporal's address, over TEMPORAL_ADDRESS and the temporal.toml profile's "
+    "(default 127.0.0.1:7233)"
+)
 OUTCOME_EXIT = {"completed": EXIT_OK, "refused": EXIT_REFUSED, "cancelled": EXIT_CANCELLED}
 
 
@@ -104,13 +116,16 @@ def _worker(args: argparse.Namespace) -> int:
     from clients.contract import coordination_task_queue
     from clients.partner_center import PartnerCenterClient
     from clients.payloads import EncryptionKeysMissing
+    from clients.temporal_connection import TemporalSettingsInvalid, TemporalUnreachable
     from ordering.config import load_config
     from workers.logs import configure_logging
     from workers.settings import (
         PartnerCenterNotConfigured,
         TemporalSettings,
+        WorkerDeploymentNotConfigured,
         partner_center_cap_from_env,
         partner_center_from_env,
+        worker_deployment_from_env,
     )
     from workers.storefronts import (
         FILE_VARIABLE,
@@ -121,7 +136,11 @@ def _worker(args: argparse.Namespace) -> int:
     from workers.worker import build_worker, connect, tracing_interceptors
 
     configure_logging(json=True, level=args.log_level)
-    temporal = TemporalSettings.from_env()
+    try:
+        temporal = TemporalSettings.from_env()
+    except TemporalSettingsInvalid as invalid:
+        print(f"csp-orders worker: {invalid}", file=sys.stderr)
+        return EXIT_USAGE
     try:
         config = load_config(args.config)
     except (OSError, ValueError) as error:
@@ -136,23 +155,27 @@ def _worker(args: argparse.Namespace) -> int:
         storefronts_file = os.environ.get(FILE_VARIABLE)
         # (read again when it changes: webhooks added or changed without a restart)
         webhooks = StorefrontsFile(Path(storefronts_file)) if storefronts_file else None
-    except (PartnerCenterNotConfigured, StorefrontsNotConfigured) as missing:
+        deployment = worker_deployment_from_env()
+    except (
+        PartnerCenterNotConfigured,
+        StorefrontsNotConfigured,
+        WorkerDeploymentNotConfigured,
+    ) as missing:
         print(f"csp-orders worker: {missing}", file=sys.stderr)
         return EXIT_USAGE
 
     async def run() -> None:
         from workers.metrics import prometheus_runtime
 
-        runtime = prometheus_runtime(args.metrics_port) if args.metrics_port else None
+        runtime = (
+            prometheus_runtime(args.metrics_port, args.metrics_host) if args.metrics_port else None
+        )
         try:
-            client = await connect(temporal.address, temporal.namespace, runtime=runtime)
+            client = await connect(temporal.connection, runtime=runtime)
         except EncryptionKeysMissing as missing:
             raise SystemExit(f"csp-orders worker: {missing}") from None
-        except RuntimeError as error:
-            raise SystemExit(
-                f"csp-orders worker: cannot reach Temporal at {temporal.address} "
-                f"(CSP_TEMPORAL_ADDRESS): {error}"
-            ) from None
+        except TemporalUnreachable as refused:  # one line: what refused, which setting
+            raise SystemExit(f"csp-orders worker: {refused}") from None
         async with PartnerCenterClient.from_config(partner_center) as pc:
             worker = build_worker(
                 client,
@@ -162,14 +185,22 @@ def _worker(args: argparse.Namespace) -> int:
                 interceptors=tracing_interceptors(args.trace_exporter),
                 partner_center_requests_per_minute=cap,
                 webhook_endpoints=webhooks,
+                deployment=deployment,
             )
             shared_cap = f"{cap:g} requests a minute" if cap is not None else "no cap"
             print(
                 f"worker on task queue {temporal.task_queue} (and "
-                f"{coordination_task_queue(temporal.task_queue)}) at {temporal.address} "
+                f"{coordination_task_queue(temporal.task_queue)}) at "
+                f"{temporal.connection.describe()} "
                 f"(Partner Center: {shared_cap}, shared by all its workers)",
                 flush=True,
             )
+            if deployment is not None:
+                print(
+                    f"as build {deployment.build_id} of the Worker Deployment "
+                    f"{deployment.deployment_name} (versioned: docs/VERSIONING.md)",
+                    flush=True,
+                )
             # SIGTERM (how services are stopped) and Ctrl-C stop the worker gracefully, so the
             # process exits normally and the last spans and metrics are flushed.
             stop = asyncio.Event()
@@ -248,6 +279,7 @@ def _dev(args: argparse.Namespace) -> int:
 
 def _with_shop(args: argparse.Namespace, action: Callable[[Any], Awaitable[int]]) -> int:
     from clients.storefront import (
+        ConnectionNotConfigured,
         EncryptionNotConfigured,
         EngineUnreachable,
         LicencesAborted,
@@ -255,15 +287,18 @@ def _with_shop(args: argparse.Namespace, action: Callable[[Any], Awaitable[int]]
         Storefront,
         StorefrontError,
     )
+    from clients.temporal_connection import TemporalSettingsInvalid
     from ordering.validation import InvalidOrder
     from workers.settings import TemporalSettings
 
-    temporal = TemporalSettings.from_env()
+    try:
+        temporal = TemporalSettings.from_env(args.address)
+    except TemporalSettingsInvalid as invalid:
+        print(str(invalid), file=sys.stderr)
+        return _exit_now(EXIT_USAGE)
 
     async def run() -> int:
-        shop = await Storefront.connect(
-            args.address or temporal.address, task_queue=temporal.task_queue
-        )
+        shop = await Storefront.connect(temporal.connection, task_queue=temporal.task_queue)
         return await action(shop)
 
     try:
@@ -273,8 +308,11 @@ def _with_shop(args: argparse.Namespace, action: Callable[[Any], Awaitable[int]]
         for problem in invalid.problems:
             print(f"  {problem}", file=sys.stderr)
         code = EXIT_USAGE
-    except EngineUnreachable as error:
-        print(f"{error} (Temporal address: --address or CSP_TEMPORAL_ADDRESS)", file=sys.stderr)
+    except ConnectionNotConfigured as error:
+        print(str(error), file=sys.stderr)
+        code = EXIT_USAGE
+    except EngineUnreachable as error:  # one line: what refused, which setting to look at
+        print(str(error), file=sys.stderr)
         code = EXIT_NOT_DONE
     except EncryptionNotConfigured as error:
         print(str(error), file=sys.stderr)
@@ -431,15 +469,16 @@ def _api(args: argparse.Namespace) -> int:
     import uvicorn
 
     from clients.payloads import EncryptionKeysMissing, writer_key_ring
+    from clients.temporal_connection import TemporalSettingsInvalid
     from workers.logs import configure_logging
     from workers.settings import TemporalSettings
     from workers.storefronts import FILE_VARIABLE, StorefrontsNotConfigured
 
-    temporal = TemporalSettings.from_env()
     try:
+        temporal = TemporalSettings.from_env()
         writer_key_ring(temporal.address, None)  # the orders it places travel encrypted
-        app = api_app(temporal.address, temporal.task_queue, namespace=temporal.namespace)
-    except (EncryptionKeysMissing, StorefrontsNotConfigured) as error:
+        app = api_app(temporal.connection, temporal.task_queue)
+    except (EncryptionKeysMissing, StorefrontsNotConfigured, TemporalSettingsInvalid) as error:
         print(f"csp-orders api: {error}", file=sys.stderr)
         return EXIT_USAGE
     if not os.environ.get(FILE_VARIABLE):
@@ -451,7 +490,8 @@ def _api(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     configure_logging(json=True, level=args.log_level)
     print(
-        f"storefront API on http://{args.host}:{args.port} (Temporal {temporal.address})",
+        f"storefront API on http://{args.host}:{args.port} "
+        f"(Temporal {temporal.connection.describe()})",
         flush=True,
     )
     uvicorn.run(
@@ -547,6 +587,11 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument(
         "--metrics-port", type=int, default=None, help="serve Prometheus /metrics on this port"
     )
+    worker.add_argument(
+        "--metrics-host",
+        default="127.0.0.1",
+        help="the address /metrics listens on (0.0.0.0 in a container, for Prometheus)",
+    )
     worker.set_defaults(run=_worker)
 
     sandbox = commands.add_parser("sandbox", help="run the local Partner Center sandbox")
@@ -577,7 +622,7 @@ def build_parser() -> argparse.ArgumentParser:
     cancel.add_argument("--reason", default="")
     cancel.set_defaults(run=_order_cancel)
     for sub in (place, status, tax, cancel):
-        sub.add_argument("--address", help="Temporal address (default $CSP_TEMPORAL_ADDRESS)")
+        sub.add_argument("--address", help=ADDRESS_HELP)
 
     licences = commands.add_parser(
         "licences", aliases=["licenses"], help="extra licences"
@@ -587,7 +632,7 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--customer", required=True)
     add.add_argument("--subscription", required=True)
     add.add_argument("--quantity", type=int, required=True)
-    add.add_argument("--address")
+    add.add_argument("--address", help=ADDRESS_HELP)
     add.set_defaults(run=_licences_add)
 
     commands.add_parser("schema", help="print the order JSON Schema").set_defaults(run=_schema)
@@ -608,8 +653,8 @@ def build_parser() -> argparse.ArgumentParser:
     codec.set_defaults(run=_codec_server)
     api = commands.add_parser(
         "api",
-        help="the storefronts' HTTP API (CSP_STOREFRONTS_FILE, CSP_TEMPORAL_ADDRESS, "
-        "CSP_CODEC_KEYS)",
+        help="the storefronts' HTTP API (CSP_STOREFRONTS_FILE, TEMPORAL_ADDRESS and Temporal's "
+        "other client settings, CSP_CODEC_KEYS)",
     )
     api.add_argument("--host", default="127.0.0.1")
     api.add_argument("--port", type=int, default=8090)
@@ -644,6 +689,20 @@ def build_parser() -> argparse.ArgumentParser:
     chaos.add_argument("--kills", type=_count, default=10, help="worker SIGKILLs")
     chaos.add_argument("--server-restarts", type=_count, default=1, help="Temporal server restarts")
     chaos.add_argument("--seed", type=int, default=1, help="seed of the order stream")
+    chaos.add_argument(
+        "--workers",
+        type=_count,
+        default=1,
+        help="worker processes on the task queue (2 or more: each kill strikes one mid-order)",
+    )
+    chaos.add_argument(
+        "--requests-per-minute",
+        dest="cap",
+        type=_count,
+        default=None,
+        metavar="N",
+        help="the Partner Center cap all workers share; the sandbox throttles past it",
+    )
     chaos.add_argument("--json", metavar="FILE", help="also write the figures to FILE")
     chaos.add_argument(
         "--plan-only",

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import os
 
-from pydantic import BaseModel, SecretStr
+from pydantic import BaseModel, ConfigDict, SecretStr
+from temporalio.common import WorkerDeploymentVersion
 
 from clients.contract import TASK_QUEUE
 from clients.partner_center import PartnerCenterConfig
+from clients.temporal_connection import TemporalConnection
+from clients.temporal_connection import resolve as resolve_connection
 
 # Partner Center's app credentials (Entra ID): a worker does not start without them.
 PARTNER_CENTER_CREDENTIALS = (
@@ -19,15 +22,28 @@ PARTNER_CENTER_CREDENTIALS = (
 
 
 class TemporalSettings(BaseModel):
-    address: str = "127.0.0.1:7233"
-    namespace: str = "default"
+    """Temporal for a process: the connection (Temporal's standard client configuration,
+    clients/temporal_connection.py) and the task queue (`CSP_TASK_QUEUE`)."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True, frozen=True)
+
+    connection: TemporalConnection = TemporalConnection()
     task_queue: str = TASK_QUEUE
 
+    @property
+    def address(self) -> str:
+        return self.connection.target_host
+
+    @property
+    def namespace(self) -> str:
+        return self.connection.namespace
+
     @classmethod
-    def from_env(cls) -> TemporalSettings:
+    def from_env(cls, address: str | None = None) -> TemporalSettings:
+        """`address`: the command line's `--address`, over the environment and the profile.
+        Raises `TemporalSettingsInvalid` (one line naming the setting)."""
         return cls(
-            address=os.environ.get("CSP_TEMPORAL_ADDRESS", cls.model_fields["address"].default),
-            namespace=os.environ.get("CSP_TEMPORAL_NAMESPACE", "default"),
+            connection=resolve_connection(address),
             task_queue=os.environ.get("CSP_TASK_QUEUE", TASK_QUEUE),
         )
 
@@ -88,3 +104,49 @@ def partner_center_cap_from_env() -> float | None:
             f"or {UNLIMITED}; nothing was started."
         )
     return cap
+
+
+# The Worker Deployment version a worker runs as: the variables temporal-worker-controller sets
+# on each worker pod (docs/VERSIONING.md).
+DEPLOYMENT_NAME_VARIABLE = "TEMPORAL_DEPLOYMENT_NAME"
+BUILD_ID_VARIABLE = "TEMPORAL_WORKER_BUILD_ID"
+
+
+class WorkerDeploymentNotConfigured(ValueError):
+    """The worker's Worker Deployment version is half set, or not in a form Temporal takes."""
+
+
+def worker_deployment_from_env() -> WorkerDeploymentVersion | None:
+    """The Worker Deployment version this worker runs as (`TEMPORAL_DEPLOYMENT_NAME` and
+    `TEMPORAL_WORKER_BUILD_ID`, as temporal-worker-controller sets them), or None when neither
+    is set: the worker then runs unversioned (the dev stack, tests, a deploy that replaces its
+    workers in place). One without the other is a mistake in the deploy, refused: running
+    unversioned instead would quietly drop the pinning the deploy asked for."""
+    name = os.environ.get(DEPLOYMENT_NAME_VARIABLE, "").strip()
+    build_id = os.environ.get(BUILD_ID_VARIABLE, "").strip()
+    if not name and not build_id:
+        return None
+    if not name or not build_id:
+        missing, given = (
+            (DEPLOYMENT_NAME_VARIABLE, BUILD_ID_VARIABLE)
+            if not name
+            else (BUILD_ID_VARIABLE, DEPLOYMENT_NAME_VARIABLE)
+        )
+        raise WorkerDeploymentNotConfigured(
+            f"{missing} is not set, but {given} is: a versioned worker needs both (its Worker "
+            "Deployment and its build); set neither for an unversioned worker. Nothing was "
+            "started."
+        )
+    # (what Temporal refuses in a version: its reserved prefix, and the separators of its
+    # version strings in a deployment name)
+    if name.startswith("__") or "." in name or ":" in name:
+        raise WorkerDeploymentNotConfigured(
+            f"{DEPLOYMENT_NAME_VARIABLE} must not start with '__' nor contain '.' or ':' "
+            "(Temporal reserves them); nothing was started."
+        )
+    if build_id.startswith("__"):
+        raise WorkerDeploymentNotConfigured(
+            f"{BUILD_ID_VARIABLE} must not start with '__' (Temporal reserves it); nothing was "
+            "started."
+        )
+    return WorkerDeploymentVersion(deployment_name=name, build_id=build_id)

@@ -16,6 +16,7 @@ from typing import Any
 import structlog
 from temporalio import activity
 from temporalio.client import Client
+from temporalio.common import VersioningBehavior, WorkerDeploymentVersion
 from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 from temporalio.runtime import Runtime
 from temporalio.worker import (
@@ -23,6 +24,7 @@ from temporalio.worker import (
     ExecuteActivityInput,
     Interceptor,
     Worker,
+    WorkerDeploymentConfig,
 )
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
@@ -38,6 +40,8 @@ from activities.webhooks import (
 from clients.contract import coordination_task_queue
 from clients.partner_center import PartnerCenterClient
 from clients.payloads import PLAINTEXT_SWITCH, KeyRing, data_converter, encrypts, writer_key_ring
+from clients.temporal_connection import TemporalConnection, connect_client
+from clients.temporal_connection import resolve as resolve_connection
 from ordering.config import EngineConfig
 from workers import metrics
 from workers.partner_center_cap import CapReached, SharedRequestCap
@@ -49,6 +53,11 @@ from workflows.validate_order import ValidateOrderWorkflow
 from workflows.webhooks import WebhookDeliveryWorkflow
 
 CAP_REACHED = "PartnerCenterCapReached"  # a step's failure type while the cap leaves no room
+# How long a stopping worker (SIGTERM) lets its running activities finish before cancelling
+# them: the longest start-to-close timeout of a step (workflows/steps.py), so a Partner Center
+# request in flight is answered rather than cut. Kubernetes' terminationGracePeriodSeconds must
+# be longer (deploy/k8s; tests/test_deploy.py checks it).
+GRACEFUL_SHUTDOWN = timedelta(seconds=45)
 
 WORKFLOWS = [
     OrderWorkflow,
@@ -71,27 +80,33 @@ WORKFLOW_RUNNER = SandboxedWorkflowRunner(
 
 
 async def connect(
-    address: str,
-    namespace: str = "default",
+    address: str | TemporalConnection | None = None,
+    namespace: str | None = None,
     *,
     runtime: Runtime | None = None,
     keys: KeyRing | None = None,
 ) -> Client:
-    """A client whose payloads are encrypted with `keys`, or the environment's key ring; with
-    neither it raises `EncryptionKeysMissing`, unless the development switch allows plain text
-    (clients/payloads.py), which it then logs loudly."""
-    ring = writer_key_ring(address, keys)
+    """A client for Temporal as Temporal's client configuration describes it
+    (clients/temporal_connection.py; `address` and `namespace` override it, or a resolved
+    connection replaces it), whose payloads are encrypted with `keys`, or the environment's
+    key ring; with neither it raises `EncryptionKeysMissing`, unless the development switch
+    allows plain text (clients/payloads.py), which it then logs loudly. Settings that cannot be
+    used raise `TemporalSettingsInvalid`, a refused connection `TemporalUnreachable` (one line
+    each)."""
+    connection = (
+        address
+        if isinstance(address, TemporalConnection)
+        else resolve_connection(address, namespace)
+    )
+    ring = writer_key_ring(connection.target_host, keys)
     if ring is None:
         structlog.get_logger("worker").warning(
             "payload encryption is off (development switch): personal data is readable in "
             "Temporal, and this worker accepts unencrypted orders",
             switch=PLAINTEXT_SWITCH,
         )
-    return await Client.connect(
-        address,
-        namespace=namespace,
-        data_converter=data_converter(ring, from_env=False),
-        runtime=runtime,
+    return await connect_client(
+        connection, data_converter=data_converter(ring, from_env=False), runtime=runtime
     )
 
 
@@ -156,11 +171,15 @@ def build_worker(
     max_concurrent_activities: int = 200,
     partner_center_requests_per_minute: float | None = None,
     webhook_endpoints: WebhookDirectory | Mapping[str, WebhookEndpoint] | None = None,
+    deployment: WorkerDeploymentVersion | None = None,
 ) -> EngineWorker:
     """The engine's worker on `task_queue`; Partner Center is asked at most
     `partner_center_requests_per_minute` times a minute by all the workers of the task queue
     together (None: no cap). `webhook_endpoints`: each storefront's webhook (by storefront id;
-    workers/storefronts.py), where its orders' events are delivered."""
+    workers/storefronts.py), where its orders' events are delivered. `deployment`: the Worker
+    Deployment version both its workers run as, with Worker Versioning on: what runs on the
+    task queue pinned to the build it started on, what runs on the coordination queue
+    upgrading to the current build (docs/VERSIONING.md); None, unversioned."""
     partner_center.on_answer = partner_center.on_answer or metrics.partner_center_answered
     if partner_center_requests_per_minute is not None:
         cap = SharedRequestCap(
@@ -229,7 +248,9 @@ def build_worker(
         ],
         interceptors=[_LogContext(), *interceptors],
         max_concurrent_activities=max_concurrent_activities,
+        graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
         workflow_runner=WORKFLOW_RUNNER,
+        deployment_config=versioned(deployment, VersioningBehavior.PINNED),
     )
     coordination = Worker(
         client,
@@ -237,8 +258,24 @@ def build_worker(
         workflows=[CustomerSlotWorkflow, PartnerCenterQuotaWorkflow],
         interceptors=list(interceptors),
         workflow_runner=WORKFLOW_RUNNER,
+        deployment_config=versioned(deployment, VersioningBehavior.AUTO_UPGRADE),
     )
     return EngineWorker(orders, coordination)
+
+
+def versioned(
+    deployment: WorkerDeploymentVersion | None, behaviour: VersioningBehavior
+) -> WorkerDeploymentConfig | None:
+    """Worker Versioning for a worker of `deployment` whose workflows are all pinned to the build
+    they started on or all upgrade (`behaviour`); None: unversioned. Chosen per worker, never in
+    `@workflow.defn(versioning_behavior=...)`: the SDK sends a definition's behaviour on every
+    workflow task completion, and the server refuses it from an unversioned worker, which then
+    completes no workflow at all (docs/VERSIONING.md)."""
+    if deployment is None:
+        return None
+    return WorkerDeploymentConfig(
+        version=deployment, use_worker_versioning=True, default_versioning_behavior=behaviour
+    )
 
 
 class EngineWorker:
