@@ -8,8 +8,8 @@ The same settings the `temporal` CLI and every Temporal SDK read (`temporalio.en
 `~/.config/temporalio/temporal.toml`; `TEMPORAL_PROFILE`, default `default`). The environment
 overrides the profile; an explicit address or namespace (the CLI's `--address`) overrides both.
 `CSP_TEMPORAL_ADDRESS` and `CSP_TEMPORAL_NAMESPACE`, this engine's former names, are read only
-when `TEMPORAL_ADDRESS` / `TEMPORAL_NAMESPACE` are not set. Without any: 127.0.0.1:7233, namespace
-`default`, no TLS.
+where neither `TEMPORAL_ADDRESS` / `TEMPORAL_NAMESPACE` nor the profile say. Without any:
+127.0.0.1:7233, namespace `default`, no TLS.
 
 Every problem is one line naming the setting and the reason (`TemporalSettingsInvalid` before
 connecting, `TemporalUnreachable` when Temporal or a proxy in front of it refuses); neither
@@ -167,10 +167,6 @@ def resolve(
     name the override."""
     given = os.environ if environ is None else environ
     env = dict(given)
-    # The former names stand in for Temporal's own only where those are not set.
-    for standard, alias in ((ADDRESS, ADDRESS_ALIAS), (NAMESPACE, NAMESPACE_ALIAS)):
-        if not env.get(standard) and env.get(alias):
-            env[standard] = env[alias]
     # An empty variable is no setting (envconfig would take an empty API key as one).
     env = {name: value for name, value in env.items() if value or not name.startswith("TEMPORAL_")}
     config_file = env.get(CONFIG_FILE) or _default_config_file(env)
@@ -188,14 +184,18 @@ def resolve(
             f"Temporal's client configuration ({setting}) cannot be used: "
             f"{_short_config_error(error)}; nothing was sent to Temporal."
         ) from None
+    # The former names stand in only where neither Temporal's variables nor the profile say:
+    # a leftover CSP_TEMPORAL_ADDRESS never overrides a profile chosen with TEMPORAL_PROFILE.
+    alias_address = None if profile.address else env.get(ADDRESS_ALIAS) or None
+    alias_namespace = None if profile.namespace else env.get(NAMESPACE_ALIAS) or None
     if address:
         source = address_source
     elif given.get(ADDRESS):
         source = ADDRESS
-    elif given.get(ADDRESS_ALIAS):
-        source = ADDRESS_ALIAS
     elif profile.address:
         source = f"profile {profile_name} in {config_file}"
+    elif alias_address:
+        source = ADDRESS_ALIAS
     else:
         source = "default"
     tls: bool | TLSConfig = False
@@ -205,14 +205,38 @@ def resolve(
     elif profile.api_key:
         tls = True  # an API key travels only over TLS (as envconfig decides)
     return TemporalConnection(
-        target_host=address or profile.address or DEFAULT_ADDRESS,
-        namespace=namespace or profile.namespace or DEFAULT_NAMESPACE,
+        target_host=address or profile.address or alias_address or DEFAULT_ADDRESS,
+        namespace=namespace or profile.namespace or alias_namespace or DEFAULT_NAMESPACE,
         api_key=profile.api_key or None,
         tls=tls,
         rpc_metadata=dict(profile.grpc_meta),
         address_source=source,
         profile=profile_name,
     )
+
+
+def local_server(address: str) -> TemporalConnection:
+    """A plain connection to a Temporal server this process tree started itself on loopback
+    (the dev stack's, the benchmark's, the chaos harness's, the tests'): nothing of the
+    environment's or a profile's settings, which describe the operator's own Temporal."""
+    return TemporalConnection(target_host=address, address_source="the local server")
+
+
+def local_server_environment(
+    environ: Mapping[str, str], address: str, directory: Path
+) -> dict[str, str]:
+    """The environment of a process (a worker) of such a local stack: `environ` without
+    Temporal's client settings or a Worker Deployment version (`TEMPORAL_*`, this engine's
+    former names), the local server's `address`, and as its profiles file an empty one in
+    `directory` (not the operator's `~/.config/temporalio/temporal.toml`)."""
+    profiles = directory / "temporal.toml"
+    if not profiles.exists():
+        profiles.write_text("# no profile: this stack's processes talk to its own server\n")
+    return {
+        **{k: v for k, v in environ.items() if not k.startswith(("TEMPORAL_", "CSP_TEMPORAL_"))},
+        ADDRESS: address,
+        CONFIG_FILE: str(profiles),
+    }
 
 
 # ---------------------------------------------------------------------------- connecting

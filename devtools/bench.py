@@ -46,6 +46,7 @@ from temporalio.client import Client
 from clients.contract import TASK_QUEUE, order_workflow_id, slot_workflow_id
 from clients.payloads import KeyRing
 from clients.storefront import EngineBusy, Storefront
+from clients.temporal_connection import local_server, local_server_environment
 from devtools.dev import dev_server_command, start_dev_server
 from devtools.floor import FLOOR_TASK_QUEUE, FLOOR_WORKFLOW, FloorInput
 from devtools.samples import BUSINESS_BASIC, VALID_RU_TAX_ID, line, new_customer, order
@@ -207,10 +208,11 @@ class Stack:
         await self._until_answering(f"{self.sandbox_url}/_sandbox/health")
         self.floor = subprocess.Popen(
             [sys.executable, "-m", "devtools.floor", self.address],
+            env=local_server_environment(os.environ, self.address, self.directory),
             stdout=subprocess.PIPE,
             stderr=open(self.directory / "floor.log", "wb"),  # noqa: SIM115
         )
-        self.client = await connect(self.address)
+        self.client = await connect(local_server(self.address))
         return self.client
 
     def _spawn(self, args: list[str], log: str, env: dict[str, str] | None = None) -> Any:
@@ -218,7 +220,7 @@ class Stack:
             [sys.executable, "-m", "workers.cli", *args],
             stdout=open(self.directory / log, "wb"),
             stderr=subprocess.STDOUT,
-            env=env or dict(os.environ),
+            env=env or local_server_environment(os.environ, self.address, self.directory),
         )
 
     async def start_workers(self, n: int, cap_per_minute: int | None) -> None:
@@ -226,8 +228,7 @@ class Stack:
             metrics = free_port()
             log = self.directory / f"worker-{len(self.workers)}.log"
             env = {
-                **os.environ,
-                "TEMPORAL_ADDRESS": self.address,
+                **local_server_environment(os.environ, self.address, self.directory),
                 "CSP_TASK_QUEUE": TASK_QUEUE,
                 **sandbox_worker_env(self.sandbox_url),
                 "CSP_PC_REQUESTS_PER_MINUTE": str(cap_per_minute)

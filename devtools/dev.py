@@ -34,6 +34,7 @@ from activities.webhooks import WebhookEndpoint
 from clients.contract import SEARCH_ATTRIBUTES, TASK_QUEUE
 from clients.partner_center import PartnerCenterClient
 from clients.payloads import ACTIVE_VARIABLE, KEYS_VARIABLE, KeyRing
+from clients.temporal_connection import local_server
 from devtools.sandbox_settings import sandbox_client_config
 from devtools.temporal_cli import temporal_binary
 from ordering.config import EngineConfig, load_config
@@ -338,11 +339,12 @@ async def dev_stack(
             state_file=directory / "sandbox.json", provisioning_delay_seconds=1.0
         )
         sandbox = stack.enter_context(SandboxServer(settings, port=sandbox_port or free_port()))
-        client = await connect(f"127.0.0.1:{port}", keys=secrets.keys)
+        temporal = local_server(f"127.0.0.1:{port}")
+        client = await connect(temporal, keys=secrets.keys)
         storefront = dev_storefront(directory, webhook_url)
         api = BackgroundServer(
             api_app(
-                f"127.0.0.1:{port}",
+                temporal,
                 TASK_QUEUE,
                 keys=secrets.keys,
                 storefronts_file=directory / STOREFRONTS_FILE,

@@ -37,9 +37,10 @@ class FloorWorkflow:
 
 
 async def serve(address: str) -> None:
+    from clients.temporal_connection import local_server
     from workers.worker import connect
 
-    client = await connect(address)
+    client = await connect(local_server(address))
     stop = asyncio.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         asyncio.get_running_loop().add_signal_handler(signum, stop.set)

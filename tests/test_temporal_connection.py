@@ -18,6 +18,8 @@ from clients.temporal_connection import (
     TemporalSettingsInvalid,
     TemporalUnreachable,
     connect_client,
+    local_server,
+    local_server_environment,
     resolve,
 )
 from tests.engine.tls_proxy import make_certificates
@@ -59,6 +61,63 @@ def test_temporal_names_win_over_the_former_ones(home: dict[str, str]) -> None:
         "new",
         "TEMPORAL_ADDRESS",
     )
+
+
+def test_the_former_names_never_override_a_profile(home: dict[str, str], tmp_path: Path) -> None:
+    config = profile_file(
+        tmp_path, '[profile.cloud]\naddress = "127.0.0.5:5"\nnamespace = "shop.a1b2c"\n'
+    )
+    env = {
+        **home,
+        "TEMPORAL_CONFIG_FILE": str(config),
+        "TEMPORAL_PROFILE": "cloud",
+        "CSP_TEMPORAL_ADDRESS": "127.0.0.1:7233",
+        "CSP_TEMPORAL_NAMESPACE": "default",
+    }
+    connection = resolve(environ=env)
+    assert (connection.target_host, connection.namespace) == ("127.0.0.5:5", "shop.a1b2c")
+    assert connection.address_source == f"profile cloud in {config}"
+
+
+def test_a_local_stack_is_kept_from_the_operators_settings(
+    home: dict[str, str], tmp_path: Path
+) -> None:
+    """The dev stack's, the benchmark's and the chaos harness's processes talk to their own
+    server, plainly, whatever the shell or the default profile says."""
+    profiles = tmp_path / "home" / ".config" / "temporalio"
+    profiles.mkdir(parents=True)
+    (profiles / "temporal.toml").write_text(
+        f'[profile.default]\naddress = "127.0.0.5:5"\napi_key = "{SECRET}"\n'
+    )
+    shell = {
+        **home,
+        "TEMPORAL_NAMESPACE": "prod",
+        "TEMPORAL_API_KEY": SECRET,
+        "TEMPORAL_DEPLOYMENT_NAME": "csp-orders",
+        "TEMPORAL_WORKER_BUILD_ID": "7",
+        "CSP_TEMPORAL_ADDRESS": "127.0.0.6:6",
+        "PATH": "/usr/bin",
+    }
+    assert resolve(environ=shell).api_key == SECRET  # (what would leak without it)
+    stack = tmp_path / "stack"
+    stack.mkdir()
+    env = local_server_environment(shell, "127.0.0.7:7", stack)
+    assert {k for k in env if k.startswith("TEMPORAL_")} == {
+        "TEMPORAL_ADDRESS",
+        "TEMPORAL_CONFIG_FILE",
+    }
+    assert "CSP_TEMPORAL_ADDRESS" not in env and env["PATH"] == "/usr/bin"
+    connection = resolve(environ=env)
+    assert (connection.target_host, connection.namespace) == ("127.0.0.7:7", "default")
+    assert connection.api_key is None and connection.tls is False
+    local = local_server("127.0.0.7:7")
+    assert local.connect_kwargs() == {
+        "target_host": "127.0.0.7:7",
+        "namespace": "default",
+        "api_key": None,
+        "tls": False,
+        "rpc_metadata": {},
+    }
 
 
 def test_the_command_line_wins_over_everything(home: dict[str, str], tmp_path: Path) -> None:

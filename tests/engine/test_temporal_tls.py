@@ -1,9 +1,9 @@
 """Temporal behind an mTLS- and API-key-terminating proxy (nginx on loopback, as Temporal Cloud
 or a company's ingress would be): a real `csp-orders worker` and the storefront SDK find it by
-Temporal's standard client settings (`TEMPORAL_ADDRESS`, `TEMPORAL_TLS_*`, `TEMPORAL_API_KEY`;
-the SDK from a `temporal.toml` profile) and an order completes through it; without a client
-certificate, or with a wrong API key, the CLI and the worker are refused with one line naming the
-setting, and nothing reaches Temporal."""
+Temporal's standard client settings (the worker from a `temporal.toml` profile, the SDK from
+`TEMPORAL_ADDRESS`, `TEMPORAL_TLS_*` and `TEMPORAL_API_KEY`) and an order completes through it;
+without a client certificate, or with a wrong API key, the CLI, the SDK and the worker are
+refused with one line naming the setting, and nothing reaches Temporal."""
 
 from __future__ import annotations
 
@@ -214,6 +214,7 @@ async def test_without_a_client_certificate_one_line_and_nothing_sent(
 
 async def test_a_wrong_api_key_is_refused_in_one_line_without_the_key(
     temporal: WorkflowEnvironment,
+    engine_sandbox: SandboxServer,
     admin: SandboxAdmin,
     proxy: Proxy,
     unique: str,
@@ -242,3 +243,11 @@ async def test_a_wrong_api_key_is_refused_in_one_line_without_the_key(
         await Storefront.connect()
     assert "TEMPORAL_API_KEY" in str(refused.value) and wrong not in str(refused.value)
     assert "\n" not in str(refused.value)
+
+    # And the worker, which exits.
+    worker = {**env, **sandbox_worker_env(engine_sandbox.base_url, engine_sandbox.settings)}
+    code, out, err = await run_cli(worker, "worker")
+    assert code == 1, (out, err)
+    assert_one_line(
+        err, "csp-orders worker:", "refused the API key", "TEMPORAL_API_KEY", secret=wrong
+    )
