@@ -26,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
@@ -62,6 +62,9 @@ class Call:
         wanted = name.lower()
         return next((v for k, v in self.request.query_params.items() if k.lower() == wanted), None)
 
+
+# nginx's status for a request whose client closed the connection first (no one reads it)
+CLIENT_CLOSED_REQUEST = 499
 
 Result = Any  # a JSON body (200/201 by the route), or a Response for empty/odd answers
 Handler = Callable[[Sandbox, Call], Result]
@@ -107,6 +110,10 @@ def partner_center_route(
             body = await read_body(request) if arrival.is_write else None
         except PartnerCenterRefusal as refusal:
             return json_response(refusal.status, refusal.body(), arrival.echo)
+        except ClientDisconnect:
+            # The caller went away before its body arrived (a worker killed while its call was
+            # held): nothing was asked, so nothing is done, and nobody hears the answer.
+            return Response(status_code=CLIENT_CLOSED_REQUEST)
         call = Call(request, dict(request.path_params), body, app_user=mode == "app+user")
         try:
             response = answer(sb, arrival, handler, call, status)
