@@ -21,6 +21,7 @@ from __future__ import annotations
 import ipaddress
 import json
 from collections.abc import Awaitable, Callable, Iterable
+from datetime import datetime
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -29,7 +30,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from sandbox import commerce
+from sandbox import commerce, lifecycle
 from sandbox.compliance import address_key, qualification_json
 from sandbox.core import CUSTOMER_AGREEMENT_TEMPLATE_ID, Sandbox
 from sandbox.customers import accept_relationship, customer_json, get_customer
@@ -43,6 +44,7 @@ from sandbox.state import (
     ResellerRecord,
     SubscriptionRecord,
     TenantRecord,
+    term_seconds,
 )
 
 PREFIX = "/_sandbox"
@@ -95,6 +97,19 @@ class SeedSubscription(AdminModel):
     deprovisioned: bool = False
     friendly_name: str | None = None
     partner_id: str | None = None
+    auto_renew_enabled: bool = True
+
+
+SUBSCRIPTION_STATUSES = ("active", "suspended", "disabled", "expired", "deleted")
+
+
+class SubscriptionChange(AdminModel):
+    """A change made at Microsoft behind the engine's back (in Partner Center's portal, by
+    another tool, by Microsoft): no refund window opens, no Partner Center call is counted."""
+
+    quantity: int | None = Field(None, ge=1)
+    status: str | None = Field(None, description=", ".join(SUBSCRIPTION_STATUSES))
+    auto_renew_enabled: bool | None = None
 
 
 class Verdict(AdminModel):
@@ -111,6 +126,14 @@ class SeedAddressVerdict(AdminModel):
 
 class ClockAdvance(AdminModel):
     seconds: float = Field(gt=0)
+
+
+class ClockMove(AdminModel):
+    """Move the sandbox's clock forward: by `advanceSeconds`, or to `now` (ISO 8601 with a
+    zone); exactly one of the two."""
+
+    advance_seconds: float | None = Field(None, gt=0)
+    now: datetime | None = None
 
 
 class LiveSettings(AdminModel):
@@ -236,9 +259,38 @@ async def _reset(sb: Sandbox, request: Request) -> Any:
 
 async def _advance_clock(sb: Sandbox, request: Request) -> Any:
     body = await _parse(request, ClockAdvance)
-    sb.state.clock.offset_seconds += body.seconds
+    return _move_clock(sb, body.seconds)
+
+
+def _move_clock(sb: Sandbox, seconds: float) -> Any:
+    sb.state.clock.offset_seconds += seconds
     sb.advance()
+    return _clock_json(sb)
+
+
+def _clock_json(sb: Sandbox) -> Any:
     return {"now": sb.state.clock.now_dt().isoformat()}
+
+
+async def _get_clock(sb: Sandbox, request: Request) -> Any:
+    return _clock_json(sb)
+
+
+async def _clock(sb: Sandbox, request: Request) -> Any:
+    body = await _parse(request, ClockMove)
+    if (body.advance_seconds is None) == (body.now is None):
+        raise PartnerCenterRefusal(400, 1, "clock: give exactly one of advanceSeconds and now.")
+    if body.now is not None:
+        if body.now.tzinfo is None:
+            raise PartnerCenterRefusal(400, 1, "now: give a time zone (e.g. Z or +00:00).")
+        seconds = body.now.timestamp() - sb.now()
+        if seconds < 0:
+            raise PartnerCenterRefusal(
+                400, 1, "now: the sandbox's clock only moves forward; it is already later."
+            )
+        return _move_clock(sb, seconds)
+    assert body.advance_seconds is not None
+    return _move_clock(sb, body.advance_seconds)
 
 
 async def _reseller(sb: Sandbox, request: Request) -> Any:
@@ -324,9 +376,41 @@ async def _subscription(sb: Sandbox, request: Request) -> Any:
         created_at=created,
         deprovisioned=body.deprovisioned,
         etag=sb.new_id(),
+        auto_renew=body.auto_renew_enabled,
     )
+    # Bought `age_days` ago: its seats refundable for 168 h from then. Renewals before the
+    # seeding are not played back: the current term ends at the next term boundary.
+    lifecycle.start_term(sub, created)
+    while sub.term_end <= sb.now():
+        sub.term_end += term_seconds(sub.term_duration)
     sb.state.subscriptions[sub.id] = sub
-    return commerce.subscription_json(sub)
+    return commerce.subscription_json(sub, sb.now())
+
+
+async def _change_subscription(sb: Sandbox, request: Request) -> Any:
+    """Change a subscription as if somebody did it at Microsoft, not through the engine."""
+    sub = commerce.get_subscription(
+        sb, request.path_params["customer_id"], request.path_params["subscription_id"]
+    )
+    body = await _parse(request, SubscriptionChange)
+    now = sb.now()
+    if body.status is not None:
+        if body.status not in SUBSCRIPTION_STATUSES:
+            raise PartnerCenterRefusal(
+                400, 1, f"status: one of {', '.join(SUBSCRIPTION_STATUSES)}, not {body.status!r}."
+            )
+        sub.status = body.status
+        if body.status != "active":
+            sub.refund_blocks = []
+    if body.quantity is not None:
+        if body.quantity < sub.quantity:
+            lifecycle.take_back(sub, sub.quantity - body.quantity, now)
+        sub.quantity = body.quantity
+        sub.pending_quantity = sub.quantity_ready_at = None
+    if body.auto_renew_enabled is not None:
+        sub.auto_renew = body.auto_renew_enabled
+    sub.etag = sb.new_id()
+    return commerce.subscription_json(sub, now)
 
 
 async def _qualification(sb: Sandbox, request: Request) -> Any:
@@ -423,7 +507,7 @@ async def _snapshot(sb: Sandbox, request: Request) -> Any:
             for c in state.customers.values()
         ],
         "subscriptions": [
-            {**commerce.subscription_json(s), "customerId": s.customer_id}
+            {**commerce.subscription_json(s, sb.now()), "customerId": s.customer_id}
             for s in state.subscriptions.values()
         ],
         "orders": [commerce.order_json(o) for o in state.orders.values()],
@@ -441,11 +525,14 @@ def admin_routes(sb: Sandbox, hosts: Iterable[str] = LOOPBACK_NAMES) -> list[Rou
         ("PATCH", "/settings", _settings),
         ("POST", "/reset", _reset),
         ("POST", "/clock/advance", _advance_clock),
+        ("GET", "/clock", _get_clock),
+        ("POST", "/clock", _clock),
         ("POST", "/resellers", _reseller),
         ("POST", "/tenants", _tenant),
         ("POST", "/tenants/{domain}/accept-relationship", _accept),
         ("POST", "/customers", _customer),
         ("POST", "/customers/{customer_id}/subscriptions", _subscription),
+        ("PATCH", "/customers/{customer_id}/subscriptions/{subscription_id}", _change_subscription),
         ("PUT", "/customers/{customer_id}/qualifications/{qualification}", _qualification),
         ("POST", "/addresses", _address),
         ("POST", "/catalog/replace-availability", _replace_availability),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -45,7 +46,33 @@ class SandboxAdmin:
         await self._call("POST", "/reset")
 
     async def advance_clock(self, seconds: float) -> None:
-        await self._call("POST", "/clock/advance", {"seconds": seconds})
+        await self._call("POST", "/clock", {"advanceSeconds": seconds})
+
+    async def set_clock(self, now: datetime) -> None:
+        """Move the sandbox's clock forward to `now` (timezone-aware)."""
+        await self._call("POST", "/clock", {"now": now.isoformat()})
+
+    async def clock(self) -> datetime:
+        result = await self._call("GET", "/clock")
+        return datetime.fromisoformat(result["now"])
+
+    async def change_subscription(
+        self,
+        customer_id: str,
+        subscription_id: str,
+        *,
+        quantity: int | None = None,
+        status: str | None = None,
+        auto_renew_enabled: bool | None = None,
+    ) -> dict[str, Any]:
+        """Change a subscription behind the engine's back (as in Partner Center's portal): no
+        refund window opens and no Partner Center call is counted. The subscription after."""
+        fields = {"quantity": quantity, "status": status, "autoRenewEnabled": auto_renew_enabled}
+        body = {k: v for k, v in fields.items() if v is not None}
+        result: dict[str, Any] = await self._call(
+            "PATCH", f"/customers/{customer_id}/subscriptions/{subscription_id}", body
+        )
+        return result
 
     async def add_reseller(
         self,

@@ -8,6 +8,7 @@ from typing import Any
 
 from starlette.responses import Response
 
+from sandbox import lifecycle
 from sandbox.catalog import SEGMENTS_BY_QUALIFICATION, AvailabilityData, ProductData, SkuData
 from sandbox.compliance import has_customer_agreement
 from sandbox.core import Sandbox
@@ -23,7 +24,6 @@ from sandbox.links import link
 from sandbox.state import CartRecord, OrderLineRecord, OrderRecord, SubscriptionRecord
 
 SEAT_POOL_LIMIT = 300
-DECREASE_WINDOW_SECONDS = 7 * 24 * 3600
 # Statuses that hold one of Microsoft's per-customer asset slots. A cancelled (deleted)
 # subscription holds its slot until it is deprovisioned.
 _HOLDS_ASSET = ("active", "pending", "suspended", "disabled", "deleted")
@@ -174,6 +174,7 @@ def checkout(sb: Sandbox, customer_id: str, cart_id: str) -> dict[str, Any]:
                 created_at=now,
                 etag=sb.new_id(),
             )
+            lifecycle.start_term(sub, now)
             sb.state.subscriptions[sub.id] = sub
             order.line_items.append(
                 OrderLineRecord(
@@ -339,7 +340,7 @@ def provisioning_status(order: OrderRecord) -> list[dict[str, Any]]:
 # ------------------------------------------------------------ subscriptions
 
 
-def subscription_json(s: SubscriptionRecord) -> dict[str, Any]:
+def subscription_json(s: SubscriptionRecord, now: float) -> dict[str, Any]:
     body: dict[str, Any] = {
         "id": s.id,
         "offerId": s.offer_id,
@@ -361,15 +362,11 @@ def subscription_json(s: SubscriptionRecord) -> dict[str, Any]:
         "billingCycle": s.billing_cycle,
         "termDuration": s.term_duration,
         "orderId": s.order_id,
-        "autoRenewEnabled": True,
         "creationDate": _iso(s.created_at),
-        # New commerce: cancellation with a refund is possible for a while after purchase.
-        "cancellationAllowedUntilDate": _iso(s.created_at + DECREASE_WINDOW_SECONDS),
-        "refundOptions": [
-            {"type": "Full", "expiresAt": _iso(s.created_at + DECREASE_WINDOW_SECONDS)}
-        ],
         "effectiveStartDate": _iso(s.created_at),
-        "commitmentEndDate": _iso(s.created_at + (365 if s.term_duration == "P1Y" else 30) * 86400),
+        # New commerce: autoRenewEnabled, commitmentEndDate, cancellationAllowedUntilDate,
+        # refundOptions and refundableQuantity (the seats that can still be taken back).
+        **lifecycle.window_json(s, now),
         "links": {"self": link(f"/customers/{s.customer_id}/subscriptions/{s.id}")},
         "attributes": {"etag": s.etag, "objectType": "Subscription"},
     }
@@ -398,11 +395,16 @@ def change_subscription(
         raise bad_request(
             2055, "The ETag is no longer valid: the subscription changed since it was read."
         )
+    lifecycle.refuse_if_deleted(sub)
+    if sub.status == "pending":
+        raise conflict(800060, "An order for this subscription is still in progress.")
+    if str(body.get("status", "")).lower() == "deleted":
+        # A cancellation: the whole subscription with its status set to deleted.
+        lifecycle.cancel(sub, sb.now())
+        return subscription_json(sub, sb.now())
     quantity = body.get("quantity")
     if not isinstance(quantity, int) or isinstance(quantity, bool):
         raise missing_field("quantity")
-    if sub.status == "pending":
-        raise conflict(800060, "An order for this subscription is still in progress.")
     if sub.status != "active":
         # 800091 is Microsoft's code for a suspended one; 800044 (others) is ours, undocumented.
         raise bad_request(
@@ -418,11 +420,8 @@ def change_subscription(
             f"The quantity {quantity} exceeds the {sku.maximum_quantity} seats allowed per "
             "subscription.",
         )
-    if quantity < sub.quantity and sb.now() - sub.created_at > DECREASE_WINDOW_SECONDS:
-        raise bad_request(
-            800090,
-            "Seat count can only be reduced within 7 days of purchase or renewal.",
-        )
+    if quantity < sub.quantity:
+        lifecycle.check_reduction(sub, quantity, sb.now())
     if product.rules.seat_pool and quantity > sub.quantity:
         held = _pool_seats(
             sb, sb.state.customer_subscriptions(customer_id), product.rules.seat_pool
@@ -440,6 +439,6 @@ def change_subscription(
         where = f"/v1/customers/{customer_id}/subscriptions/{subscription_id}"
         return Response(status_code=202, headers={"Location": where})
     if quantity != sub.quantity:
-        sub.quantity = quantity
+        lifecycle.change_quantity(sub, quantity, sb.now())
         sub.etag = sb.new_id()
-    return subscription_json(sub)
+    return subscription_json(sub, sb.now())

@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from sandbox import lifecycle
 from sandbox.catalog import Catalog
 from sandbox.faults import FaultInjector, FaultSettings
 from sandbox.holds import Holds
@@ -76,7 +77,8 @@ class Sandbox:
             self.dirty = False
 
     def advance(self) -> None:
-        """Let time do its work: finish provisioning and vetting that are due."""
+        """Let time do its work: finish provisioning, changes of quantity and vetting that are
+        due; renew (or expire) subscriptions whose term ended."""
         now = self.now()
         for order in self.state.orders.values():
             if order.status == "pending" and order.ready_at <= now:
@@ -89,12 +91,12 @@ class Sandbox:
                 self.changed()
         for sub in self.state.subscriptions.values():
             if sub.pending_quantity is not None and (sub.quantity_ready_at or 0) <= now:
-                sub.quantity, sub.pending_quantity, sub.quantity_ready_at = (
-                    sub.pending_quantity,
-                    None,
-                    None,
-                )
+                done_at = sub.quantity_ready_at or now
+                lifecycle.change_quantity(sub, sub.pending_quantity, done_at)
+                sub.pending_quantity, sub.quantity_ready_at = None, None
                 sub.etag = self.new_id()
+                self.changed()
+            if lifecycle.renew_or_expire(sub, now):
                 self.changed()
         for customer in self.state.customers.values():
             for q in customer.qualifications:

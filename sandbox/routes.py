@@ -129,12 +129,13 @@ def _subscriptions(sb: Sandbox, call: Call) -> Any:
         ),
         key=lambda s: s.created_at,
     )
-    return collection([commerce.subscription_json(s) for s in subs])
+    return collection([commerce.subscription_json(s, sb.now()) for s in subs])
 
 
 def _subscription(sb: Sandbox, call: Call) -> Any:
     return commerce.subscription_json(
-        commerce.get_subscription(sb, call.path["customer_id"], call.path["subscription_id"])
+        commerce.get_subscription(sb, call.path["customer_id"], call.path["subscription_id"]),
+        sb.now(),
     )
 
 

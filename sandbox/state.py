@@ -13,11 +13,20 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
+
+# New commerce: a purchase, a renewal or an addition of seats can be undone for 168 hours.
+REFUND_WINDOW_SECONDS = 168 * 3600
+# The sandbox's term lengths (Microsoft's run to calendar dates; these are fixed).
+TERM_SECONDS = {"P1M": 30 * 86400, "P1Y": 365 * 86400, "P3Y": 3 * 365 * 86400}
+
+
+def term_seconds(term_duration: str) -> int:
+    return TERM_SECONDS.get(term_duration.upper(), TERM_SECONDS["P1M"])
 
 
 class Clock(BaseModel):
-    """Wall time plus an offset that tests can advance (`POST /_sandbox/clock/advance`)."""
+    """Wall time plus an offset that tests can move forward (`POST /_sandbox/clock`)."""
 
     offset_seconds: float = 0.0
 
@@ -61,6 +70,13 @@ class CustomerRecord(BaseModel):
     created_at: float
 
 
+class RefundBlock(BaseModel):
+    """Seats bought, renewed or added together, refundable until `until`."""
+
+    quantity: int
+    until: float
+
+
 class SubscriptionRecord(BaseModel):
     id: str
     customer_id: str
@@ -79,6 +95,28 @@ class SubscriptionRecord(BaseModel):
     # A change of quantity accepted (202) and not yet carried out: the new total, and when.
     pending_quantity: int | None = None
     quantity_ready_at: float | None = None
+    auto_renew: bool = True
+    # The current term: it renews (auto_renew) or expires when term_end passes. 0: not yet
+    # set (a state file written before terms existed), filled from created_at.
+    term_end: float = 0.0
+    # Until when the whole subscription can be cancelled: 168 h after purchase or renewal.
+    cancellation_until: float = 0.0
+    # The seats that can still be taken back, per block (purchase, renewal, addition).
+    refund_blocks: list[RefundBlock] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _fill_term(self) -> SubscriptionRecord:
+        if not self.term_end:
+            self.term_end = self.created_at + term_seconds(self.term_duration)
+        if not self.cancellation_until:
+            self.cancellation_until = self.created_at + REFUND_WINDOW_SECONDS
+        return self
+
+    def open_blocks(self, now: float) -> list[RefundBlock]:
+        return [b for b in self.refund_blocks if b.until >= now and b.quantity > 0]
+
+    def refundable(self, now: float) -> int:
+        return min(self.quantity, sum(b.quantity for b in self.open_blocks(now)))
 
 
 class OrderLineRecord(BaseModel):

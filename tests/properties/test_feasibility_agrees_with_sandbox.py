@@ -156,7 +156,7 @@ def listed(customer_id: str) -> list[ExistingSubscription]:
     """The customer's subscriptions as the engine reads them (the listing, as read_subscriptions
     translates it)."""
     visible = [
-        commerce.subscription_json(s)
+        commerce.subscription_json(s, SANDBOX.now())
         for s in SANDBOX.state.customer_subscriptions(customer_id)
         if not s.deprovisioned  # what GET .../subscriptions lists
     ]
