@@ -98,6 +98,18 @@ MIN_END_OF_SALE_ORDERS = 2  # new customers ordering the end-of-sale offer, in e
 # task) that nearly every order sends.
 HELD_CALL = "POST /v1/customers/{customer_id}/carts"
 HOLD_AT_MOST = 6.0  # seconds; well below the workflow task timeout (10 s)
+# How long a worker must be seen running one workflow task of an order before it is struck
+HELD_TASK_SECONDS = 1.5
+
+
+def _since(
+    earlier: tuple[tuple[int, int], float] | None, task: tuple[int, int], now: float
+) -> float:
+    """When `task` (pid, started event id) was first seen running: then, if it was the task
+    seen before, else `now`."""
+    return earlier[1] if earlier is not None and earlier[0] == task else now
+
+
 WAIT_FOR_SHARES = 20.0  # seconds a kill waits for every live worker to have run orders
 FAULT_THROTTLED = f"{FAULT_PREFIX}throttled"
 
@@ -672,22 +684,28 @@ class Chaos:
 
     async def _worker_in_a_task(self, procs: Processes) -> int | None:
         """The place of a live worker that has run orders and has been running an order's
-        workflow task for a while (the task's start the last event, seen twice 0.3 s apart),
-        and runs no regular activity (whose retry would wait out its 45 s start-to-close
-        timeout: the run stays short), else None after `HOLD_AT_MOST`."""
-        seen: dict[str, tuple[int, int]] = {}  # workflow id -> (pid, started event id)
+        workflow task for a while (the task's start the last event, the same task for at least
+        `HELD_TASK_SECONDS`: one waiting on the held carts request, not one merely slow to
+        finish on a busy machine, which could complete just before the kill), and runs no
+        regular activity (whose retry would wait out its 45 s start-to-close timeout: the run
+        stays short), else None after `HOLD_AT_MOST`."""
+        # workflow id -> (pid, started event id), and when that task was first seen running
+        seen: dict[str, tuple[tuple[int, int], float]] = {}
         deadline = time.monotonic() + HOLD_AT_MOST
         while time.monotonic() < deadline:
             running = procs.running()
             histories = await self._order_histories()
             self.ran_orders.update(tally(histories).by_pid)
+            looked = time.monotonic()
             now = {h.workflow_id: task for h in histories if (task := running_task(h))}
+            seen = {
+                workflow_id: (task, _since(seen.get(workflow_id), task, looked))
+                for workflow_id, task in now.items()
+            }
             in_task = Counter(
                 running[pid]
-                for workflow_id, (pid, started) in now.items()
-                if seen.get(workflow_id) == (pid, started)
-                and pid in running
-                and pid in self.ran_orders
+                for (pid, _), since in seen.values()
+                if looked - since >= HELD_TASK_SECONDS and pid in running and pid in self.ran_orders
             )
             if in_task:
                 busy = await self._running_activities()
@@ -695,7 +713,6 @@ class Chaos:
                 for place, _ in in_task.most_common():
                     if place in places:
                         return place
-            seen = now
             await asyncio.sleep(0.3)
         return None
 
