@@ -16,6 +16,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
+import httpx
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client
@@ -174,3 +175,21 @@ def payload_data(history_json: str) -> bytes:
     walk(json.loads(history_json))
     assert found, "no payloads in the history"
     return b"\n".join(found)
+
+
+async def app_only_token(http: httpx.AsyncClient, sandbox: SandboxServer) -> str:
+    """An app-only Partner Center token from the sandbox's Entra ID (`http` on its base URL),
+    for tests that speak Partner Center's HTTP directly."""
+    s = sandbox.settings
+    token = await http.post(
+        f"/{s.partner_tenant_id}/oauth2/token",
+        data={
+            "grant_type": "client_credentials",
+            "client_id": s.client_id,
+            "client_secret": s.client_secret,
+            "resource": "https://api.partnercenter.microsoft.com",
+        },
+    )
+    token.raise_for_status()
+    access: str = token.json()["access_token"]
+    return access

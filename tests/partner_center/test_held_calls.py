@@ -13,6 +13,7 @@ import httpx
 
 from sandbox.admin_client import SandboxAdmin
 from sandbox.server import SandboxServer
+from tests.helpers import app_only_token
 from tests.partner_center.builders import BUSINESS_BASIC
 
 CARTS = "POST /v1/customers/{customer_id}/carts"
@@ -30,19 +31,8 @@ class Errors(logging.Handler):
 async def test_a_held_call_whose_caller_went_away_is_dropped_without_an_error(
     sandbox: SandboxServer, admin: SandboxAdmin
 ) -> None:
-    s = sandbox.settings
     async with httpx.AsyncClient(base_url=sandbox.base_url, timeout=10) as http:
-        token = await http.post(
-            f"/{s.partner_tenant_id}/oauth2/token",
-            data={
-                "grant_type": "client_credentials",
-                "client_id": s.client_id,
-                "client_secret": s.client_secret,
-                "resource": "https://api.partnercenter.microsoft.com",
-            },
-        )
-        token.raise_for_status()
-        bearer = token.json()["access_token"]
+        bearer = await app_only_token(http, sandbox)
     customer_id = await admin.add_customer("Held", "held.onmicrosoft.com")
     await admin.hold(CARTS)
     errors = Errors()

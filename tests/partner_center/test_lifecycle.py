@@ -19,7 +19,7 @@ import pytest
 from sandbox.admin import PREFIX
 from sandbox.admin_client import SandboxAdmin
 from sandbox.server import SandboxServer
-from tests.helpers import SandboxFactory
+from tests.helpers import SandboxFactory, app_only_token
 from tests.partner_center.builders import BUSINESS_BASIC
 
 DAY = 86_400
@@ -40,19 +40,8 @@ def sandbox(make_sandbox: SandboxFactory) -> SandboxServer:
 @pytest.fixture
 async def http(sandbox: SandboxServer) -> AsyncIterator[httpx.AsyncClient]:
     """An app-only Partner Center session with the sandbox (a real token from its Entra ID)."""
-    s = sandbox.settings
     async with httpx.AsyncClient(base_url=sandbox.base_url, timeout=10) as client:
-        token = await client.post(
-            f"/{s.partner_tenant_id}/oauth2/token",
-            data={
-                "grant_type": "client_credentials",
-                "client_id": s.client_id,
-                "client_secret": s.client_secret,
-                "resource": "https://api.partnercenter.microsoft.com",
-            },
-        )
-        token.raise_for_status()
-        client.headers["Authorization"] = f"Bearer {token.json()['access_token']}"
+        client.headers["Authorization"] = f"Bearer {await app_only_token(client, sandbox)}"
         yield client
 
 
