@@ -22,8 +22,11 @@ def test_tax_id_validation_always_answers(country: str, tax_id: str) -> None:
         assert verdict.value and 5 <= len(verdict.value) <= 22
     else:
         assert verdict.reason and verdict.reason.endswith(".")
-        if len(tax_id.strip()) >= 5:  # a tax ID is never repeated back
-            assert tax_id.strip() not in verdict.reason
+        # A tax ID is never repeated back. Only inputs with a digit are checked: a run of letters
+        # can coincide with the sentence's own words ("EDRPO" is in "UA EDRPOU code").
+        given_id = tax_id.strip()
+        if len(given_id) >= 5 and any(c.isdigit() for c in given_id):
+            assert given_id not in verdict.reason
 
 
 @settings(max_examples=2000, deadline=None)
