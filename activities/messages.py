@@ -26,6 +26,7 @@ from ordering.document import (
 )
 from ordering.events import StorefrontEvent
 from ordering.planning import ExistingSubscription
+from ordering.refund_windows import RefundWindow
 
 LOAD_ENGINE_CONFIG = "load_engine_config"
 CHECK_RESELLER = "check_reseller"
@@ -58,10 +59,15 @@ CREATE_CART = "create_cart"
 CHECKOUT_CART = "checkout_cart"
 READ_SUBSCRIPTION_FOR_CHANGE = "read_subscription_for_change"
 SET_QUANTITY = "set_quantity"
+CANCEL_SUBSCRIPTION = "cancel_subscription"
 # On the engine's queue, never asking Partner Center
 PREPARE_ORDER = "prepare_order"
 CACHED_CATALOG = "cached_catalog"
 TAKE_CUSTOMER_SLOT = "take_customer_slot"
+# The customer's subscriptions workflow (workflows/customer_subscriptions.py)
+RECORD_PURCHASES = "record_purchases"
+CUSTOMERS_TO_RECONCILE = "customers_to_reconcile"
+ASK_TO_RECONCILE = "ask_to_reconcile"
 RELEASE_CUSTOMER_SLOT = "release_customer_slot"
 
 PARTNER_CENTER_STEPS = (
@@ -86,6 +92,7 @@ PARTNER_CENTER_STEPS = (
     READ_SUBSCRIPTION_FOR_CHANGE,
     SET_QUANTITY,
     AWAIT_QUANTITY,
+    CANCEL_SUBSCRIPTION,
 )
 
 # The ApplicationError type of a Partner Center business refusal (details[0]: PartnerCenterRefusal)
@@ -446,6 +453,7 @@ class SubscriptionState(BaseModel):
     quantity: int
     billing_cycle: str
     term_duration: str | None = None
+    window: RefundWindow | None = None  # new commerce's refund windows, as reported
 
 
 class SubscriptionForChange(BaseModel):
@@ -475,12 +483,42 @@ class QuantitySet(BaseModel):
     state: SubscriptionState | None = None
 
 
+class CancelSubscription(BaseModel):
+    model_config = ConfigDict(hide_input_in_errors=True)
+
+    request_id: str
+    customer_id: str
+    subscription: dict[str, Any]  # as read (`SubscriptionForChange.body`)
+
+
 class SubscriptionQuery(BaseModel):
     model_config = ConfigDict(hide_input_in_errors=True)
 
     customer_id: str
     subscription_id: str
     quantity: int | None = None  # for await_quantity: the total to wait for
+
+
+class ReconcilePage(BaseModel):
+    """A page of the customers whose subscriptions workflow runs, after `page_token`."""
+
+    model_config = ConfigDict(hide_input_in_errors=True)
+
+    page_token: str | None = None  # base64 of Temporal's page token
+    page_size: int = Field(100, ge=1, le=1000)
+
+
+class CustomersPage(BaseModel):
+    model_config = ConfigDict(hide_input_in_errors=True)
+
+    customer_ids: list[str] = Field(default_factory=list)
+    next_page_token: str | None = None
+
+
+class CustomerIds(BaseModel):
+    model_config = ConfigDict(hide_input_in_errors=True)
+
+    customer_ids: list[str]
 
 
 class CustomerSlotRequest(BaseModel):

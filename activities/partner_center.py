@@ -28,6 +28,7 @@ from ordering.catalog import AvailabilityFacts, SkuFacts, availabilities_asked_f
 from ordering.config import EngineConfig
 from ordering.document import Segment
 from ordering.planning import ExistingSubscription
+from ordering.refund_windows import RefundBlock, RefundWindow
 from ordering.request_ids import CART, CHECKOUT, request_id
 
 T = TypeVar("T")
@@ -363,6 +364,7 @@ class PartnerCenterActivities:
                     status=s.status.lower(),
                     quantity=s.quantity,
                     created=s.creation_date.isoformat() if s.creation_date else "",
+                    window=_window(s),
                 )
                 for s in subs
             ]
@@ -462,6 +464,18 @@ class PartnerCenterActivities:
         )
         return m.QuantitySet(state=_state(changed) if changed is not None else None)
 
+    @activity.defn(name=m.CANCEL_SUBSCRIPTION)
+    async def cancel_subscription(self, step: m.CancelSubscription) -> m.SubscriptionState:
+        """Cancel the subscription (status deleted) within its window; the request id makes
+        a repeated request change nothing."""
+        subscription = pc.Subscription.model_validate(step.subscription)
+        cancelled = await _call(
+            lambda: self._pc.cancel_subscription(
+                step.customer_id, subscription, request_id=step.request_id
+            )
+        )
+        return _state(cancelled)
+
     @activity.defn(name=m.AWAIT_QUANTITY)
     async def await_quantity(self, query: m.SubscriptionQuery) -> m.SubscriptionState:
         sub = await _call(
@@ -500,6 +514,21 @@ def _state(sub: pc.Subscription) -> m.SubscriptionState:
         quantity=sub.quantity,
         billing_cycle=(sub.billing_cycle or "").lower(),
         term_duration=sub.term_duration,
+        window=_window(sub),
+    )
+
+
+def _window(sub: pc.Subscription) -> RefundWindow | None:
+    """New commerce's refund windows as Partner Center reports them (None: it reports none)."""
+    if sub.cancellation_allowed_until_date is None and sub.refundable_quantity is None:
+        return None
+    refundable = sub.refundable_quantity.details if sub.refundable_quantity else []
+    return RefundWindow(
+        cancellation_allowed_until=sub.cancellation_allowed_until_date,
+        refundable=[
+            RefundBlock(quantity=block.quantity, until=block.allowed_until_date_time)
+            for block in refundable
+        ],
     )
 
 

@@ -171,7 +171,10 @@ CUSTOMER_ID = SearchAttributeKey.for_keyword("CspCustomerId")
 RESELLER = SearchAttributeKey.for_keyword("CspReseller")
 PHASE = SearchAttributeKey.for_keyword("CspPhase")
 STOREFRONT = SearchAttributeKey.for_keyword("CspStorefront")  # the storefront's id (its API key's)
-SEARCH_ATTRIBUTES = (ORDER_ID, CUSTOMER_ID, RESELLER, PHASE, STOREFRONT)
+# The subscriptions Partner Center holds otherwise than the engine's orders left them, on the
+# customer's subscriptions workflow (clients/subscription_lifecycle.py); unset once they agree.
+DRIFTED_SUBSCRIPTIONS = SearchAttributeKey.for_keyword_list("CspDriftedSubscriptions")
+SEARCH_ATTRIBUTES = (ORDER_ID, CUSTOMER_ID, RESELLER, PHASE, STOREFRONT, DRIFTED_SUBSCRIPTIONS)
 
 # ---------------------------------------------------------------------- start inputs
 

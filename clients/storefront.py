@@ -35,6 +35,7 @@ from temporalio.client import (
     WorkflowFailureError,
     WorkflowHandle,
     WorkflowUpdateFailedError,
+    WorkflowUpdateStage,
 )
 from temporalio.common import (
     SearchAttributePair,
@@ -80,6 +81,19 @@ from clients.contract import (
     scoped_id,
 )
 from clients.payloads import EncryptionKeysMissing, KeyRing, data_converter, writer_key_ring
+from clients.subscription_lifecycle import (
+    CANCEL_SUBSCRIPTION_UPDATE,
+    PAYMENT_FAILED_UPDATE,
+    REDUCE_LICENCES_UPDATE,
+    SUBSCRIPTIONS_QUERY,
+    CustomerSubscriptionsView,
+    LicenceReduction,
+    LifecycleChange,
+    PaymentFailedOutcome,
+    PaymentFailure,
+    SubscriptionCancellation,
+    customer_subscriptions_workflow_id,
+)
 from clients.temporal_connection import (
     TemporalConnection,
     TemporalSettingsInvalid,
@@ -99,6 +113,7 @@ from ordering.validation import (
 )
 
 T = TypeVar("T")
+M = TypeVar("M", bound=BaseModel)
 # How long a question to a running order (status, tax ID, cancel) waits for a worker to answer
 # before the storefront hears `EngineBusy` instead of waiting indefinitely. An order asks
 # Partner Center inside its workflow task (local activities): a question that arrives meanwhile
@@ -193,6 +208,16 @@ class OrderRejected(StorefrontError):
 
 
 class LicencesRefused(StorefrontError):
+    def __init__(self, refusal: Refusal) -> None:
+        super().__init__(refusal.message)
+        self.refusal = refusal
+
+
+class LifecycleRefused(StorefrontError):
+    """A cancellation, reduction or failed payment that was not (or not wholly) carried out:
+    `refusal.code` and the sentence say why (REFUND_WINDOW_CLOSED, OTHER_ORDERS_LICENCES, ...);
+    nothing was changed at Partner Center."""
+
     def __init__(self, refusal: Refusal) -> None:
         super().__init__(refusal.message)
         self.refusal = refusal
@@ -597,6 +622,116 @@ class Storefront:
         return unknown.model_copy(
             update={"customer_id": description.typed_search_attributes.get(CUSTOMER_ID)}
         )
+
+    # ------------------------------------------------------------------ after the purchase
+
+    async def cancel_subscription(self, order_id: str, line: int) -> LifecycleChange:
+        """Cancel the subscription that line `line` of the order created, within its refund
+        window (docs/LIFECYCLE.md). `LifecycleRefused` with the reason otherwise (the window
+        closed, other orders added licences to it, it changed outside the engine)."""
+        request = self._lifecycle_request(SubscriptionCancellation, order_id=order_id, line=line)
+        customer_id = await self._customer_of_finished(order_id)
+        return await self._lifecycle_update(
+            customer_id, CANCEL_SUBSCRIPTION_UPDATE, request, LifecycleChange
+        )
+
+    async def reduce_licences(self, order_id: str, line: int, quantity: int) -> LifecycleChange:
+        """Take back `quantity` of the licences line `line` of the order bought, within its
+        refund window; never more than the order bought (others' licences stay).
+        `LifecycleRefused` with the reason otherwise."""
+        request = self._lifecycle_request(
+            LicenceReduction, order_id=order_id, line=line, quantity=quantity
+        )
+        customer_id = await self._customer_of_finished(order_id)
+        return await self._lifecycle_update(
+            customer_id, REDUCE_LICENCES_UPDATE, request, LifecycleChange
+        )
+
+    async def payment_failed(self, order_id: str) -> PaymentFailedOutcome:
+        """The order's payment failed: undo exactly what it bought while the windows are open
+        (cancel what it created, take back what it added); the outcome says what was undone and
+        what could not be, line by line, with the reason."""
+        request = self._lifecycle_request(PaymentFailure, order_id=order_id)
+        customer_id = await self._customer_of_finished(order_id)
+        return await self._lifecycle_update(
+            customer_id, PAYMENT_FAILED_UPDATE, request, PaymentFailedOutcome
+        )
+
+    async def customer_subscriptions(self, customer_id: str) -> CustomerSubscriptionsView:
+        """What the engine's orders left on the customer's subscriptions, the refund windows
+        it watches, and what reconciliation found drifted. `OrderNotFound` when the engine
+        never bought anything for the customer."""
+        handle = self.client.get_workflow_handle(customer_subscriptions_workflow_id(customer_id))
+        async with self._answers(customer_id, "customer with purchases of the engine's"):
+            view: CustomerSubscriptionsView = await handle.query(
+                SUBSCRIPTIONS_QUERY,
+                result_type=CustomerSubscriptionsView,
+                rpc_timeout=self.answer_timeout,
+            )
+        return view
+
+    def _lifecycle_request(self, model: type[M], **fields: Any) -> M:
+        try:
+            return model.model_validate({**fields, "storefront": self.storefront})
+        except ValidationError as invalid:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in invalid.errors()
+            )
+            raise LifecycleRefused(
+                Refusal(
+                    code=RefusalCode.INVALID_REQUEST,
+                    message=f"The request is not valid: {problems}.",
+                )
+            ) from None
+
+    async def _customer_of_finished(self, order_id: str) -> str:
+        """The customer of an order that has ended (what it bought is known only then)."""
+        status = await self.status(order_id)
+        if not status.phase.final:
+            raise LifecycleRefused(
+                Refusal(
+                    code=RefusalCode.ORDER_NOT_FINISHED,
+                    message=f"Order {order_id} is still being carried out (it is "
+                    f"{status.phase.value}); nothing was changed. Before its purchase it can "
+                    "be cancelled; after it, ask again once the order has completed.",
+                )
+            )
+        if status.customer_id is None or not any(
+            line.refund_window_closes_at is not None for line in status.lines
+        ):
+            raise LifecycleRefused(
+                Refusal(
+                    code=RefusalCode.NOTHING_TO_UNDO,
+                    message=f"Order {order_id} bought nothing that can be undone (nothing was "
+                    "bought, or Partner Center reported no refund window); nothing was changed.",
+                )
+            )
+        return status.customer_id
+
+    async def _lifecycle_update(
+        self, customer_id: str, update: str, request: BaseModel, result_type: type[M]
+    ) -> M:
+        """Ask the customer's subscriptions workflow: accepted (or refused by its validator)
+        within the answer timeout, then carried out (the customer's slot may be held by
+        another order meanwhile)."""
+        handle = self.client.get_workflow_handle(customer_subscriptions_workflow_id(customer_id))
+        try:
+            started = await handle.start_update(
+                update,
+                request,
+                wait_for_stage=WorkflowUpdateStage.ACCEPTED,
+                result_type=result_type,
+                rpc_timeout=self.answer_timeout,
+            )
+            result: M = await started.result()
+            return result
+        except WorkflowUpdateFailedError as error:
+            refusal = _refusal_of(error.cause)
+            if refusal is None:
+                raise StorefrontError(_TRY_AGAIN) from None
+            raise LifecycleRefused(refusal) from None
+        except TemporalError as error:
+            raise _engine_error(error, customer_id, "customer") from error
 
     # ------------------------------------------------------------------ extra licences
 

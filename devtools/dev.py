@@ -29,6 +29,7 @@ from types import FrameType
 
 from pydantic import SecretStr
 from temporalio.client import Client
+from temporalio.common import SearchAttributeIndexedValueType
 
 from activities.webhooks import WebhookEndpoint
 from clients.contract import SEARCH_ATTRIBUTES, TASK_QUEUE
@@ -51,6 +52,11 @@ from workers.codec_server import (
 from workers.storefronts import key_digest, key_id_of, new_api_key
 from workers.worker import connect
 
+# `temporal server start-dev --search-attribute NAME=TYPE` names of the contract's types
+SEARCH_ATTRIBUTE_TYPES = {
+    SearchAttributeIndexedValueType.KEYWORD: "Keyword",
+    SearchAttributeIndexedValueType.KEYWORD_LIST: "KeywordList",
+}
 PRIVATE_DIRECTORY = 0o700
 PRIVATE_FILE = 0o600
 # The Temporal CLI's settings file (its `--env-file`: flag values by environment name), which
@@ -126,7 +132,8 @@ def dev_server_command(
         "warn",
     ]
     for key in SEARCH_ATTRIBUTES:
-        command += ["--search-attribute", f"{key.name}=Keyword"]
+        kind = SEARCH_ATTRIBUTE_TYPES[key.indexed_value_type]
+        command += ["--search-attribute", f"{key.name}={kind}"]
     command += dynamic_config_args()
     # Always a settings file of ours: never the operator's ~/.config/temporalio/temporal.yaml.
     command += ["--env-file", str(settings_file or os.devnull), "--env", SERVER_SETTINGS_ENV]

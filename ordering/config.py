@@ -124,6 +124,25 @@ class EngineConfig(ConfigModel):
         "an order that waited longer than this reads them again before it buys. Microsoft "
         "changes availability ids over time (a stale one is refused, 400019, and read again).",
     )
+    refund_window_notice: timedelta = Field(
+        timedelta(hours=24),
+        gt=timedelta(0),
+        description="How long before a purchase's refund window closes its storefront is told "
+        "(`subscription.cancellation_window_closing`); the window itself is Microsoft's, 168 "
+        "hours from the purchase.",
+    )
+    reconciliation_every: timedelta = Field(
+        timedelta(hours=6),
+        gt=timedelta(0),
+        description="How often the scheduled reconciliation compares every customer's "
+        "subscriptions with what the engine's orders left on them.",
+    )
+    reconciliations_per_minute: float = Field(
+        60.0,
+        gt=0,
+        description="How many customers reconciliation asks a minute (one Partner Center "
+        "request each): well under the Partner Center cap, so orders keep the rest.",
+    )
     accepts_unencrypted_orders: bool = Field(
         False,
         description="Set by a worker that runs with the development switch (no payload keys), "

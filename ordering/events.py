@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ordering.document import ExistingTenant, NewCustomer, OrderDocument
 from ordering.planning import LineAction
+from ordering.refund_windows import Drift, PurchaseAction, WindowedPurchase
 from ordering.refusals import Refusal, RefusalCode
 from ordering.status import LineState, LineStatus, OrderStatus, Phase
 
@@ -36,6 +37,11 @@ class StorefrontEventType(StrEnum):
     LICENCES_COMPLETED = "licences.completed"
     LICENCES_REFUSED = "licences.refused"
     LICENCES_FAILED = "licences.failed"
+    # After the purchase (ordering/refund_windows.py): a line's refund window, and a
+    # subscription Partner Center holds otherwise than the engine's orders left it.
+    SUBSCRIPTION_WINDOW_CLOSING = "subscription.cancellation_window_closing"
+    SUBSCRIPTION_WINDOW_CLOSED = "subscription.cancellation_window_closed"
+    SUBSCRIPTION_DRIFTED = "subscription.drifted"
 
     @property
     def final(self) -> bool:
@@ -106,13 +112,22 @@ class StorefrontEvent(BaseModel):
     request_id: str | None = Field(
         None, description="The storefront's licence request id (licence events)."
     )
-    sequence: int = Field(ge=1, description="1, 2, ... per order or licence request.")
-    phase: Phase
+    sequence: int = Field(
+        ge=1,
+        description="1, 2, ... per order or licence request; for subscription events, per "
+        "customer.",
+    )
+    phase: Phase | None = Field(None, description="The order's phase (order and licence events).")
     customer_id: str | None = None
     lines: list[EventLine] = Field(default_factory=list)
     refusal_code: RefusalCode | None = None
     refusal_message: str | None = None
     occurred_at: datetime
+    subscription_id: str | None = Field(None, description="(subscription events)")
+    window_closes_at: datetime | None = Field(
+        None, description="When the line's refund window closes or closed (window events)."
+    )
+    drift: Drift | None = Field(None, description="What differs (subscription.drifted).")
 
 
 def order_event(
@@ -170,12 +185,59 @@ def licences_event(
     )
 
 
+def window_event(
+    stamp: EventStamp, purchase: WindowedPurchase, customer_id: str, *, closed: bool
+) -> StorefrontEvent:
+    """A line's refund window is closing (what can still be undone, until when) or closed."""
+    return StorefrontEvent(
+        type=StorefrontEventType.SUBSCRIPTION_WINDOW_CLOSED
+        if closed
+        else StorefrontEventType.SUBSCRIPTION_WINDOW_CLOSING,
+        storefront=stamp.storefront,
+        order_id=purchase.order_id,
+        sequence=stamp.sequence,
+        customer_id=customer_id,
+        lines=[
+            EventLine(
+                line=purchase.line,
+                offer=purchase.offer,
+                quantity=purchase.seats_left,
+                state=LineState.FULFILLED,
+                action=LineAction.CREATE
+                if purchase.action is PurchaseAction.CREATED
+                else LineAction.ADD_LICENCES,
+                subscription_id=purchase.subscription_id,
+            )
+        ],
+        subscription_id=purchase.subscription_id,
+        window_closes_at=purchase.closes_at,
+        occurred_at=stamp.occurred_at,
+    )
+
+
+def drift_event(stamp: EventStamp, drift: Drift, customer_id: str) -> StorefrontEvent:
+    """Partner Center holds a subscription otherwise than the engine's orders left it."""
+    return StorefrontEvent(
+        type=StorefrontEventType.SUBSCRIPTION_DRIFTED,
+        storefront=stamp.storefront,
+        sequence=stamp.sequence,
+        customer_id=customer_id,
+        subscription_id=drift.subscription_id,
+        drift=drift.model_copy(update={"storefront": None}),
+        occurred_at=stamp.occurred_at,
+    )
+
+
 def webhook_id(event: StorefrontEvent) -> str:
     """The event's `webhook-id`: the same for every attempt to deliver it, whichever worker
     makes it, so a receiver de-duplicates by it. Derived from whose event it is and its
     sequence number (an order id is never reused within a storefront)."""
-    kind = "order" if event.order_id is not None else "licences"
-    own = event.order_id if event.order_id is not None else event.request_id
+    if event.type.value.startswith("subscription."):  # numbered per customer
+        kind, own = "subscription", event.customer_id
+    elif event.order_id is not None:
+        kind, own = "order", event.order_id
+    else:
+        kind, own = "licences", event.request_id
     key = f"{kind}:{event.storefront}/{own}:{event.sequence}"
     return "msg_" + hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
 

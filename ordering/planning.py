@@ -17,6 +17,7 @@ from pydantic import BaseModel
 
 from ordering.config import EngineConfig, SubscriptionPolicy
 from ordering.document import OrderLine
+from ordering.refund_windows import RefundWindow
 
 # Subscriptions that count as "the customer's subscription" for adding licences. Pending ones
 # are being provisioned: licences are added once they are active.
@@ -36,6 +37,7 @@ class ExistingSubscription(BaseModel):
     status: str
     quantity: int
     created: str = ""  # ISO timestamp: the oldest matching subscription is chosen
+    window: RefundWindow | None = None  # new commerce's refund windows, as reported
 
 
 class OfferFacts(BaseModel):

@@ -45,6 +45,13 @@ class RefusalCode(StrEnum):
     REQUEST_ID_CONFLICT = "REQUEST_ID_CONFLICT"
     ORDER_ABORTED = "ORDER_ABORTED"
     ORDER_NOT_ENCRYPTED = "ORDER_NOT_ENCRYPTED"
+    # After the purchase (ordering/refund_windows.py)
+    REFUND_WINDOW_CLOSED = "REFUND_WINDOW_CLOSED"
+    NOT_CANCELLABLE = "NOT_CANCELLABLE"
+    OTHER_ORDERS_LICENCES = "OTHER_ORDERS_LICENCES"
+    NOTHING_TO_UNDO = "NOTHING_TO_UNDO"
+    ORDER_NOT_FINISHED = "ORDER_NOT_FINISHED"
+    SUBSCRIPTION_DRIFTED = "SUBSCRIPTION_DRIFTED"
 
 
 class Problem(BaseModel):
@@ -108,6 +115,15 @@ PARTNER_CENTER_CODES: dict[str, tuple[RefusalCode, str]] = {
     "800090": (
         RefusalCode.QUANTITY_REDUCTION_NOT_ALLOWED,
         "Microsoft allows licences to be reduced only within 7 days of purchase or renewal.",
+    ),
+    "900117": (
+        RefusalCode.REFUND_WINDOW_CLOSED,
+        "Microsoft allows a cancellation only within 7 days of purchase or renewal; the "
+        "window has passed, so the subscription stays until its term ends.",
+    ),
+    "2011": (
+        RefusalCode.SUBSCRIPTION_NOT_ACTIVE,
+        "The subscription is cancelled; Microsoft allows no change to it.",
     ),
     "400013": (RefusalCode.OFFER_NOT_FOUND, "The plan is not in Microsoft's catalog."),
     "400018": (RefusalCode.OFFER_NOT_FOUND, "The plan is not in Microsoft's catalog."),

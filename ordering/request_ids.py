@@ -30,3 +30,15 @@ def purchase(attempt: int) -> str:
 def line_quantity(line: int) -> str:
     """The step that adds licences for order line `line` (numbered from 0)."""
     return f"line-{line}:{QUANTITY}"
+
+
+def line_cancellation(line: int) -> str:
+    """The step that cancels the subscription order line `line` created (within its window)."""
+    return f"line-{line}:cancel"
+
+
+def line_reduction(line: int, seats_left: int) -> str:
+    """The step that takes licences of order line `line` back, from `seats_left` still held:
+    each reduction of the line starts from another count, so each is a request of its own, and
+    a retried one (from the same count) is the same request."""
+    return f"line-{line}:reduce-from-{seats_left}"

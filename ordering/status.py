@@ -82,6 +82,12 @@ class LineStatus(BaseModel):
     quantity_after: int | None = None
     partner_center_order_id: str | None = None
     problem: str | None = None
+    refund_window_closes_at: datetime | None = Field(
+        None,
+        description="Until when what the line bought can be undone (the subscription "
+        "cancelled, or the licences it added taken back), as Partner Center reports it; "
+        "None: not known, or nothing was bought.",
+    )
 
 
 class OrderStatus(BaseModel):

@@ -119,6 +119,7 @@ def _worker(args: argparse.Namespace) -> int:
     from clients.temporal_connection import TemporalSettingsInvalid, TemporalUnreachable
     from ordering.config import load_config
     from workers.logs import configure_logging
+    from workers.reconciliation_schedule import ensure_reconciliation_schedule
     from workers.settings import (
         PartnerCenterNotConfigured,
         TemporalSettings,
@@ -176,6 +177,7 @@ def _worker(args: argparse.Namespace) -> int:
             raise SystemExit(f"csp-orders worker: {missing}") from None
         except TemporalUnreachable as refused:  # one line: what refused, which setting
             raise SystemExit(f"csp-orders worker: {refused}") from None
+        await ensure_reconciliation_schedule(client, temporal.task_queue, config)
         async with PartnerCenterClient.from_config(partner_center) as pc:
             worker = build_worker(
                 client,

@@ -29,6 +29,7 @@ from temporalio.worker import (
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.customer_slot import CustomerSlotActivities
+from activities.customer_subscriptions import CustomerSubscriptionsActivities
 from activities.first_release import FirstReleaseActivities
 from activities.partner_center import PartnerCenterActivities
 from activities.webhooks import (
@@ -46,9 +47,11 @@ from ordering.config import EngineConfig
 from workers import metrics
 from workers.partner_center_cap import CapReached, SharedRequestCap
 from workflows.customer_slot import CustomerSlotWorkflow
+from workflows.customer_subscriptions import CustomerSubscriptionsWorkflow
 from workflows.licences import LicencesWorkflow
 from workflows.order import OrderWorkflow
 from workflows.partner_center_quota import PartnerCenterQuotaWorkflow
+from workflows.reconciliation import ReconciliationWorkflow
 from workflows.validate_order import ValidateOrderWorkflow
 from workflows.webhooks import WebhookDeliveryWorkflow
 
@@ -194,6 +197,7 @@ def build_worker(
     pc = PartnerCenterActivities(partner_center, config)
     first_release = FirstReleaseActivities(pc, config)
     slots = CustomerSlotActivities(client, coordination_task_queue(task_queue))
+    subscriptions = CustomerSubscriptionsActivities(client, coordination_task_queue(task_queue))
     # (without any: no storefront is known, and its webhooks are retried until the worker has
     # its storefronts file, then reported as failed: never dropped)
     webhooks = WebhookDelivery(
@@ -237,6 +241,8 @@ def build_worker(
             slots.take_customer_slot,
             slots.release_customer_slot,
             slots.request_customer_slot,
+            # What an order bought, told to its customer's subscriptions workflow
+            subscriptions.record_purchases,
             # Storefronts' webhooks (workflows/webhooks.py)
             webhooks.deliver_webhook,
             # The first release's steps, several requests each, for runs started before
@@ -255,8 +261,30 @@ def build_worker(
     coordination = Worker(
         client,
         task_queue=coordination_task_queue(task_queue),
-        workflows=[CustomerSlotWorkflow, PartnerCenterQuotaWorkflow],
-        interceptors=list(interceptors),
+        workflows=[
+            CustomerSlotWorkflow,
+            PartnerCenterQuotaWorkflow,
+            # After the purchase: refund windows, undo, reconciliation (and their webhooks)
+            CustomerSubscriptionsWorkflow,
+            ReconciliationWorkflow,
+            WebhookDeliveryWorkflow,
+        ],
+        activities=[
+            pc.load_engine_config,
+            pc.read_subscriptions,
+            pc.read_subscription_for_change,
+            pc.set_quantity,
+            pc.await_quantity,
+            pc.cancel_subscription,
+            slots.take_customer_slot,
+            slots.release_customer_slot,
+            subscriptions.customers_to_reconcile,
+            subscriptions.ask_to_reconcile,
+            webhooks.deliver_webhook,
+        ],
+        interceptors=[_LogContext(), *interceptors],
+        max_concurrent_activities=max_concurrent_activities,
+        graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
         workflow_runner=WORKFLOW_RUNNER,
         deployment_config=versioned(deployment, VersioningBehavior.AUTO_UPGRADE),
     )

@@ -281,6 +281,16 @@ class SlotHolder:
     def granted(self, grant: SlotGrant) -> None:
         self.grant = grant
 
+    @property
+    def takes(self) -> int:
+        """How many times `take` asked (each take's update has an id of its own)."""
+        return self._takes
+
+    def continue_takes(self, takes: int) -> None:
+        """A holder that continues as new counts its takes on: a new take never reuses the
+        update id of one asked by the run before (the slot would answer it as that one)."""
+        self._takes = takes
+
     async def release(self) -> None:
         """Give the slot back (or withdraw the request). Safe to call more than once. A slot
         taken by `take` is given back by a local activity (a signal sent from the worker: no

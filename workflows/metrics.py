@@ -9,7 +9,12 @@ does not count again). The worker exports them (workers/metrics.py: the Promethe
   `reason` (`not_delivered`: every attempt failed until the retry schedule gave up;
   `no_last_event`, `event_type` `none`: the order's run ended without its last event;
   `not_handed_over`), docs/WEBHOOKS.md;
-- `csp_orders_webhooks_not_sent`: events of a storefront that has no webhook, by `event_type`.
+- `csp_orders_webhooks_not_sent`: events of a storefront that has no webhook, by `event_type`;
+- `csp_orders_refund_windows`: refund windows told as `closing` or `closed`, by `notice`;
+- `csp_orders_undone`: purchases undone within their window, by `change` (`cancelled`,
+  `reduced`);
+- `csp_orders_subscription_drifts`: subscriptions found changed outside the engine by
+  reconciliation (or before a change), by `kind` (`quantity`, `status`, `missing`).
 """
 
 from __future__ import annotations
@@ -46,3 +51,21 @@ def webhook_failed(event_type: str, reason: str) -> None:
     workflow.metric_meter().create_counter(
         "csp_orders_webhooks_failed", "Storefront webhooks never acknowledged"
     ).add(1, {"event_type": event_type, "reason": reason})
+
+
+def refund_window(notice: str) -> None:
+    workflow.metric_meter().create_counter(
+        "csp_orders_refund_windows", "Refund windows told closing or closed"
+    ).add(1, {"notice": notice})
+
+
+def undone(change: str) -> None:
+    workflow.metric_meter().create_counter(
+        "csp_orders_undone", "Purchases undone within their refund window"
+    ).add(1, {"change": change})
+
+
+def drift_found(kind: str) -> None:
+    workflow.metric_meter().create_counter(
+        "csp_orders_subscription_drifts", "Subscriptions found changed outside the engine"
+    ).add(1, {"kind": kind})

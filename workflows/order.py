@@ -60,6 +60,7 @@ with workflow.unsafe.imports_passed_through():
         order_id_of,
         request_scope,
     )
+    from clients.subscription_lifecycle import FulfilledLine, PurchasesRecord
     from ordering import checks
     from ordering import request_ids as ids
     from ordering.config import EngineConfig
@@ -85,6 +86,7 @@ with workflow.unsafe.imports_passed_through():
         plan_order,
         with_fresh_catalog,
     )
+    from ordering.refund_windows import PurchaseAction, RefundWindow, window_closes_at
     from ordering.refusals import (
         ENGINE_FAILURE,
         Problem,
@@ -95,7 +97,7 @@ with workflow.unsafe.imports_passed_through():
         refusal_for,
     )
     from ordering.request_ids import request_id
-    from ordering.status import OrderOutcome, OrderStatus, Phase, WaitingFor
+    from ordering.status import LineState, OrderOutcome, OrderStatus, Phase, WaitingFor
     from ordering.tax_id import phone_missing, validate_tax_id
     from ordering.validation import InvalidOrder, parse_order
     from workflows import steps
@@ -122,6 +124,10 @@ PARTNER_CENTER_QUEUE = "partner-center-queue"
 # Since this change, an order that arrives in plain text is noted, and refused unless the worker
 # runs with the development switch (earlier runs carried such orders through unnoted).
 PLAIN_ORDERS_NOTED = "plain-orders-noted"
+# Since this change, an order that bought something reads the refund windows of what it bought,
+# shows them on its lines, and tells its customer's subscriptions workflow before it gives the
+# customer's slot back (workflows/customer_subscriptions.py).
+REFUND_WINDOWS = "refund-windows"
 NOT_ENCRYPTED = Refusal(
     code=RefusalCode.ORDER_NOT_ENCRYPTED,
     message="The order arrived unencrypted, so the engine did not process it and nothing was "
@@ -158,6 +164,8 @@ class OrderWorkflow:
         self._request_scope = ""
         # Where the order's events go, when a storefront placed it (its webhooks)
         self._webhooks = WebhookOutbox()
+        # The refund windows Partner Center reported with the licences each line added
+        self._windows: dict[int, RefundWindow | None] = {}
 
     # ------------------------------------------------------------------ the order
 
@@ -662,6 +670,54 @@ class OrderWorkflow:
         await self._follow_provisioning(
             customer_id, purchased.orders if purchased is not None else [], adds
         )
+        if workflow.patched(REFUND_WINDOWS):
+            await self._record_purchases(order, customer_id, creates + adds)
+
+    async def _record_purchases(
+        self, order: OrderDocument, customer_id: str, bought: list[PlannedLine]
+    ) -> None:
+        """What each fulfilled line bought and until when it can be undone (Partner Center's
+        window: a created subscription's read with the customer's subscriptions, one request;
+        added licences' came with the change), shown on the line and told to the customer's
+        subscriptions workflow, which watches the windows (and undoes on request)."""
+        lines = self._tracker.status.lines
+        fulfilled = [p for p in bought if lines[p.line].state is LineState.FULFILLED]
+        if not fulfilled:
+            return
+        windows = dict(self._windows)
+        if any(p.action is LineAction.CREATE for p in fulfilled):
+            listed = await steps.ask(
+                m.READ_SUBSCRIPTIONS, m.CustomerRef(customer_id=customer_id), m.SubscriptionList
+            )
+            reported = {s.id: s.window for s in listed.items}
+            for p in fulfilled:
+                if p.action is LineAction.CREATE:
+                    windows[p.line] = reported.get(str(lines[p.line].subscription_id))
+        record = PurchasesRecord(
+            purchase=workflow.info().workflow_id,
+            order_id=order.order_id,
+            storefront=self._webhooks.storefront,
+            customer_id=customer_id,
+            lines=[],
+        )
+        for p in fulfilled:
+            action = (
+                PurchaseAction.CREATED if p.action is LineAction.CREATE else PurchaseAction.ADDED
+            )
+            closes_at = window_closes_at(action, windows.get(p.line))
+            self._tracker.refund_window_known(p.line, closes_at)
+            record.lines.append(
+                FulfilledLine(
+                    line=p.line,
+                    subscription_id=str(lines[p.line].subscription_id or p.subscription_id),
+                    offer=p.offer,
+                    action=action,
+                    seats=p.quantity,
+                    quantity_after=p.quantity_after,
+                    window_closes_at=closes_at,
+                )
+            )
+        await steps.read(m.RECORD_PURCHASES, record, m.NoInput)
 
     async def _follow_provisioning(
         self, customer_id: str, orders: list[m.PurchasedOrder], adds: list[PlannedLine]
@@ -704,7 +760,7 @@ class OrderWorkflow:
             if not self._tracker.line_ordered(planned.line):
                 continue  # fulfilled already, refused or failed: no new quantity to wait for
             try:
-                await self._poll(
+                shown = await self._poll(
                     m.AWAIT_QUANTITY,
                     m.SubscriptionQuery(
                         customer_id=customer_id,
@@ -723,6 +779,7 @@ class OrderWorkflow:
                     f"{error.cause}",
                 )
             else:
+                self._windows[planned.line] = shown.window
                 self._tracker.fulfilled(planned.line)
         if self._tracker.waiting:
             self._tracker.done_waiting()
@@ -855,6 +912,7 @@ class OrderWorkflow:
         state = changed.state
         shown = state is not None and state.quantity == planned.quantity_after
         if shown and state is not None and state.status == "active":
+            self._windows[planned.line] = state.window
             self._tracker.fulfilled(planned.line)
 
     # ------------------------------------------------------------------ mechanism

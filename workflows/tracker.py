@@ -202,6 +202,11 @@ class OrderTracker:
 
     # ------------------------------------------------------------------ waiting
 
+    def refund_window_known(self, n: int, closes_at: datetime | None) -> None:
+        """Until when what line `n` bought can be undone (Partner Center's window)."""
+        self._status.lines[n].refund_window_closes_at = closes_at
+        self._publish()
+
     def waiting_for(
         self,
         what: WaitingFor,

@@ -415,6 +415,24 @@ class PartnerCenterClient:
             return None
         return _parse(TypeAdapter(Subscription), _decode(response))
 
+    async def cancel_subscription(
+        self, customer_id: str, subscription: Subscription, *, request_id: str
+    ) -> Subscription:
+        """Cancel a new-commerce subscription within its cancellation window: one `PATCH` with
+        the whole subscription and status `deleted` (Microsoft refuses it after the window with
+        900117, and any change to a deleted one with 2011)."""
+        body = subscription.model_copy(update={"status": "deleted"}).to_wire()
+        path = f"/v1/customers/{customer_id}/subscriptions/{subscription.id}"
+        headers = {}
+        if subscription.attributes is not None and subscription.attributes.etag:
+            headers["If-Match"] = subscription.attributes.etag
+        response = await self._send(
+            "PATCH", path, json_body=body, request_id=request_id, headers=headers, ok=(200, 202)
+        )
+        if response.status_code == 202:
+            return await self.get_subscription(customer_id, subscription.id)
+        return _parse(TypeAdapter(Subscription), _decode(response))
+
     # ------------------------------------------------------------ plumbing
 
     def _answered(self, method: str, status: int, started: float) -> None:

@@ -377,6 +377,18 @@ class SubscriptionStatus(StrEnum):
     DELETED = "deleted"
 
 
+class RefundableBlock(PartnerCenterModel):
+    quantity: int
+    allowed_until_date_time: datetime
+
+
+class RefundableQuantity(PartnerCenterModel):
+    """New commerce: the seats still refundable, per block of seats bought, renewed or added."""
+
+    total_quantity: int = 0
+    details: list[RefundableBlock] = Field(default_factory=list)
+
+
 class Subscription(PartnerCenterModel):
     id: str
     offer_id: str
@@ -393,6 +405,8 @@ class Subscription(PartnerCenterModel):
     creation_date: datetime | None = None
     effective_start_date: datetime | None = None
     commitment_end_date: datetime | None = None
+    cancellation_allowed_until_date: datetime | None = None
+    refundable_quantity: RefundableQuantity | None = None
     links: dict[str, Any] | None = None
     attributes: ResourceAttributes | None = None
 

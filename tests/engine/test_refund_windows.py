@@ -1,0 +1,275 @@
+"""After the purchase, on a dev server with per-workflow time skipping (docs/LIFECYCLE.md): the
+refund window of each purchase, cancellation and reduction within it and refused after it, a
+failed payment undoing exactly its order, the storefront told before the window closes, and
+reconciliation reporting a change made behind the engine's back.
+
+The customer's subscriptions workflow keeps days of windows; its clock is moved on with
+`fast_forward` (and the sandbox's Partner Center clock with it), so "day 3" is day 3 for both.
+The worker talks to Temporal through a client of its own, without time skipping: the workflows
+it starts (the customer's subscriptions workflow) move on only when the test says so."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from pydantic import SecretStr
+from temporalio.client import Client, WorkflowHandle
+from temporalio.testing import WorkflowEnvironment
+
+from activities.webhooks import WebhookEndpoint
+from clients.contract import DRIFTED_SUBSCRIPTIONS, SEARCH_ATTRIBUTES
+from clients.partner_center import PartnerCenterClient
+from clients.payloads import data_converter
+from clients.storefront import LifecycleRefused, Storefront
+from clients.subscription_lifecycle import (
+    SUBSCRIPTIONS_QUERY,
+    CustomerSubscriptionsView,
+    customer_subscriptions_workflow_id,
+)
+from devtools.samples import (
+    BUSINESS_BASIC,
+    BUSINESS_STANDARD,
+    catalog_item,
+    known_customer,
+    line,
+    new_customer,
+    order,
+)
+from devtools.sandbox_settings import sandbox_client_config
+from devtools.temporal_cli import temporal_binary
+from devtools.webhook_inbox import WebhookInbox
+from ordering.refusals import RefusalCode
+from ordering.status import Phase
+from sandbox.admin_client import SandboxAdmin
+from sandbox.background_server import BackgroundServer
+from sandbox.core import SandboxSettings
+from sandbox.server import SandboxServer
+from tests.engine.partner_center_state import holdings
+from tests.helpers import engine_config_for_tests, eventually
+from workers.reconciliation_schedule import ensure_reconciliation_schedule
+from workers.worker import build_worker
+
+QUEUE = "csp-orders-refund-windows"
+STOREFRONT = "lifecycle-shop"
+SECRET = "whsec_" + "c2VjcmV0LWZvci10aGUtbGlmZWN5Y2xlLXRlc3Rz"
+NOTICE = timedelta(hours=24)
+DAY = timedelta(days=1)
+
+
+@dataclass
+class Engine:
+    env: WorkflowEnvironment
+    shop: Storefront  # no storefront's (the SDK alone)
+    storefront: Storefront  # `lifecycle-shop`'s, with a webhook
+    admin: SandboxAdmin
+    inbox: WebhookInbox
+    worker_client: Client
+
+    async def subscriptions_of(self, customer_id: str) -> WorkflowHandle[Any, Any]:
+        handle = self.worker_client.get_workflow_handle(
+            customer_subscriptions_workflow_id(customer_id)
+        )
+
+        async def started() -> bool:
+            try:
+                await handle.describe()
+            except Exception:
+                return False
+            return True
+
+        await eventually(started, timeout=30, what="the customer's subscriptions workflow")
+        return handle
+
+    async def days_pass(self, customer_id: str, days: float) -> None:
+        """`days` pass for Partner Center and for the customer's subscriptions workflow (a
+        new one, on the wall clock until now), whose clock is first set to Partner Center's
+        (the sandbox's clock is ahead by what earlier tests moved it on)."""
+        handle = await self.subscriptions_of(customer_id)
+        ahead = await self.admin.clock() - datetime.now(UTC)
+        await self.admin.advance_clock(timedelta(days=days).total_seconds())
+        assert await self.env.fast_forward(handle, ahead + timedelta(days=days))
+
+    async def view(self, customer_id: str) -> CustomerSubscriptionsView:
+        handle = await self.subscriptions_of(customer_id)
+        view: CustomerSubscriptionsView = await handle.query(
+            SUBSCRIPTIONS_QUERY, result_type=CustomerSubscriptionsView
+        )
+        return view
+
+
+@pytest.fixture(scope="module")
+def lifecycle_sandbox() -> Iterator[SandboxServer]:
+    # A sandbox of its own: its clock is moved forward days here, never back.
+    with SandboxServer(SandboxSettings(provisioning_delay_seconds=0)) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def inbox() -> Iterator[tuple[WebhookInbox, str]]:
+    received = WebhookInbox(secret=SECRET)
+    with BackgroundServer(received.app(), name="webhook inbox") as server:
+        yield received, server.base_url
+
+
+@pytest.fixture(scope="module")
+async def engine(
+    lifecycle_sandbox: SandboxServer, inbox: tuple[WebhookInbox, str]
+) -> AsyncIterator[Engine]:
+    env = await WorkflowEnvironment.start_time_skipping_v2(
+        dev_server_existing_path=temporal_binary(),
+        search_attributes=SEARCH_ATTRIBUTES,
+        data_converter=data_converter(),
+        dev_server_extra_args=[
+            "--dynamic-config-value",
+            "frontend.WorkflowTimeSkippingEnabled=true",
+        ],
+    )
+    worker_client = await Client.connect(
+        env.client.service_client.config.target_host, data_converter=data_converter()
+    )
+    config = engine_config_for_tests().model_copy(update={"refund_window_notice": NOTICE})
+    hooks = {
+        STOREFRONT: WebhookEndpoint(url=f"{inbox[1]}/webhooks", secret=SecretStr(SECRET))
+    }
+    admin = SandboxAdmin(lifecycle_sandbox.base_url)
+    async with (
+        PartnerCenterClient.from_config(sandbox_client_config(lifecycle_sandbox)) as pc,
+        build_worker(worker_client, pc, config, task_queue=QUEUE, webhook_endpoints=hooks),
+    ):
+        shop = Storefront(env.client, task_queue=QUEUE)
+        yield Engine(
+            env, shop, shop.for_storefront(STOREFRONT), admin, inbox[0], worker_client
+        )
+    await admin.aclose()
+    await env.shutdown()
+
+
+async def bought(shop: Storefront, order_id: str, customer: dict[str, Any], *lines: Any) -> Any:
+    await shop.place_order(order(order_id, customer, *lines))
+    outcome = await shop.wait_for_outcome(order_id)
+    assert outcome.phase is Phase.COMPLETED, outcome.refusal
+    return outcome
+
+
+async def customer_with_basic(admin: SandboxAdmin, unique: str, seats: int) -> tuple[str, str]:
+    """A customer of the partner's with a monthly Business Basic of `seats`."""
+    customer_id = await admin.add_customer(f"Life {unique}", f"life{unique}.onmicrosoft.com")
+    subscription = await admin.add_subscription(
+        customer_id, catalog_item(BUSINESS_BASIC), quantity=seats, billingCycle="monthly"
+    )
+    return customer_id, str(subscription["id"])
+
+
+def near(moment: datetime | None, expected: datetime) -> bool:
+    return moment is not None and abs(moment - expected) < timedelta(minutes=5)
+
+
+# ---------------------------------------------------------------------- the window
+
+
+async def test_cancel_on_day_3_works_and_the_window_is_on_the_outcome(
+    engine: Engine, unique: str
+) -> None:
+    sandbox_now = await engine.admin.clock()
+    outcome = await bought(
+        engine.shop, f"rw-c3-{unique}", new_customer(f"rwc{unique}"), line(BUSINESS_STANDARD, 2)
+    )
+    [bought_line] = outcome.lines
+    # As Partner Center reported it: 168 hours from the purchase.
+    assert near(bought_line.refund_window_closes_at, sandbox_now + timedelta(hours=168))
+    customer_id = str(outcome.customer_id)
+    await engine.days_pass(customer_id, 3)
+
+    change = await engine.shop.cancel_subscription(f"rw-c3-{unique}", 0)
+
+    assert change.cancelled and change.subscription_id == bought_line.subscription_id
+    held = await holdings(engine.admin, customer_id)
+    assert held[str(bought_line.subscription_id)][2] == "deleted"
+    view = await engine.view(customer_id)
+    assert [s.status for s in view.expected] == ["deleted"]
+    again = await _refused(engine.shop.cancel_subscription(f"rw-c3-{unique}", 0))
+    assert again.code is RefusalCode.SUBSCRIPTION_NOT_ACTIVE
+
+
+async def test_cancel_on_day_8_is_refused_with_a_sentence(engine: Engine, unique: str) -> None:
+    outcome = await bought(
+        engine.shop, f"rw-c8-{unique}", new_customer(f"rwd{unique}"), line(BUSINESS_STANDARD, 2)
+    )
+    customer_id = str(outcome.customer_id)
+    subscription_id = str(outcome.lines[0].subscription_id)
+    await engine.days_pass(customer_id, 8)
+
+    refusal = await _refused(engine.shop.cancel_subscription(f"rw-c8-{unique}", 0))
+
+    assert refusal.code is RefusalCode.REFUND_WINDOW_CLOSED
+    assert "closed" in refusal.message and subscription_id in refusal.message
+    assert refusal.partner_center_code == "900117"
+    held = await holdings(engine.admin, customer_id)
+    assert held[subscription_id][1:] == (2, "active")  # untouched
+
+
+async def test_a_reduction_within_the_window_takes_back_only_the_orders_licences(
+    engine: Engine, unique: str
+) -> None:
+    customer_id, subscription_id = await customer_with_basic(engine.admin, unique, seats=5)
+    outcome = await bought(
+        engine.shop, f"rw-r-{unique}", known_customer(customer_id), line(BUSINESS_BASIC, 3)
+    )
+    assert outcome.lines[0].quantity_after == 8
+    await engine.days_pass(customer_id, 2)
+
+    too_many = await _refused(engine.shop.reduce_licences(f"rw-r-{unique}", 0, 4))
+    assert too_many.code is RefusalCode.QUANTITY_REDUCTION_NOT_ALLOWED
+    assert (await holdings(engine.admin, customer_id))[subscription_id][1] == 8
+
+    change = await engine.shop.reduce_licences(f"rw-r-{unique}", 0, 2)
+
+    assert (change.quantity_before, change.quantity_after) == (8, 6)
+    assert (await holdings(engine.admin, customer_id))[subscription_id][1:] == (6, "active")
+    last = await engine.shop.reduce_licences(f"rw-r-{unique}", 0, 1)
+    assert last.quantity_after == 5  # the customer's own 5 stay
+    none_left = await _refused(engine.shop.reduce_licences(f"rw-r-{unique}", 0, 1))
+    assert none_left.code is RefusalCode.QUANTITY_REDUCTION_NOT_ALLOWED
+    assert (await holdings(engine.admin, customer_id))[subscription_id][1] == 5
+
+
+async def test_payment_failed_on_day_2_undoes_exactly_that_order(
+    engine: Engine, unique: str
+) -> None:
+    customer_id, basic = await customer_with_basic(engine.admin, unique, seats=5)
+    await bought(engine.shop, f"rw-a-{unique}", known_customer(customer_id), line(BUSINESS_BASIC, 3))
+    failed = await bought(
+        engine.shop,
+        f"rw-b-{unique}",
+        known_customer(customer_id),
+        line(BUSINESS_BASIC, 2),
+        line(BUSINESS_STANDARD, 4),
+    )
+    standard = str(failed.lines[1].subscription_id)
+    assert (await holdings(engine.admin, customer_id))[basic][1] == 10
+    await engine.days_pass(customer_id, 2)
+
+    undone = await engine.shop.payment_failed(f"rw-b-{unique}")
+
+    assert undone.not_undone == []
+    assert {(c.line, c.cancelled) for c in undone.undone} == {(0, False), (1, True)}
+    held = await holdings(engine.admin, customer_id)
+    assert held[basic][1:] == (8, "active")  # the customer's 5 and order A's 3 stay
+    assert held[standard][2] == "deleted"
+    twice = await engine.shop.payment_failed(f"rw-b-{unique}")  # told again: nothing more
+    assert twice.undone == []
+    assert {(n.line, n.refusal.code) for n in twice.not_undone} == {
+        (0, RefusalCode.NOTHING_TO_UNDO),
+        (1, RefusalCode.SUBSCRIPTION_NOT_ACTIVE),
+    }
+    assert await holdings(engine.admin, customer_id) == held
+
+
+async def _refused(call: Any) -> Any:
+    with pytest.raises(LifecycleRefused) as refused:
+        await call
+    return refused.value.refusal
