@@ -10,8 +10,8 @@ it starts (the customer's subscriptions workflow) move on only when the test say
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -68,6 +68,7 @@ class Engine:
     admin: SandboxAdmin
     inbox: WebhookInbox
     worker_client: Client
+    on_sandbox_time: set[str] = field(default_factory=set)  # customers whose clock was set
 
     async def subscriptions_of(self, customer_id: str) -> WorkflowHandle[Any, Any]:
         handle = self.worker_client.get_workflow_handle(
@@ -89,7 +90,10 @@ class Engine:
         new one, on the wall clock until now), whose clock is first set to Partner Center's
         (the sandbox's clock is ahead by what earlier tests moved it on)."""
         handle = await self.subscriptions_of(customer_id)
-        ahead = await self.admin.clock() - datetime.now(UTC)
+        ahead = timedelta(0)
+        if customer_id not in self.on_sandbox_time:
+            ahead = await self.admin.clock() - datetime.now(UTC)
+            self.on_sandbox_time.add(customer_id)
         await self.admin.advance_clock(timedelta(days=days).total_seconds())
         assert await self.env.fast_forward(handle, ahead + timedelta(days=days))
 
@@ -132,18 +136,14 @@ async def engine(
         env.client.service_client.config.target_host, data_converter=data_converter()
     )
     config = engine_config_for_tests().model_copy(update={"refund_window_notice": NOTICE})
-    hooks = {
-        STOREFRONT: WebhookEndpoint(url=f"{inbox[1]}/webhooks", secret=SecretStr(SECRET))
-    }
+    hooks = {STOREFRONT: WebhookEndpoint(url=f"{inbox[1]}/webhooks", secret=SecretStr(SECRET))}
     admin = SandboxAdmin(lifecycle_sandbox.base_url)
     async with (
         PartnerCenterClient.from_config(sandbox_client_config(lifecycle_sandbox)) as pc,
         build_worker(worker_client, pc, config, task_queue=QUEUE, webhook_endpoints=hooks),
     ):
         shop = Storefront(env.client, task_queue=QUEUE)
-        yield Engine(
-            env, shop, shop.for_storefront(STOREFRONT), admin, inbox[0], worker_client
-        )
+        yield Engine(env, shop, shop.for_storefront(STOREFRONT), admin, inbox[0], worker_client)
     await admin.aclose()
     await env.shutdown()
 
@@ -165,7 +165,7 @@ async def customer_with_basic(admin: SandboxAdmin, unique: str, seats: int) -> t
 
 
 def near(moment: datetime | None, expected: datetime) -> bool:
-    return moment is not None and abs(moment - expected) < timedelta(minutes=5)
+    return moment is not None and abs(moment - expected) < timedelta(minutes=1)
 
 
 # ---------------------------------------------------------------------- the window
@@ -241,7 +241,9 @@ async def test_payment_failed_on_day_2_undoes_exactly_that_order(
     engine: Engine, unique: str
 ) -> None:
     customer_id, basic = await customer_with_basic(engine.admin, unique, seats=5)
-    await bought(engine.shop, f"rw-a-{unique}", known_customer(customer_id), line(BUSINESS_BASIC, 3))
+    await bought(
+        engine.shop, f"rw-a-{unique}", known_customer(customer_id), line(BUSINESS_BASIC, 3)
+    )
     failed = await bought(
         engine.shop,
         f"rw-b-{unique}",
@@ -273,3 +275,115 @@ async def _refused(call: Any) -> Any:
     with pytest.raises(LifecycleRefused) as refused:
         await call
     return refused.value.refusal
+
+
+# ---------------------------------------------------------------------- the storefront is told
+
+
+async def test_the_closing_window_webhook_fires_at_the_configured_time(
+    engine: Engine, unique: str
+) -> None:
+    order_id = f"rw-w-{unique}"
+    outcome = await bought(
+        engine.storefront, order_id, new_customer(f"rww{unique}"), line(BUSINESS_STANDARD, 1)
+    )
+    customer_id = str(outcome.customer_id)
+    closes_at = outcome.lines[0].refund_window_closes_at
+    assert closes_at is not None
+
+    def told(kind: str) -> list[dict[str, Any]]:
+        return [e for e in engine.inbox.of(order_id) if e["type"] == kind]
+
+    def arrived(kind: str) -> Callable[[], Awaitable[list[dict[str, Any]] | None]]:
+        async def check() -> list[dict[str, Any]] | None:
+            return told(kind) or None
+
+        return check
+
+    await engine.days_pass(customer_id, 5.5)  # 6 days before the window closes: not yet
+    assert told("subscription.cancellation_window_closing") == []
+    await engine.days_pass(customer_id, 1)  # 6.5 days: within the notice's 24 hours
+
+    [closing] = await eventually(
+        arrived("subscription.cancellation_window_closing"),
+        timeout=60,
+        what="the closing webhook",
+    )
+    assert closing["storefront"] == STOREFRONT and closing["customer_id"] == customer_id
+    assert closing["subscription_id"] == outcome.lines[0].subscription_id
+    assert _at(closing["window_closes_at"]) == closes_at
+    # fired at the configured time: the notice's hours before the window closes (the
+    # workflow's clock was set to Partner Center's to within a second or so)
+    assert near(_at(closing["occurred_at"]), closes_at - NOTICE)
+    assert told("subscription.cancellation_window_closed") == []
+    view = await engine.view(customer_id)
+    assert [(p.line, p.closing_told, p.closed_told) for p in view.watched] == [(0, True, False)]
+
+    await engine.days_pass(customer_id, 1)
+    [closed] = await eventually(
+        arrived("subscription.cancellation_window_closed"),
+        timeout=60,
+        what="the closed webhook",
+    )
+    assert near(_at(closed["occurred_at"]), closes_at)
+    assert closed["sequence"] == closing["sequence"] + 1
+    refused = await _refused(engine.storefront.cancel_subscription(order_id, 0))
+    assert refused.code is RefusalCode.REFUND_WINDOW_CLOSED
+    assert (await holdings(engine.admin, customer_id))[str(outcome.lines[0].subscription_id)][
+        1:
+    ] == (1, "active")
+
+
+# ---------------------------------------------------------------------- reconciliation
+
+
+async def test_reconciliation_reports_a_change_made_behind_the_engines_back(
+    engine: Engine, unique: str
+) -> None:
+    customer_id, basic = await customer_with_basic(engine.admin, unique, seats=5)
+    order_id = f"rw-d-{unique}"
+    await bought(engine.storefront, order_id, known_customer(customer_id), line(BUSINESS_BASIC, 2))
+    handle = await engine.subscriptions_of(customer_id)
+    # Changed in Partner Center directly (not through the engine): 7 licences become 4.
+    await engine.admin.change_subscription(customer_id, basic, quantity=4)
+
+    schedule_id = await ensure_reconciliation_schedule(
+        engine.worker_client, QUEUE, engine_config_for_tests()
+    )
+    await engine.worker_client.get_schedule_handle(schedule_id).trigger()
+
+    async def drifted() -> list[str] | None:
+        description = await handle.describe()
+        found = description.typed_search_attributes.get(DRIFTED_SUBSCRIPTIONS)
+        return list(found) if found else None
+
+    assert await eventually(drifted, timeout=60, what="the drift reported") == [basic]
+    view = await engine.view(customer_id)
+    [drift] = view.drifts
+    assert (drift.expected_quantity, drift.held_quantity) == (7, 4)
+    # never overwritten: the record still says what the engine's orders left, and Partner
+    # Center still holds what was changed there
+    assert [(s.subscription_id, s.quantity) for s in view.expected] == [(basic, 7)]
+    assert (await holdings(engine.admin, customer_id))[basic][1] == 4
+
+    async def drift_told() -> list[dict[str, Any]] | None:
+        return [
+            e
+            for e in engine.inbox.events
+            if e["type"] == "subscription.drifted" and e["customer_id"] == customer_id
+        ] or None
+
+    [event] = await eventually(
+        drift_told,
+        timeout=60,
+        what="the drift webhook",
+    )
+    assert event["drift"]["held_quantity"] == 4 and event["subscription_id"] == basic
+    # and a change the engine would make on it is refused rather than made on a wrong count
+    refused = await _refused(engine.storefront.reduce_licences(order_id, 0, 1))
+    assert refused.code is RefusalCode.SUBSCRIPTION_DRIFTED
+    assert (await holdings(engine.admin, customer_id))[basic][1] == 4
+
+
+def _at(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
