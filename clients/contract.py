@@ -24,6 +24,7 @@ every model hides input values in its validation errors (they can carry customer
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import StrEnum
 from typing import Annotated
 
@@ -278,6 +279,11 @@ class LicenceOutcome(BaseModel):
     offer: str
     quantity_before: int
     quantity_after: int
+    refund_window_closes_at: datetime | None = Field(
+        None,
+        description="Until when the added licences are refundable, as Partner Center reports "
+        "it (None: not reported).",
+    )
 
 
 # ---------------------------------------------------------------------- the customer slot

@@ -48,8 +48,9 @@ ORDER = "GET /v1/customers/{customer_id}/orders/{order_id}"
 
 # What a purchase of new subscriptions asks: the cart, its checkout, the order read once (the
 # sandbox of the benchmark and the tests provisions at once; Microsoft takes longer: then the
-# order is read until it is).
-BUY = (CART, CHECKOUT, ORDER)
+# order is read until it is), and the customer's subscriptions listed once for the refund
+# windows of those it created (docs/LIFECYCLE.md).
+BUY = (CART, CHECKOUT, ORDER, SUBSCRIPTIONS)
 
 
 @dataclass(frozen=True)

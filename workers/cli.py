@@ -8,6 +8,11 @@ csp-orders order place FILE [--wait]
 csp-orders order status ORDER_ID
 csp-orders order tax-id ORDER_ID VALUE
 csp-orders order cancel ORDER_ID
+csp-orders order cancel-subscription ORDER_ID --line N
+csp-orders order reduce ORDER_ID --line N --quantity Q
+csp-orders order payment-failed ORDER_ID
+                                    after the purchase, within the refund window
+                                    (docs/LIFECYCLE.md)
 csp-orders licences add --request-id ID --customer ID --subscription ID --quantity N
                                     (also spelt `licenses add`)
 csp-orders schema                   the order document's JSON Schema
@@ -35,8 +40,10 @@ CSP_TEMPORAL_NAMESPACE still work where TEMPORAL_ADDRESS / TEMPORAL_NAMESPACE ar
 Exit codes of the order and licences commands: 0 done (with --wait: the order completed),
 1 the engine did not carry the request out (unknown order, rejected tax ID or cancellation, an
 id reused with other content, engine unreachable or busy), 2 usage or input error (bad
-arguments, a missing or unreadable file, an invalid order), 3 refused, 4 cancelled, 5 failed
-(some lines not fulfilled, or the run was terminated or timed out).
+arguments, a missing or unreadable file, an invalid order), 3 refused (a cancellation,
+reduction or failed payment refused, or a line of a failed payment not undone: the code and
+sentence on stderr, nothing changed at Partner Center for it), 4 cancelled, 5 failed (some
+lines not fulfilled, or the run was terminated or timed out).
 """
 
 from __future__ import annotations
@@ -387,6 +394,61 @@ def _order_cancel(args: argparse.Namespace) -> int:
     return _with_shop(args, cancel)
 
 
+def _lifecycle(args: argparse.Namespace, change: Callable[[Any], Awaitable[BaseModel]]) -> int:
+    """After the purchase: the change's JSON on stdout; a refusal as one line (code: sentence)
+    on stderr, exit 3 (an invalid request, exit 2)."""
+
+    async def run(shop: Any) -> int:
+        from clients.storefront import LifecycleRefused
+        from ordering.refusals import RefusalCode
+
+        try:
+            result = await change(shop)
+        except LifecycleRefused as refused:
+            print(f"{refused.refusal.code.value}: {refused.refusal.message}", file=sys.stderr)
+            invalid = refused.refusal.code is RefusalCode.INVALID_REQUEST
+            return EXIT_USAGE if invalid else EXIT_REFUSED
+        _print(result)
+        not_undone = getattr(result, "not_undone", [])
+        for line in not_undone:  # (a failed payment: each line it could not undo, and why)
+            print(
+                f"line {line.line} not undone: {line.refusal.code.value}: {line.refusal.message}",
+                file=sys.stderr,
+            )
+        return EXIT_REFUSED if not_undone else EXIT_OK
+
+    return _with_shop(args, run)
+
+
+def _order_cancel_subscription(args: argparse.Namespace) -> int:
+    return _lifecycle(args, lambda shop: shop.cancel_subscription(args.order_id, args.line))
+
+
+def _order_reduce(args: argparse.Namespace) -> int:
+    return _lifecycle(
+        args, lambda shop: shop.reduce_licences(args.order_id, args.line, args.quantity)
+    )
+
+
+def _order_payment_failed(args: argparse.Namespace) -> int:
+    return _lifecycle(args, lambda shop: shop.payment_failed(args.order_id))
+
+
+def _within(low: int, high: int) -> Callable[[str], int]:
+    """An argparse type: a whole number from `low` to `high`."""
+
+    def number(value: str) -> int:
+        try:
+            parsed = int(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
+        if not low <= parsed <= high:
+            raise argparse.ArgumentTypeError(f"{value} is not from {low} to {high}")
+        return parsed
+
+    return number
+
+
 def _licences_add(args: argparse.Namespace) -> int:
     from clients.contract import LicenceRequest
 
@@ -623,7 +685,32 @@ def build_parser() -> argparse.ArgumentParser:
     cancel.add_argument("order_id")
     cancel.add_argument("--reason", default="")
     cancel.set_defaults(run=_order_cancel)
-    for sub in (place, status, tax, cancel):
+    line_help = "the order's line, 0-based (lines[n] of the order document)"
+    cancel_subscription = order.add_parser(
+        "cancel-subscription",
+        help="cancel the subscription a line of a completed order created (refund window)",
+    )
+    cancel_subscription.add_argument("order_id")
+    cancel_subscription.add_argument("--line", type=_within(0, 49), required=True, help=line_help)
+    cancel_subscription.set_defaults(run=_order_cancel_subscription)
+    reduce = order.add_parser(
+        "reduce", help="take back licences a line of a completed order added (refund window)"
+    )
+    reduce.add_argument("order_id")
+    reduce.add_argument("--line", type=_within(0, 49), required=True, help=line_help)
+    reduce.add_argument(
+        "--quantity",
+        type=_within(1, 10_000),
+        required=True,
+        help="licences to take back (never more than the line added)",
+    )
+    reduce.set_defaults(run=_order_reduce)
+    payment_failed = order.add_parser(
+        "payment-failed", help="the order's payment failed: undo what it bought (refund window)"
+    )
+    payment_failed.add_argument("order_id")
+    payment_failed.set_defaults(run=_order_payment_failed)
+    for sub in (place, status, tax, cancel, cancel_subscription, reduce, payment_failed):
         sub.add_argument("--address", help=ADDRESS_HELP)
 
     licences = commands.add_parser(

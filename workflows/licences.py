@@ -31,9 +31,11 @@ with workflow.unsafe.imports_passed_through():
         Submission,
         request_scope,
     )
+    from clients.subscription_lifecycle import FulfilledLine, PurchasesRecord
     from ordering.config import EngineConfig, Waits
     from ordering.events import EventLine, licences_event
     from ordering.planning import LineAction
+    from ordering.refund_windows import PurchaseAction, window_closes_at
     from ordering.refusals import ENGINE_FAILURE, Refusal, RefusalCode, invalid_input
     from ordering.request_ids import QUANTITY, request_id
     from ordering.status import LineState
@@ -55,6 +57,10 @@ EARLIER_WAITS = Waits(
 # customer's slot by update. (The marker's name is from an earlier design, in which the steps ran
 # on a task queue of their own; histories carry it, so it stays.)
 PARTNER_CENTER_QUEUE = "licences-partner-center-queue"
+# Since this change, a licence request tells its customer's subscriptions workflow the
+# subscription's new total (what reconciliation compares with Partner Center), and its outcome
+# says until when the added licences are refundable.
+REFUND_WINDOWS = "licences-refund-windows"
 
 
 # Versioned deploys: pinned to its build, as its task queue's worker is (docs/VERSIONING.md).
@@ -219,12 +225,42 @@ class LicencesWorkflow:
                 every=self._waits.provisioning_poll_every,
                 expires_after=self._waits.provisioning_expires_after,
             )
-        return LicenceOutcome(
+        outcome = LicenceOutcome(
             request_id=request.request_id,
             subscription_id=request.subscription_id,
             offer=before.state.offer,
             quantity_before=before.state.quantity,
             quantity_after=after.quantity,
+        )
+        if workflow.patched(REFUND_WINDOWS):
+            closes_at = window_closes_at(PurchaseAction.ADDED, after.window)
+            outcome.refund_window_closes_at = closes_at
+            await self._record(request, outcome)
+        return outcome
+
+    async def _record(self, request: LicenceRequest, outcome: LicenceOutcome) -> None:
+        """Tell the customer's subscriptions workflow the subscription's new total, before the
+        customer's slot is given back. (Its window is on the outcome; the engine watches and
+        undoes orders' purchases, not licence requests'.)"""
+        await steps.read(
+            m.RECORD_PURCHASES,
+            PurchasesRecord(
+                purchase=workflow.info().workflow_id,
+                order_id=request.request_id,
+                storefront=self._webhooks.storefront,
+                customer_id=request.customer_id,
+                lines=[
+                    FulfilledLine(
+                        line=0,
+                        subscription_id=request.subscription_id,
+                        offer=outcome.offer,
+                        action=PurchaseAction.ADDED,
+                        seats=request.quantity,
+                        quantity_after=outcome.quantity_after,
+                    )
+                ],
+            ),
+            m.NoInput,
         )
 
     async def _first_release_add(self, request: LicenceRequest) -> LicenceOutcome:

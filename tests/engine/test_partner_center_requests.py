@@ -56,12 +56,12 @@ async def test_each_scenario_asks_partner_center_only_what_it_needs(
     assert requests.total() == scenario.minimum
 
 
-async def test_the_standard_order_asks_six_times_and_its_history_is_short(
+async def test_the_standard_order_asks_seven_times_and_its_history_is_short(
     counting: Counting, temporal: WorkflowEnvironment
 ) -> None:
     """The standard order (a new customer, one Business line): the domain check, the customer,
-    the agreement, the cart, the checkout, one look at the order; each a Partner Center step of
-    its own, the customer's creation and the checkout as regular activities (what cannot be
+    the agreement, the cart, the checkout, one look at the order, one at the customer's
+    subscriptions (the refund window of what it created); each a Partner Center step of its own, the customer's creation and the checkout as regular activities (what cannot be
     undone), the rest as local ones; besides, the first step (which asks nobody) and the
     customer slot's taking and giving back."""
     shop, admin = counting
@@ -71,7 +71,7 @@ async def test_the_standard_order_asks_six_times_and_its_history_is_short(
     await shop.place_order(document)
     outcome = await shop.wait_for_outcome(document.order_id)
     assert outcome.phase is Phase.COMPLETED
-    assert sum((await admin.calls()).values()) == 6
+    assert sum((await admin.calls()).values()) == 7
 
     history = await temporal.client.get_workflow_handle(
         order_workflow_id(document.order_id)
@@ -86,17 +86,19 @@ async def test_the_standard_order_asks_six_times_and_its_history_is_short(
         m.CREATE_CART,
         m.CHECKOUT_CART,
         m.AWAIT_PROVISIONING,
+        m.READ_SUBSCRIPTIONS,
+        m.RECORD_PURCHASES,
         m.RELEASE_CUSTOMER_SLOT,
     ]
     tasks = [
         e for e in history.events if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED
     ]
     # Three workflow tasks: the first (up to the customer's creation), the one after it (up to
-    # the checkout), the last. Thirty events: those tasks' 9, start and end 2, the two
-    # regular activities' 6, eight local activities' markers, the patch marker and its search
-    # attribute, and the status's search attributes set once per task (3).
+    # the checkout), the last. Thirty-four events: those tasks' 9, start and end 2, the two
+    # regular activities' 6, ten local activities' markers, the two patches' markers and their
+    # search attribute (4), and the status's search attributes set once per task (3).
     assert len(tasks) == 3
-    assert len(history.events) == 30
+    assert len(history.events) == 34
 
     # The slot the order took for the customer it created: its first run, started holding it
     # (no update, no grant signal), given back once, and closed as soon as nobody held it.

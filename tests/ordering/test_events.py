@@ -10,12 +10,15 @@ from ordering.events import (
     MASK,
     EventStamp,
     StorefrontEventType,
+    drift_event,
     masked,
     order_event,
     personal_values,
     webhook_id,
+    window_event,
 )
 from ordering.planning import LineAction
+from ordering.refund_windows import Drift, PurchaseAction, WindowedPurchase
 from ordering.refusals import Refusal, RefusalCode
 from ordering.status import LineState, LineStatus, OrderStatus, Phase
 
@@ -153,3 +156,49 @@ def test_the_webhook_id_is_stable_per_event_and_distinct_per_sequence_and_storef
     assert webhook_id(first) == webhook_id(again)
     assert webhook_id(first).startswith("msg_")
     assert len({webhook_id(e) for e in (first, other_sequence, other_shop)}) == 3
+
+
+def test_a_window_event_names_the_line_and_when_and_its_id_is_the_customers_not_the_orders() -> (
+    None
+):
+    bought = WindowedPurchase(
+        purchase="order-shop-a/o-5",
+        order_id="o-5",
+        storefront="shop-a",
+        line=1,
+        subscription_id="sub-9",
+        offer="CFQ7TTC0LH18:0001",
+        action=PurchaseAction.ADDED,
+        seats=3,
+        seats_left=2,
+        closes_at=AT,
+    )
+    closing = window_event(STAMP, bought, "cust-1", closed=False)
+    closed = window_event(STAMP, bought, "cust-1", closed=True)
+    assert closing.type is StorefrontEventType.SUBSCRIPTION_WINDOW_CLOSING
+    assert closed.type is StorefrontEventType.SUBSCRIPTION_WINDOW_CLOSED
+    assert (closing.order_id, closing.subscription_id, closing.window_closes_at) == (
+        "o-5",
+        "sub-9",
+        AT,
+    )
+    [line] = closing.lines
+    assert (line.line, line.quantity, line.action) == (1, 2, LineAction.ADD_LICENCES)
+    assert closing.phase is None and closing.type.final
+    # numbered per customer: never the id of the order's own event of the same sequence
+    order_done = order_event(OrderStatus(order_id="o-5", phase=Phase.COMPLETED), STAMP)
+    assert order_done is not None and webhook_id(order_done) != webhook_id(closing)
+    drift = Drift(
+        subscription_id="sub-9",
+        offer="CFQ7TTC0LH18:0001",
+        expected_quantity=5,
+        expected_status="active",
+        held_quantity=4,
+        held_status="active",
+        storefront="shop-a",
+    )
+    told = drift_event(STAMP.model_copy(update={"sequence": 3}), drift, "cust-1")
+    assert told.type is StorefrontEventType.SUBSCRIPTION_DRIFTED
+    assert told.drift is not None and told.drift.held_quantity == 4
+    assert told.drift.storefront is None  # whose it is, is the event's storefront
+    assert webhook_id(told) not in {webhook_id(closing), webhook_id(order_done)}

@@ -41,6 +41,7 @@ from clients.storefront import (
     EngineUnreachable,
     IdConflict,
     LicenceRequestState,
+    LifecycleRefused,
     OrderEnded,
     OrderNotFound,
     OrderPage,
@@ -49,12 +50,15 @@ from clients.storefront import (
     StorefrontError,
     TaxIdRejected,
 )
+from clients.subscription_lifecycle import LifecycleChange, PaymentFailedOutcome
 from ordering.document import OrderDocument
 from ordering.dry_run import OrderValidation
 from ordering.events import StorefrontEvent
+from ordering.refusals import RefusalCode
 from ordering.status import LineStatus, OrderStatus, Phase
 from ordering.validation import FieldProblem, InvalidOrder, problems, problems_of, validate_input
 from workers.api.auth import Caller, Storefronts
+from workers.api.bodies import LicenceReductionRequest
 from workers.api.openapi import openapi_document
 from workers.api.page_tokens import PageTokens
 from workers.api.problems import ApiErrorCode, problem_response, with_problems
@@ -74,6 +78,11 @@ OrderIdPath = Annotated[
 ]
 RequestIdPath = Annotated[
     str, Path(pattern=ORDER_ID_PATTERN, description="The storefront's licence request id.")
+]
+MAX_LINE = 49  # an order has at most 50 lines (ordering/document.py)
+LinePath = Annotated[
+    int,
+    Path(ge=0, le=MAX_LINE, description="The order's line, 0-based (`lines[n]` of the order)."),
 ]
 
 
@@ -141,6 +150,12 @@ def _problem_from(error: StorefrontError, *, what: str = "order") -> Response:
         )
     if isinstance(error, CancelRejected):
         return problem_response(409, ApiErrorCode.CANCEL_REJECTED, str(error))
+    if isinstance(error, LifecycleRefused):
+        # (an invalid request is the caller's input; any other refusal is the order's or its
+        # subscriptions' state: a window closed, licences of other orders, not finished...)
+        refusal = error.refusal
+        status = 422 if refusal.code is RefusalCode.INVALID_REQUEST else 409
+        return problem_response(status, refusal.code.value, str(error), refusal=refusal)
     retry = {"Retry-After": str(RETRY_AFTER_SECONDS)}
     if isinstance(error, EngineBusy):
         phase = error.last_known_phase.value if error.last_known_phase else None
@@ -485,6 +500,66 @@ def create_api_app(
         await answer(shop.relationship_accepted(order_id))
         return CancelAccepted()
 
+    # ------------------------------------------------------------------ after the purchase
+
+    @app.post(
+        "/v1/orders/{order_id}/lines/{line}/cancel-subscription",
+        response_model=LifecycleChange,
+        summary="Cancel the subscription an order's line created, within its refund window",
+        description="The subscription that line `line` of a completed order created is "
+        "cancelled at Partner Center (its status becomes `deleted`) while its refund window is "
+        "open (`refund_window_closes_at` on the order's line). 409 with the refusal's code "
+        "otherwise, nothing changed: REFUND_WINDOW_CLOSED, OTHER_ORDERS_LICENCES (other orders "
+        "added licences to it), NOT_CANCELLABLE (the line added licences: reduce instead), "
+        "SUBSCRIPTION_NOT_ACTIVE, ORDER_NOT_FINISHED, NOTHING_TO_UNDO, SUBSCRIPTION_DRIFTED.",
+        responses=with_problems(404, 409, 422, s409=LIFECYCLE_409),
+        tags=["after the purchase"],
+    )
+    async def cancel_subscription(
+        order_id: OrderIdPath, line: LinePath, shop: Shop
+    ) -> LifecycleChange:
+        change: LifecycleChange = await answer(shop.cancel_subscription(order_id, line))
+        return change
+
+    @app.post(
+        "/v1/orders/{order_id}/lines/{line}/reduce",
+        response_model=LifecycleChange,
+        summary="Take back licences an order's line added, within its refund window",
+        description="`quantity` of the licences line `line` of a completed order bought are "
+        "taken back at Partner Center while its refund window is open: never more than the "
+        "line bought, so the customer's other licences stay. 409 with the refusal's code "
+        "otherwise, nothing changed: QUANTITY_REDUCTION_NOT_ALLOWED (more than the line "
+        "bought, or already taken back), REFUND_WINDOW_CLOSED, SUBSCRIPTION_NOT_ACTIVE, "
+        "ORDER_NOT_FINISHED, NOTHING_TO_UNDO, SUBSCRIPTION_DRIFTED.",
+        responses=with_problems(404, 409, 413, 415, 422, s409=LIFECYCLE_409),
+        openapi_extra={"requestBody": _body("LicenceReductionRequest")},
+        tags=["after the purchase"],
+    )
+    async def reduce_licences(
+        order_id: OrderIdPath, line: LinePath, request: Request, shop: Shop
+    ) -> LifecycleChange:
+        reduction = _validated(LicenceReductionRequest, await _json_body(request), "reduction")
+        change: LifecycleChange = await answer(
+            shop.reduce_licences(order_id, line, reduction.quantity)
+        )
+        return change
+
+    @app.post(
+        "/v1/orders/{order_id}/payment-failed",
+        response_model=PaymentFailedOutcome,
+        summary="The order's payment failed: undo what it bought",
+        description="Every line of a completed order is undone while its refund window is "
+        "open: a subscription it created is cancelled, licences it added are taken back (the "
+        "customer's other licences stay). 200 with what was undone (`undone`) and, line by "
+        "line, what was not (`not_undone`, each with its refusal's code and sentence). 409 "
+        "ORDER_NOT_FINISHED or NOTHING_TO_UNDO when there is nothing to undo yet or at all.",
+        responses=with_problems(404, 409, 422, s409=LIFECYCLE_409),
+        tags=["after the purchase"],
+    )
+    async def payment_failed(order_id: OrderIdPath, shop: Shop) -> PaymentFailedOutcome:
+        outcome: PaymentFailedOutcome = await answer(shop.payment_failed(order_id))
+        return outcome
+
     # ------------------------------------------------------------------ licence requests
 
     @app.post(
@@ -580,3 +655,7 @@ def _body(model: str, *, required: bool = True) -> dict[str, Any]:
 
 
 COMMON_503 = with_problems()[503]
+LIFECYCLE_409 = (
+    "Refused, nothing changed at Partner Center: the refusal's `code` (REFUND_WINDOW_CLOSED, "
+    "QUANTITY_REDUCTION_NOT_ALLOWED, OTHER_ORDERS_LICENCES, ORDER_NOT_FINISHED...) and sentence."
+)

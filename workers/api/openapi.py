@@ -14,6 +14,7 @@ from pydantic.json_schema import models_json_schema
 
 from clients.contract import CancelRequest, LicenceRequest, TaxIdSubmission
 from ordering.document import OrderDocument
+from workers.api.bodies import LicenceReductionRequest
 from workers.api.problems import MEDIA_TYPE, ProblemDetails
 
 REQUEST_BODIES: tuple[type[BaseModel], ...] = (
@@ -21,6 +22,7 @@ REQUEST_BODIES: tuple[type[BaseModel], ...] = (
     TaxIdSubmission,
     CancelRequest,
     LicenceRequest,
+    LicenceReductionRequest,
 )
 REF_TEMPLATE = "#/components/schemas/{model}"
 PROBLEM_REF = {"$ref": "#/components/schemas/ProblemDetails"}
