@@ -49,6 +49,7 @@ from workers.codec_server import (
     create_codec_app,
     loopback_ui_origins,
 )
+from workers.reconciliation_schedule import ensure_reconciliation_schedule
 from workers.storefronts import key_digest, key_id_of, new_api_key
 from workers.worker import connect
 
@@ -366,6 +367,8 @@ async def dev_stack(
             else {}
         )
         # The sandbox's URL and credentials, given explicitly: the engine has no default.
+        # The scheduled reconciliation, as `csp-orders worker` creates it (docs/LIFECYCLE.md)
+        await ensure_reconciliation_schedule(client, TASK_QUEUE, config or load_config())
         async with PartnerCenterClient.from_config(sandbox_client_config(sandbox)) as pc:
             from workers.worker import build_worker
 

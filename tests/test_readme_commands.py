@@ -18,6 +18,7 @@ README lines covered (section, command):
                                                              --metrics-host on loopback)
               .venv/bin/csp-orders codec-server             (--port)
   Finding an order:    temporal workflow list --query ...  (CspPhase = "waiting_for_tax_id")
+  After the purchase:  temporal schedule trigger --schedule-id reconciliation-csp-orders
   Decoding payloads:   export TEMPORAL_CODEC_ENDPOINT=http://127.0.0.1:8089
                            TEMPORAL_CODEC_AUTH="Bearer $CSP_CODEC_SERVER_TOKEN"
                        temporal workflow show --workflow-id order-shop-1005 --output json
@@ -220,6 +221,20 @@ async def test_the_operators_command_lines_on_the_dev_stack(operator: Operator) 
         await walk_an_order_through_the_documented_commands(operator, admin)
     finally:
         await admin.aclose()
+
+    # After the purchase: the scheduled reconciliation, triggered at once as the README says.
+    trigger = documented("temporal schedule trigger --schedule-id reconciliation-csp-orders")
+    code, out, err = await operator.run(trigger)
+    assert code == 0, out + err
+
+    async def reconciled() -> bool:
+        code, out, err = await operator.run(
+            "temporal workflow list --query \"WorkflowType = 'ReconciliationWorkflow'\""
+        )
+        assert code == 0, err
+        return "reconciliation-csp-orders" in out
+
+    await eventually(reconciled, timeout=30, every=0.5, what="the reconciliation run")
 
 
 async def walk_an_order_through_the_documented_commands(
