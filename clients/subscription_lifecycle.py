@@ -83,9 +83,12 @@ class SubscriptionsState(BaseModel):
     expected: dict[str, ExpectedSubscription] = Field(default_factory=dict)
     watched: list[WindowedPurchase] = Field(default_factory=list)
     drifts: dict[str, Drift] = Field(default_factory=dict)
-    recorded: list[str] = Field(
-        default_factory=list, description="Purchases recorded (a record told twice counts once)."
+    recorded: dict[str, datetime] = Field(
+        default_factory=dict,
+        description="Purchases recorded, and when (a record told twice counts once; forgotten "
+        "after a while, so the state carried over stays small).",
     )
+    last_reconciled_at: datetime | None = None
     slot_takes: int = 0
     events_sent: int = 0
 

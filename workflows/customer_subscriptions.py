@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import TypeVar
 
 from temporalio import workflow
@@ -104,6 +104,9 @@ R = TypeVar("R")
 # How long a change (or a reconciliation) may hold the customer's slot before it is given to
 # the next: far longer than a few Partner Center requests take, even throttled.
 SLOT_LEASE = timedelta(minutes=30)
+# How long a purchase's record is remembered as told (a retried activity tells it again within
+# minutes; an order is never recorded twice otherwise).
+RECORDS_REMEMBERED = timedelta(days=30)
 
 
 class LineRefused(Exception):
@@ -138,7 +141,6 @@ class CustomerSubscriptionsWorkflow:
         self._slot.continue_takes(state.slot_takes)
         self._news = False
         self._reconcile_asked = False
-        self._last_reconciled_at: datetime | None = None
         self._handing_over = 0  # webhook events being handed to their workflows
         self._handovers: set[asyncio.Future[None]] = set()
 
@@ -178,7 +180,11 @@ class CustomerSubscriptionsWorkflow:
         """An order's fulfilled lines: the record of each subscription, and the windows."""
         if record.purchase in self._state.recorded:
             return  # told again (a retried activity)
-        self._state.recorded.append(record.purchase)
+        now = workflow.now()
+        self._state.recorded = {
+            key: at for key, at in self._state.recorded.items() if now - at < RECORDS_REMEMBERED
+        }
+        self._state.recorded[record.purchase] = now
         for line in record.lines:
             self._state.expected[line.subscription_id] = ExpectedSubscription(
                 subscription_id=line.subscription_id,
@@ -437,7 +443,7 @@ class CustomerSubscriptionsWorkflow:
             HeldSubscription(subscription_id=s.id, quantity=s.quantity, status=s.status)
             for s in listed.items
         ]
-        self._last_reconciled_at = workflow.now()
+        self._state.last_reconciled_at = workflow.now()
         self._report_drifts(drift_between(self._state.expected, held))
 
     def _other_drifts(self, subscription_id: str) -> list[Drift]:
@@ -536,7 +542,7 @@ class CustomerSubscriptionsWorkflow:
             expected=list(self._state.expected.values()),
             watched=self._state.watched,
             drifts=list(self._state.drifts.values()),
-            last_reconciled_at=self._last_reconciled_at,
+            last_reconciled_at=self._state.last_reconciled_at,
         )
 
 
