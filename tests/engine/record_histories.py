@@ -2,8 +2,9 @@
 
 Runs representative orders on a local dev server against the sandbox and writes their
 histories to tests/engine/histories/. Re-record when a workflow change is meant to ship
-together with a versioning plan; move the files it replaces into histories/earlier/ (the
-replay test replays both) to prove that running orders still replay.
+together with a versioning plan; move the files it replaces into a folder of their own under
+histories/ (`earlier/`: the first release's; `before-refund-windows/`: the lean course before
+issue 16; the replay test replays every folder) to prove that running orders still replay.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from clients.contract import (
 from clients.partner_center import PartnerCenterClient
 from clients.payloads import data_converter
 from clients.storefront import Storefront
+from clients.subscription_lifecycle import customer_subscriptions_workflow_id
 from devtools.dev import dynamic_config_args
 from devtools.samples import (
     BUSINESS_BASIC,
@@ -120,6 +122,15 @@ async def record() -> None:
             )
             ids["licences"] = licences_workflow_id("rec-licences")
             ids["customer_slot"] = slot_workflow_id(plain)
+            # After the purchase: a reduction of the Dynamics order's licences, and a failed
+            # payment undoing the new customer's order (the customers' subscriptions workflows
+            # keep running: their histories so far)
+            await shop.reduce_licences(dyn.order_id, 0, 1)
+            await shop.payment_failed(new.order_id)
+            ids["customer_subscriptions"] = customer_subscriptions_workflow_id(plain)
+            ids["customer_subscriptions_undone"] = customer_subscriptions_workflow_id(
+                str(created.customer_id)
+            )
 
             for name, workflow_id in ids.items():
                 handle = env.client.get_workflow_handle(workflow_id)
