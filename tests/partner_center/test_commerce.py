@@ -278,3 +278,33 @@ async def test_a_subscription_still_provisioning_is_a_conflict_that_clears(
     [sub] = await pc.list_subscriptions(customer_id)
     # the same request, sent again once provisioning finished, is carried out
     assert (await pc.change_quantity(customer_id, sub, 2, request_id="early")).quantity == 2
+
+
+async def test_cancellation_within_the_window_and_the_windows_as_reported(
+    pc: PartnerCenterClient, admin: SandboxAdmin
+) -> None:
+    customer_id = await admin.add_customer("Fabrikam", "fabrikam.onmicrosoft.com")
+    fresh = await admin.add_subscription(customer_id, BUSINESS_BASIC, quantity=4, age_days=3)
+    old = await admin.add_subscription(customer_id, DYNAMICS_SALES, quantity=2, age_days=8)
+    sub = await pc.get_subscription(customer_id, fresh["id"])
+    # the refund windows, typed: 168 hours from the purchase, for all its seats
+    assert sub.cancellation_allowed_until_date is not None and sub.refundable_quantity
+    assert sub.refundable_quantity.total_quantity == 4
+    [block] = sub.refundable_quantity.details
+    assert block.allowed_until_date_time == sub.cancellation_allowed_until_date
+
+    cancelled = await pc.cancel_subscription(customer_id, sub, request_id="cancel-fresh")
+    assert cancelled.status == "deleted"
+    again = await pc.cancel_subscription(customer_id, sub, request_id="cancel-fresh")
+    assert again.status == "deleted"  # the same request, answered once more
+    with pytest.raises(PartnerCenterError) as deleted:
+        await pc.cancel_subscription(
+            customer_id, await pc.get_subscription(customer_id, fresh["id"]), request_id="twice"
+        )
+    assert (deleted.value.code, deleted.value.retryable) == ("2011", False)
+
+    old_sub = await pc.get_subscription(customer_id, old["id"])
+    with pytest.raises(PartnerCenterError) as late:
+        await pc.cancel_subscription(customer_id, old_sub, request_id="cancel-late")
+    assert (late.value.status, late.value.code, late.value.retryable) == (400, "900117", False)
+    assert (await pc.get_subscription(customer_id, old["id"])).status == "active"

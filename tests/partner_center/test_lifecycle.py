@@ -4,7 +4,8 @@ or renewal's window, a reduction within the seats still refundable; refusals wit
 codes afterwards (900117, 800090). Terms renew on the sandbox's clock (or expire), and an admin
 path changes a subscription behind the engine's back, opening no window.
 
-Driven over HTTP on loopback with httpx (the Partner Center client has no cancellation yet);
+Driven over HTTP on loopback with httpx (the sandbox as any client sees it; the Partner Center
+client's cancellation: tests/partner_center/test_commerce.py);
 after every refusal the test reads what Partner Center holds."""
 
 from __future__ import annotations
