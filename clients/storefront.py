@@ -1025,6 +1025,15 @@ class SyncStorefront:
     def validate_order(self, order: OrderDocument | dict[str, Any] | str) -> OrderValidation:
         return self._run(self._shop.validate_order(order))
 
+    def cancel_subscription(self, order_id: str, line: int) -> LifecycleChange:
+        return self._run(self._shop.cancel_subscription(order_id, line))
+
+    def reduce_licences(self, order_id: str, line: int, quantity: int) -> LifecycleChange:
+        return self._run(self._shop.reduce_licences(order_id, line, quantity))
+
+    def payment_failed(self, order_id: str) -> PaymentFailedOutcome:
+        return self._run(self._shop.payment_failed(order_id))
+
     def close(self) -> None:
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=5)

@@ -31,12 +31,14 @@ import sys
 import tempfile
 import time
 from collections import Counter, defaultdict
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from temporalio.api.enums.v1 import PendingActivityState
+from temporalio.api.enums.v1 import EventType, PendingActivityState, WorkflowExecutionStatus
 from temporalio.client import Client, WorkflowHistory
 
 from clients.contract import (
@@ -46,9 +48,31 @@ from clients.contract import (
     order_workflow_id,
 )
 from clients.payloads import KeyRing
-from clients.storefront import LicencesRefused, Storefront
+from clients.storefront import LicencesRefused, LifecycleRefused, OrderNotFound, Storefront
+from clients.subscription_lifecycle import (
+    CustomerSubscriptionsView,
+    LifecycleChange,
+    customer_subscriptions_workflow_id,
+)
 from clients.temporal_connection import local_server, local_server_environment
 from devtools.cap_stretches import Stretch, busiest_minute, busiest_stretch
+from devtools.chaos_undo import (
+    ACCEPTED,
+    ORDERS_PER_CUSTOMER,
+    RACING_ORDERS,
+    Answer,
+    Ask,
+    Role,
+    UndoCustomer,
+    UndoRequest,
+    UndoRun,
+    planned_answers,
+    record_differences,
+    refused_that_changed,
+    undo_plan,
+    unexpected_answers,
+    window_differences,
+)
 from devtools.dev import dev_server_command, start_dev_server
 from devtools.samples import (
     AGREEMENT,

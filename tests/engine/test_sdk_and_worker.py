@@ -14,7 +14,7 @@ from devtools.samples import EDUCATION_A1, OFFICE_E3, known_customer, line, new_
 from ordering.refusals import RefusalCode
 from ordering.status import Phase
 from sandbox.admin_client import SandboxAdmin
-from tests.engine.partner_center_state import assert_no_customer_created
+from tests.engine.partner_center_state import assert_no_customer_created, holdings
 from tests.helpers import TASK_QUEUE, engine_config_for_tests
 from workers.worker import tracing_interceptors
 
@@ -26,12 +26,18 @@ async def test_the_synchronous_sdk(
     document = order(f"sync-{unique}", known_customer(customer_id), line(OFFICE_E3, 2))
     address = temporal.client.service_client.config.target_host
 
-    def storefront_code() -> Phase:
+    def storefront_code() -> tuple[Phase, int, bool]:
         with SyncStorefront(address, task_queue=TASK_QUEUE) as shop:
             shop.place_order(document.model_dump(mode="json"))
-            return shop.wait_for_outcome(document.order_id).phase
+            phase = shop.wait_for_outcome(document.order_id).phase
+            # after the purchase, within its window: one licence back, then the rest undone
+            reduced = shop.reduce_licences(document.order_id, 0, 1)
+            undone = shop.payment_failed(document.order_id)
+            return phase, reduced.quantity_after, [c.cancelled for c in undone.undone] == [True]
 
-    assert await asyncio.to_thread(storefront_code) is Phase.COMPLETED
+    assert await asyncio.to_thread(storefront_code) == (Phase.COMPLETED, 1, True)
+    [(_, quantity, status)] = (await holdings(admin, customer_id)).values()
+    assert (quantity, status) == (1, "deleted")
 
 
 async def test_orders_can_stop_instead_of_waiting_for_vetting(
