@@ -62,6 +62,9 @@ def test_the_openapi_document_is_3_1_with_problem_details_and_no_framework_defau
         ("post", "/v1/orders/validate"),
         ("post", "/v1/licence-requests"),
         ("get", "/v1/licence-requests/{request_id}"),
+        ("post", "/v1/orders/{order_id}/lines/{line}/cancel-subscription"),
+        ("post", "/v1/orders/{order_id}/lines/{line}/reduce"),
+        ("post", "/v1/orders/{order_id}/payment-failed"),
         ("get", "/healthz"),
         ("get", "/readyz"),
     }

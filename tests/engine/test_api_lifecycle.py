@@ -373,3 +373,10 @@ async def test_the_documented_curl_lines_run_as_written(
     ]
     held = await holdings(admin, customer_id)
     assert (held[basic][2], held[e3][2]) == ("deleted", "deleted")
+
+
+def test_the_lines_are_the_readmes() -> None:
+    """The lines above are README.md's, as written (a changed README fails here first)."""
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    for line in DOCUMENTED:
+        assert " ".join(line.split()) in readme, f"README.md no longer documents: {line}"

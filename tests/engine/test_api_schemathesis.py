@@ -28,7 +28,7 @@ from workers.api.server import api_app
 from workers.storefronts import add_api_key
 
 SEED = 20261123
-MAX_EXAMPLES = 25  # per operation and phase: a few hundred requests over the 11 operations
+MAX_EXAMPLES = 25  # per operation and phase: a few hundred requests over the 14 operations
 RUN_TIMEOUT_SECONDS = 110
 CHECKS = (
     "not_a_server_error",

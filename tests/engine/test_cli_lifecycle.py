@@ -280,3 +280,10 @@ async def test_an_unknown_order_exits_1(
     code, out, err = await order_cli(temporal, engine_sandbox, "payment-failed", f"cl-no-{unique}")
     assert (code, out) == (1, "")
     assert err.strip() == f"There is no order cl-no-{unique}."
+
+
+def test_the_lines_are_the_readmes() -> None:
+    """The lines above are README.md's, as written (a changed README fails here first)."""
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    for command in DOCUMENTED:
+        assert " ".join(command.split()) in readme, f"README.md no longer documents: {command}"
