@@ -41,6 +41,8 @@ README lines covered (section, command):
                        [--faults '{"throttle_rate": 0.05}']   (every option given)
               (with --trace-exporter console and --metrics-port, both documented beside it)
 Covered elsewhere: `csp-orders worker --trace-exporter otlp` (tests/engine/test_otlp_export.py);
+"After the purchase"'s `curl` lines (tests/engine/test_api_lifecycle.py) and its `csp-orders
+order reduce / cancel-subscription / payment-failed` lines (tests/engine/test_cli_lifecycle.py);
 the worker's TEMPORAL_TLS_* / TEMPORAL_API_KEY / profile (tests/engine/test_temporal_tls.py) and
 TEMPORAL_DEPLOYMENT_NAME / TEMPORAL_WORKER_BUILD_ID (tests/engine/test_worker_versioning.py).
 Run elsewhere: `make demo` (tests/test_demo.py). Not run here: `make test` and `make test-unit`
