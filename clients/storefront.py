@@ -89,6 +89,7 @@ from clients.subscription_lifecycle import (
     CustomerSubscriptionsView,
     LicenceReduction,
     LifecycleChange,
+    NotUndone,
     PaymentFailedOutcome,
     PaymentFailure,
     SubscriptionCancellation,
@@ -104,7 +105,7 @@ from clients.temporal_connection import resolve as resolve_connection
 from ordering.document import OrderDocument
 from ordering.dry_run import OrderValidation
 from ordering.refusals import Refusal, RefusalCode
-from ordering.status import OrderOutcome, OrderStatus, Phase
+from ordering.status import LineState, OrderOutcome, OrderStatus, Phase
 from ordering.validation import (
     InvalidOrder,
     canonical_sha256,
@@ -652,10 +653,25 @@ class Storefront:
         (cancel what it created, take back what it added); the outcome says what was undone and
         what could not be, line by line, with the reason."""
         request = self._lifecycle_request(PaymentFailure, order_id=order_id)
-        customer_id = await self._customer_of_finished(order_id)
-        return await self._lifecycle_update(
-            customer_id, PAYMENT_FAILED_UPDATE, request, PaymentFailedOutcome
+        status = await self._finished(order_id)
+        outcome = await self._lifecycle_update(
+            str(status.customer_id), PAYMENT_FAILED_UPDATE, request, PaymentFailedOutcome
         )
+        for line in status.lines:  # bought, but with no window to undo it in
+            if line.state is LineState.FULFILLED and line.refund_window_closes_at is None:
+                outcome.not_undone.append(
+                    NotUndone(
+                        line=line.line,
+                        subscription_id=line.subscription_id,
+                        refusal=Refusal(
+                            code=RefusalCode.NOTHING_TO_UNDO,
+                            message=f"lines[{line.line}]: Partner Center reported no refund "
+                            "window for it, so it cannot be undone; nothing was changed.",
+                        ),
+                    )
+                )
+        outcome.not_undone.sort(key=lambda n: n.line)
+        return outcome
 
     async def customer_subscriptions(self, customer_id: str) -> CustomerSubscriptionsView:
         """What the engine's orders left on the customer's subscriptions, the refund windows
@@ -686,6 +702,10 @@ class Storefront:
 
     async def _customer_of_finished(self, order_id: str) -> str:
         """The customer of an order that has ended (what it bought is known only then)."""
+        return str((await self._finished(order_id)).customer_id)
+
+    async def _finished(self, order_id: str) -> OrderStatus:
+        """The status of an order that has ended and bought something that can be undone."""
         status = await self.status(order_id)
         if not status.phase.final:
             raise LifecycleRefused(
@@ -706,7 +726,7 @@ class Storefront:
                     "bought, or Partner Center reported no refund window); nothing was changed.",
                 )
             )
-        return status.customer_id
+        return status
 
     async def _lifecycle_update(
         self, customer_id: str, update: str, request: BaseModel, result_type: type[M]

@@ -152,7 +152,8 @@ def window_closed(purchase: WindowedPurchase) -> Refusal:
         f"{_when(purchase.closes_at)}: Microsoft allows a cancellation or a reduction only "
         f"within {REFUND_WINDOW.days} days of the purchase, so nothing was changed; subscription "
         f"{purchase.subscription_id} keeps its licences until its term ends.",
-        partner_center_code="900117",
+        # (no `partner_center_code`: Microsoft was not asked; it would answer 900117 to a
+        # cancellation, 800090 to a reduction)
         details={"line": purchase.line, "subscription_id": purchase.subscription_id},
     )
 
