@@ -33,6 +33,7 @@ CANCEL_SUBSCRIPTION_UPDATE = "cancel_subscription"  # SubscriptionCancellation -
 REDUCE_LICENCES_UPDATE = "reduce_licences"  # LicenceReduction -> LifecycleChange
 PAYMENT_FAILED_UPDATE = "payment_failed"  # PaymentFailure -> PaymentFailedOutcome
 SUBSCRIPTIONS_QUERY = "subscriptions"  # -> CustomerSubscriptionsView
+ACCEPT_DRIFT_UPDATE = "accept_drift"  # DriftAcceptance -> ExpectedSubscription (operators)
 
 # (the search attribute of drifted subscriptions, `DRIFTED_SUBSCRIPTIONS`, is with the others in
 # clients/contract.py)
@@ -152,6 +153,15 @@ class PaymentFailedOutcome(BaseModel):
     order_id: str
     undone: list[LifecycleChange] = Field(default_factory=list)
     not_undone: list[NotUndone] = Field(default_factory=list)
+
+
+class DriftAcceptance(BaseModel):
+    """An operator's decision: what Partner Center holds of a drifted subscription becomes the
+    engine's record (the change made there stands)."""
+
+    model_config = ConfigDict(hide_input_in_errors=True)
+
+    subscription_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9-]+$")
 
 
 class ReconcileRequest(BaseModel):

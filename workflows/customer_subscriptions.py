@@ -55,6 +55,7 @@ with workflow.unsafe.imports_passed_through():
         request_scope,
     )
     from clients.subscription_lifecycle import (
+        ACCEPT_DRIFT_UPDATE,
         CANCEL_SUBSCRIPTION_UPDATE,
         CUSTOMER_SUBSCRIPTIONS_WORKFLOW,
         PAYMENT_FAILED_UPDATE,
@@ -63,6 +64,7 @@ with workflow.unsafe.imports_passed_through():
         REDUCE_LICENCES_UPDATE,
         SUBSCRIPTIONS_QUERY,
         CustomerSubscriptionsView,
+        DriftAcceptance,
         LicenceReduction,
         LifecycleChange,
         NotUndone,
@@ -445,6 +447,45 @@ class CustomerSubscriptionsWorkflow:
         ]
         self._state.last_reconciled_at = workflow.now()
         self._report_drifts(drift_between(self._state.expected, held))
+
+    @workflow.update(name=ACCEPT_DRIFT_UPDATE)
+    async def accept_drift(self, request: DriftAcceptance) -> ExpectedSubscription:
+        """An operator accepts what Partner Center holds of a drifted subscription: read again
+        under the customer's slot, it becomes the record (the windows of the orders on it keep
+        at most what it holds); the drift is cleared. Nothing is changed at Partner Center."""
+        async with self._changing, self._holding_slot(f"accept-drift:{request.subscription_id}"):
+            current = await steps.commit(
+                m.READ_SUBSCRIPTION_FOR_CHANGE,
+                m.SubscriptionQuery(
+                    customer_id=self._state.customer_id, subscription_id=request.subscription_id
+                ),
+                m.SubscriptionForChange,
+            )
+        record = self._state.expected[request.subscription_id]
+        record.quantity, record.status = current.state.quantity, current.state.status
+        for purchase in self._state.watched:
+            if purchase.subscription_id == request.subscription_id:
+                purchase.seats_left = min(purchase.seats_left, record.quantity)
+                purchase.cancelled = purchase.cancelled or record.status == "deleted"
+        workflow.logger.warning(
+            "drift of subscription %s accepted by an operator: the record is now %d licences, %s",
+            request.subscription_id,
+            record.quantity,
+            record.status,
+        )
+        self._report_drifts(self._other_drifts(request.subscription_id))
+        return record
+
+    @accept_drift.validator
+    def _validate_acceptance(self, request: DriftAcceptance) -> None:
+        if request.subscription_id not in self._state.drifts:
+            raise refused(
+                Refusal(
+                    code=RefusalCode.INVALID_REQUEST,
+                    message=f"Subscription {request.subscription_id} has no drift reported "
+                    "for this customer; nothing to accept.",
+                )
+            )
 
     def _other_drifts(self, subscription_id: str) -> list[Drift]:
         return [d for key, d in self._state.drifts.items() if key != subscription_id]

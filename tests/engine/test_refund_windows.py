@@ -10,9 +10,12 @@ it starts (the customer's subscriptions workflow) move on only when the test say
 
 from __future__ import annotations
 
+import asyncio
+import shlex
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -58,6 +61,7 @@ STOREFRONT = "lifecycle-shop"
 SECRET = "whsec_" + "c2VjcmV0LWZvci10aGUtbGlmZWN5Y2xlLXRlc3Rz"
 NOTICE = timedelta(hours=24)
 DAY = timedelta(days=1)
+LIFECYCLE_DOC = Path(__file__).parent.parent.parent / "docs" / "LIFECYCLE.md"
 
 
 @dataclass
@@ -383,6 +387,35 @@ async def test_reconciliation_reports_a_change_made_behind_the_engines_back(
     refused = await _refused(engine.storefront.reduce_licences(order_id, 0, 1))
     assert refused.code is RefusalCode.SUBSCRIPTION_DRIFTED
     assert (await holdings(engine.admin, customer_id))[basic][1] == 4
+
+    # An operator accepts Partner Center's count (docs/LIFECYCLE.md, with the `temporal` CLI):
+    # the record becomes 4, the drift is cleared, and the order's licences can be reduced again.
+    accept = (
+        f"temporal workflow update execute --workflow-id subscriptions-{customer_id} "
+        f'--name accept_drift --input \'{{"subscription_id": "{basic}"}}\''
+    )
+    assert " ".join(accept.split()).replace(customer_id, "<customer id>").replace(
+        basic, "<subscription id>"
+    ) in " ".join(LIFECYCLE_DOC.read_text().split())
+    process = await asyncio.create_subprocess_exec(
+        temporal_binary(),
+        *shlex.split(accept)[1:],
+        "--address",
+        engine.env.client.service_client.config.target_host,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await process.communicate()
+    assert process.returncode == 0, (out + err).decode()
+    assert await drifted() is None
+    view = await engine.view(customer_id)
+    assert (view.drifts, [(s.subscription_id, s.quantity) for s in view.expected]) == (
+        [],
+        [(basic, 4)],
+    )
+    change = await engine.storefront.reduce_licences(order_id, 0, 1)
+    assert (change.quantity_before, change.quantity_after) == (4, 3)
+    assert (await holdings(engine.admin, customer_id))[basic][1] == 3
 
 
 def _at(text: str) -> datetime:
