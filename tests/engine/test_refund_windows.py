@@ -111,8 +111,10 @@ class Engine:
 
 @pytest.fixture(scope="module")
 def lifecycle_sandbox() -> Iterator[SandboxServer]:
-    # A sandbox of its own: its clock is moved forward days here, never back.
-    with SandboxServer(SandboxSettings(provisioning_delay_seconds=0)) as server:
+    # A sandbox of its own: its clock is moved forward days here, never back (its tokens
+    # outlive the days moved on, so no request is sent twice for a token renewed).
+    settings = SandboxSettings(provisioning_delay_seconds=0, token_lifetime_seconds=400 * 86_400)
+    with SandboxServer(settings) as server:
         yield server
 
 
@@ -188,7 +190,13 @@ async def test_cancel_on_day_3_works_and_the_window_is_on_the_outcome(
     customer_id = str(outcome.customer_id)
     await engine.days_pass(customer_id, 3)
 
+    await engine.admin.clear_calls()
     change = await engine.shop.cancel_subscription(f"rw-c3-{unique}", 0)
+    # two Partner Center requests: the subscription read (its count checked), the cancellation
+    assert await engine.admin.calls() == {
+        "GET /v1/customers/{customer_id}/subscriptions/{subscription_id}": 1,
+        "PATCH /v1/customers/{customer_id}/subscriptions/{subscription_id}": 1,
+    }
 
     assert change.cancelled and change.subscription_id == bought_line.subscription_id
     held = await holdings(engine.admin, customer_id)
@@ -230,7 +238,12 @@ async def test_a_reduction_within_the_window_takes_back_only_the_orders_licences
     assert too_many.code is RefusalCode.QUANTITY_REDUCTION_NOT_ALLOWED
     assert (await holdings(engine.admin, customer_id))[subscription_id][1] == 8
 
+    await engine.admin.clear_calls()
     change = await engine.shop.reduce_licences(f"rw-r-{unique}", 0, 2)
+    assert await engine.admin.calls() == {  # the read, the new total (shown at once)
+        "GET /v1/customers/{customer_id}/subscriptions/{subscription_id}": 1,
+        "PATCH /v1/customers/{customer_id}/subscriptions/{subscription_id}": 1,
+    }
 
     assert (change.quantity_before, change.quantity_after) == (8, 6)
     assert (await holdings(engine.admin, customer_id))[subscription_id][1:] == (6, "active")
