@@ -404,7 +404,8 @@ async def test_reconciliation_reports_a_change_made_behind_the_engines_back(
     # An operator accepts Partner Center's count (docs/LIFECYCLE.md, with the `temporal` CLI):
     # the record becomes 4, the drift is cleared, and the order's licences can be reduced again.
     accept = (
-        f"temporal workflow update execute --workflow-id subscriptions-{customer_id} "
+        "temporal workflow update start --wait-for-stage accepted "
+        f"--workflow-id subscriptions-{customer_id} "
         f'--name accept_drift --input \'{{"subscription_id": "{basic}"}}\''
     )
     assert " ".join(accept.split()).replace(customer_id, "<customer id>").replace(
@@ -420,7 +421,11 @@ async def test_reconciliation_reports_a_change_made_behind_the_engines_back(
     )
     out, err = await process.communicate()
     assert process.returncode == 0, (out + err).decode()
-    assert await drifted() is None
+
+    async def accepted() -> bool:  # (the CLI returns once the update is accepted)
+        return await drifted() is None
+
+    await eventually(accepted, timeout=30, what="the drift accepted")
     view = await engine.view(customer_id)
     assert (view.drifts, [(s.subscription_id, s.quantity) for s in view.expected]) == (
         [],
