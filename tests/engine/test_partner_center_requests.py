@@ -61,9 +61,11 @@ async def test_the_standard_order_asks_seven_times_and_its_history_is_short(
 ) -> None:
     """The standard order (a new customer, one Business line): the domain check, the customer,
     the agreement, the cart, the checkout, one look at the order, one at the customer's
-    subscriptions (the refund window of what it created); each a Partner Center step of its own, the customer's creation and the checkout as regular activities (what cannot be
-    undone), the rest as local ones; besides, the first step (which asks nobody) and the
-    customer slot's taking and giving back."""
+    subscriptions (the refund window of what it created); each a Partner Center step of its
+    own, the customer's creation and the checkout as regular activities (what cannot be
+    undone), the rest as local ones; besides, the first step (which asks nobody), the customer
+    slot's taking and giving back, and telling the customer's subscriptions workflow what was
+    bought."""
     shop, admin = counting
     unique = uuid.uuid4().hex[:8]
     document = order(f"std-{unique}", new_customer(f"std{unique}"), line(BUSINESS_BASIC, 3))
