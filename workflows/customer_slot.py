@@ -52,6 +52,9 @@ IDLE_BEFORE_CLOSING = timedelta(minutes=10)  # runs started before CLOSES_WHEN_I
 GRANTS_BEFORE_CONTINUE_AS_NEW = 500
 # Since this change, a run ends as soon as nobody holds or waits for the slot.
 CLOSES_WHEN_IDLE = "slot-closes-when-idle"
+# Since this change, a holder that gives the slot back and takes it again within one workflow
+# task of the slot's gets a new take (before, the take was answered as a retry of the old one).
+RETAKEN_AFTER_RELEASE = "slot-retaken-after-release"
 
 
 # Versioned deploys: upgrades, as the coordination queue's worker does; its changes go behind
@@ -87,11 +90,13 @@ class CustomerSlotWorkflow:
             assert holder is not None
             try:
                 await workflow.wait_condition(
-                    functools.partial(self._is_released, holder.workflow_id),
+                    functools.partial(self._given_back_or_retaken, holder),
                     timeout=timedelta(seconds=holder.lease_seconds),
                 )
             except TimeoutError:
                 workflow.logger.warning("slot lease expired; granting the next request")
+            if self._holder is not holder:
+                continue  # given back and taken anew in one task (`take_slot`): a new hold
             self._released.discard(holder.workflow_id)
             self._holder = None
             if (
@@ -156,6 +161,9 @@ class CustomerSlotWorkflow:
     def _is_released(self, workflow_id: str) -> bool:
         return workflow_id in self._released
 
+    def _given_back_or_retaken(self, holder: SlotRequest) -> bool:
+        return self._is_released(holder.workflow_id) or self._holder is not holder
+
     def _already_asked(self, request: SlotRequest) -> bool:
         holder = self._holder.workflow_id if self._holder else None
         return request.workflow_id == holder or any(
@@ -166,6 +174,18 @@ class CustomerSlotWorkflow:
     def take_slot(self, request: SlotRequest) -> SlotAnswer:
         """Grant the slot now if nobody holds or waits for it, else queue the request (the
         grant then comes by signal). Asked again (a retried activity), it answers the same."""
+        if (
+            self._holder is not None
+            and self._holder.workflow_id == request.workflow_id
+            and request.workflow_id in self._released
+            and workflow.patched(RETAKEN_AFTER_RELEASE)
+        ):
+            # The holder gave the slot back and asks for it anew, both within one workflow task
+            # (a customer's subscriptions workflow between two changes): the release counts
+            # first, so this is a new take (granted if nobody waits, else queued), never the
+            # old grant answered again while the run hands the slot to the next.
+            self._released.discard(request.workflow_id)
+            self._holder = None
         if self._holder is None or self._holder.workflow_id != request.workflow_id:
             if self._already_asked(request):
                 return SlotAnswer(granted=False)

@@ -16,7 +16,7 @@ from temporalio.worker import Worker
 
 from activities import messages as m
 from activities.customer_slot import CustomerSlotActivities
-from clients.contract import SlotAnswer, slot_workflow_id
+from clients.contract import SLOT_HOLDER_QUERY, SlotAnswer, slot_workflow_id
 from workflows.customer_slot import CustomerSlotWorkflow
 
 Slots = CustomerSlotActivities
@@ -94,3 +94,34 @@ async def test_a_second_take_is_answered_on_its_own(slots: Slots) -> None:
     assert await slots.take_customer_slot(again) == SlotAnswer(granted=False)
     await release(slots, customer, "order-again")  # withdrawn
     await release(slots, customer, "order-other")
+
+
+async def test_a_holder_giving_back_and_taking_again_at_once_gets_a_new_hold(
+    client: Client,
+) -> None:
+    """A customer's subscriptions workflow gives the slot back after one change and asks for it
+    again for the next; both can reach the slot in one workflow task of its (here: sent while
+    no worker runs). The take is a new one (a new grant number), the slot stays held by it, and
+    an order asking meanwhile waits: never two holders."""
+    queue = f"slots-retake-{uuid.uuid4().hex[:8]}"
+    slots = CustomerSlotActivities(client, queue)
+    customer = str(uuid.uuid4())
+    holder = "subscriptions-retake"
+    async with Worker(client, task_queue=queue, workflows=[CustomerSlotWorkflow]):
+        first = await slots.take_customer_slot(request(customer, holder, created=True))
+        assert (first.granted, first.grant_number) == (True, 1)
+    # no worker: the release and the next take wait for the slot's same workflow task
+    await release(slots, customer, holder)
+    again = asyncio.ensure_future(
+        slots.take_customer_slot(request(customer, holder).model_copy(update={"take": 1}))
+    )
+    await asyncio.sleep(1)
+    async with Worker(client, task_queue=queue, workflows=[CustomerSlotWorkflow]):
+        retaken = await asyncio.wait_for(again, 30)
+        assert (retaken.granted, retaken.grant_number) == (True, 2)
+        handle = client.get_workflow_handle(slot_workflow_id(customer))
+        assert await handle.query(SLOT_HOLDER_QUERY, result_type=str) == holder
+        other = await slots.take_customer_slot(request(customer, "order-after"))
+        assert not other.granted  # queued behind the new hold
+        await release(slots, customer, holder)
+        await release(slots, customer, "order-after")
