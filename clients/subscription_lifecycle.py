@@ -75,25 +75,6 @@ class PurchasesRecord(BaseModel):
     lines: list[FulfilledLine]
 
 
-class SubscriptionsState(BaseModel):
-    """The customer's subscriptions workflow's input, carried over by continue-as-new."""
-
-    model_config = ConfigDict(hide_input_in_errors=True)
-
-    customer_id: str
-    expected: dict[str, ExpectedSubscription] = Field(default_factory=dict)
-    watched: list[WindowedPurchase] = Field(default_factory=list)
-    drifts: dict[str, Drift] = Field(default_factory=dict)
-    recorded: dict[str, datetime] = Field(
-        default_factory=dict,
-        description="Purchases recorded, and when (a record told twice counts once; forgotten "
-        "after a while, so the state carried over stays small).",
-    )
-    last_reconciled_at: datetime | None = None
-    slot_takes: int = 0
-    events_sent: int = 0
-
-
 class SubscriptionCancellation(BaseModel):
     """Cancel the subscription line `line` of an order created."""
 
@@ -190,3 +171,27 @@ class CustomerSubscriptionsView(BaseModel):
     watched: list[WindowedPurchase] = Field(default_factory=list)
     drifts: list[Drift] = Field(default_factory=list)
     last_reconciled_at: datetime | None = None
+
+
+class SubscriptionsState(BaseModel):
+    """The customer's subscriptions workflow's input, carried over by continue-as-new."""
+
+    model_config = ConfigDict(hide_input_in_errors=True)
+
+    customer_id: str
+    expected: dict[str, ExpectedSubscription] = Field(default_factory=dict)
+    watched: list[WindowedPurchase] = Field(default_factory=list)
+    drifts: dict[str, Drift] = Field(default_factory=dict)
+    recorded: dict[str, datetime] = Field(
+        default_factory=dict,
+        description="Purchases recorded, and when (a record told twice counts once; forgotten "
+        "after a while, so the state carried over stays small).",
+    )
+    last_reconciled_at: datetime | None = None
+    reconcile_asked: bool = False
+    payment_failures: dict[str, PaymentFailedOutcome] = Field(
+        default_factory=dict,
+        description="What each failed payment undid, by order (told again, the same answer).",
+    )
+    slot_takes: int = 0
+    events_sent: int = 0

@@ -81,6 +81,7 @@ class WindowedPurchase(BaseModel):
     cancelled: bool = False
     closing_told: bool = False
     closed_told: bool = False
+    changes_asked: int = Field(0, description="Changes asked of the line so far (request ids).")
 
     def is_open(self, now: datetime) -> bool:
         return now < self.closes_at
@@ -139,6 +140,47 @@ class Drift(BaseModel):
 
 
 # ---------------------------------------------------------------------------- decisions
+
+
+def recorded_purchase(
+    record: ExpectedSubscription | None,
+    *,
+    subscription_id: str,
+    offer: str,
+    seats: int,
+    quantity_after: int,
+    purchase: str,
+    storefront: str | None,
+) -> tuple[ExpectedSubscription, Drift | None]:
+    """The record after a purchase of `seats` that left `quantity_after` at Partner Center.
+
+    A subscription the engine has no record of is recorded as Partner Center left it. One it
+    has is recorded as its record plus the purchase's seats: what the engine's orders say it
+    holds, whatever the order found there. If the order found something else (the subscription
+    was changed outside the engine), the record is not reset to it: the difference is a drift,
+    reported, and every later undo on it waits for an operator."""
+    if record is None:
+        return (
+            ExpectedSubscription(
+                subscription_id=subscription_id,
+                offer=offer,
+                quantity=quantity_after,
+                changed_by=purchase,
+                storefront=storefront,
+            ),
+            None,
+        )
+    updated = record.model_copy(
+        update={
+            "quantity": record.quantity + seats,
+            "changed_by": purchase,
+            "storefront": storefront,
+        }
+    )
+    held = HeldSubscription(
+        subscription_id=subscription_id, quantity=quantity_after, status="active"
+    )
+    return updated, drifted(updated, held)
 
 
 def _when(moment: datetime) -> str:

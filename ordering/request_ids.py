@@ -32,13 +32,14 @@ def line_quantity(line: int) -> str:
     return f"line-{line}:{QUANTITY}"
 
 
-def line_cancellation(line: int) -> str:
-    """The step that cancels the subscription order line `line` created (within its window)."""
-    return f"line-{line}:cancel"
+def line_cancellation(line: int, asked: int) -> str:
+    """The step that cancels the subscription order line `line` created, the `asked`-th change
+    asked of that line (each change a request of its own: a refused one is never answered again
+    to the next; a retried one is the same request)."""
+    return f"line-{line}:cancel:{asked}"
 
 
-def line_reduction(line: int, seats_left: int) -> str:
-    """The step that takes licences of order line `line` back, from `seats_left` still held:
-    each reduction of the line starts from another count, so each is a request of its own, and
-    a retried one (from the same count) is the same request."""
-    return f"line-{line}:reduce-from-{seats_left}"
+def line_reduction(line: int, asked: int) -> str:
+    """The step that takes licences of order line `line` back, the `asked`-th change asked of
+    that line."""
+    return f"line-{line}:reduce:{asked}"

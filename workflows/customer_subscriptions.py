@@ -91,6 +91,7 @@ with workflow.unsafe.imports_passed_through():
         drifted,
         due_notices,
         next_notice_at,
+        recorded_purchase,
         reduction_refusal,
         still_kept,
         undo_refusal,
@@ -103,9 +104,6 @@ with workflow.unsafe.imports_passed_through():
     from workflows.refusals import partner_center_refusal
 
 R = TypeVar("R")
-# How long a change (or a reconciliation) may hold the customer's slot before it is given to
-# the next: far longer than a few Partner Center requests take, even throttled.
-SLOT_LEASE = timedelta(minutes=30)
 # How long a purchase's record is remembered as told (a retried activity tells it again within
 # minutes; an order is never recorded twice otherwise).
 RECORDS_REMEMBERED = timedelta(days=30)
@@ -131,6 +129,14 @@ def nothing_recorded(order_id: str, line: int | None = None) -> Refusal:
     )
 
 
+def no_drift(subscription_id: str) -> Refusal:
+    return Refusal(
+        code=RefusalCode.INVALID_REQUEST,
+        message=f"Subscription {subscription_id} has no drift reported for this customer; "
+        "nothing to accept.",
+    )
+
+
 # Versioned deploys: upgrades, as the coordination queue's worker does (docs/VERSIONING.md).
 @workflow.defn(name=CUSTOMER_SUBSCRIPTIONS_WORKFLOW)
 class CustomerSubscriptionsWorkflow:
@@ -142,7 +148,7 @@ class CustomerSubscriptionsWorkflow:
         self._slot = SlotHolder()
         self._slot.continue_takes(state.slot_takes)
         self._news = False
-        self._reconcile_asked = False
+        self._reconciling: asyncio.Future[None] | None = None
         self._handing_over = 0  # webhook events being handed to their workflows
         self._handovers: set[asyncio.Future[None]] = set()
 
@@ -152,26 +158,27 @@ class CustomerSubscriptionsWorkflow:
         self._publish()
         while True:
             self._tell_due_notices()
-            if self._reconcile_asked:
-                self._reconcile_asked = False
-                await self._reconcile()
+            if self._state.reconcile_asked and self._reconciling is None:
+                self._state.reconcile_asked = False
+                self._reconciling = asyncio.ensure_future(self._reconcile())
             if workflow.info().is_continue_as_new_suggested():
                 await workflow.wait_condition(
                     lambda: (
                         workflow.all_handlers_finished()
                         and not self._changing.locked()
+                        and self._reconciling is None
                         and self._handing_over == 0
                     )
                 )
                 self._state.slot_takes = self._slot.takes
-                workflow.continue_as_new(self._state)
+                workflow.continue_as_new(self._state)  # (a reconciliation asked meanwhile too)
             wake_at = next_notice_at(
                 self._state.watched, workflow.now(), self._config.refund_window_notice
             )
             self._news = False
             with contextlib.suppress(TimeoutError):
                 await workflow.wait_condition(
-                    lambda: self._news or self._reconcile_asked,
+                    lambda: self._news or (self._state.reconcile_asked and not self._reconciling),
                     timeout=(wake_at - workflow.now()) if wake_at is not None else None,
                 )
 
@@ -187,14 +194,20 @@ class CustomerSubscriptionsWorkflow:
             key: at for key, at in self._state.recorded.items() if now - at < RECORDS_REMEMBERED
         }
         self._state.recorded[record.purchase] = now
+        drifts: list[Drift] = []
         for line in record.lines:
-            self._state.expected[line.subscription_id] = ExpectedSubscription(
+            expected, drift = recorded_purchase(
+                self._state.expected.get(line.subscription_id),
                 subscription_id=line.subscription_id,
                 offer=line.offer,
-                quantity=line.quantity_after,
-                changed_by=record.purchase,
+                seats=line.seats,
+                quantity_after=line.quantity_after,
+                purchase=record.purchase,
                 storefront=record.storefront,
             )
+            self._state.expected[line.subscription_id] = expected
+            if drift is not None:
+                drifts.append(drift)
             if line.window_closes_at is not None and line.seats > 0:
                 self._state.watched.append(
                     WindowedPurchase(
@@ -210,6 +223,14 @@ class CustomerSubscriptionsWorkflow:
                         closes_at=line.window_closes_at,
                     )
                 )
+        if drifts:  # the order found the subscription changed outside the engine
+            found = {d.subscription_id for d in drifts}
+            self._report_drifts(
+                [
+                    *(d for d in self._state.drifts.values() if d.subscription_id not in found),
+                    *drifts,
+                ]
+            )
         self._news = True
         self._publish()
 
@@ -240,6 +261,10 @@ class CustomerSubscriptionsWorkflow:
                     )
                 )
         self._state.watched = still_kept(self._state.watched, now)
+        kept = {purchase.purchase for purchase in self._state.watched}
+        self._state.payment_failures = {
+            key: told for key, told in self._state.payment_failures.items() if key in kept
+        }
         self._publish()
 
     # ------------------------------------------------------------------ changes
@@ -295,26 +320,31 @@ class CustomerSubscriptionsWorkflow:
         """Undo exactly what the order bought, line by line, while each window is open; say
         what could not be undone, and why."""
         key = order_workflow_id(request.order_id, request.storefront)
-        outcome = PaymentFailedOutcome(order_id=request.order_id)
-        async with self._changing, self._holding_slot(f"payment-failed:{key}"):
-            for purchase in [p for p in self._state.watched if p.purchase == key]:
-                step = undo_step(purchase, self._expected(purchase))
-                try:
-                    refusal = undo_refusal(purchase, self._expected(purchase), workflow.now())
-                    if refusal is not None:
-                        raise LineRefused(refusal)
-                    outcome.undone.append(
-                        await self._change(purchase, cancel=step.cancel, seats=step.seats)
-                    )
-                except LineRefused as line_refused:
-                    outcome.not_undone.append(
-                        NotUndone(
-                            line=purchase.line,
-                            subscription_id=purchase.subscription_id,
-                            refusal=line_refused.refusal,
+        async with self._changing:
+            told = self._state.payment_failures.get(key)
+            if told is not None:
+                return told  # told again: what was undone then (nothing more is undone)
+            outcome = PaymentFailedOutcome(order_id=request.order_id)
+            async with self._holding_slot(f"payment-failed:{key}"):
+                for purchase in [p for p in self._state.watched if p.purchase == key]:
+                    step = undo_step(purchase, self._expected(purchase))
+                    try:
+                        refusal = undo_refusal(purchase, self._expected(purchase), workflow.now())
+                        if refusal is not None:
+                            raise LineRefused(refusal)
+                        outcome.undone.append(
+                            await self._change(purchase, cancel=step.cancel, seats=step.seats)
                         )
-                    )
-        return outcome
+                    except LineRefused as line_refused:
+                        outcome.not_undone.append(
+                            NotUndone(
+                                line=purchase.line,
+                                subscription_id=purchase.subscription_id,
+                                refusal=line_refused.refusal,
+                            )
+                        )
+            self._state.payment_failures[key] = outcome
+            return outcome
 
     @payment_failed.validator
     def _validate_payment_failed(self, request: PaymentFailure) -> None:
@@ -354,12 +384,14 @@ class CustomerSubscriptionsWorkflow:
             self._report_drifts([*self._other_drifts(drift.subscription_id), drift])
             raise LineRefused(changed_outside(drift))
         scope = request_scope(purchase.purchase, purchase.order_id)
+        purchase.changes_asked += 1  # this change's own request id, kept by its retries
+        asked = purchase.changes_asked
         before = expected.quantity
         if cancel:
             await self._partner_center(
                 m.CANCEL_SUBSCRIPTION,
                 m.CancelSubscription(
-                    request_id=ids.request_id(scope, ids.line_cancellation(purchase.line)),
+                    request_id=ids.request_id(scope, ids.line_cancellation(purchase.line, asked)),
                     customer_id=customer_id,
                     subscription=current.body,
                 ),
@@ -373,9 +405,7 @@ class CustomerSubscriptionsWorkflow:
             changed = await self._partner_center(
                 m.SET_QUANTITY,
                 m.SetQuantity(
-                    request_id=ids.request_id(
-                        scope, ids.line_reduction(purchase.line, purchase.seats_left)
-                    ),
+                    request_id=ids.request_id(scope, ids.line_reduction(purchase.line, asked)),
                     customer_id=customer_id,
                     subscription=current.body,
                     quantity=after,
@@ -418,7 +448,11 @@ class CustomerSubscriptionsWorkflow:
     # ------------------------------------------------------------------ the customer's slot
 
     def _holding_slot(self, purpose: str) -> _HeldSlot:
-        return _HeldSlot(self._slot, self._state.customer_id, purpose)
+        """The customer's slot for one change (or reconciliation), leased as an order's is
+        (`customer_slot_lease`, 3 hours: longer than a change's provisioning may be followed)."""
+        return _HeldSlot(
+            self._slot, self._state.customer_id, purpose, self._config.waits.customer_slot_lease
+        )
 
     @workflow.signal(name=SLOT_GRANTED_SIGNAL)
     def customer_slot_granted(self, grant: SlotGrant) -> None:
@@ -428,64 +462,81 @@ class CustomerSubscriptionsWorkflow:
 
     @workflow.signal(name=RECONCILE_SIGNAL)
     def reconcile(self, request: ReconcileRequest) -> None:
-        self._reconcile_asked = True
+        self._state.reconcile_asked = True
 
     async def _reconcile(self) -> None:
         """Compare the record with what Partner Center holds, under the customer's slot (no
-        change of the engine's is half-way meanwhile); report every difference."""
-        if not self._state.expected:
-            return
-        async with self._changing, self._holding_slot("reconcile"):
-            listed = await steps.commit(
-                m.READ_SUBSCRIPTIONS,
-                m.CustomerRef(customer_id=self._state.customer_id),
-                m.SubscriptionList,
-            )
-        held = [
-            HeldSubscription(subscription_id=s.id, quantity=s.quantity, status=s.status)
-            for s in listed.items
-        ]
-        self._state.last_reconciled_at = workflow.now()
-        self._report_drifts(drift_between(self._state.expected, held))
+        change of the engine's is half-way meanwhile), against the record as it was when the
+        list was asked for (an order that takes no slot may record a new subscription while it
+        is read); report every difference. Runs beside the main loop, so the windows' notices
+        never wait for it."""
+        try:
+            if not self._state.expected:
+                return
+            async with self._changing, self._holding_slot("reconcile"):
+                recorded = {k: v.model_copy() for k, v in self._state.expected.items()}
+                listed = await steps.commit(
+                    m.READ_SUBSCRIPTIONS,
+                    m.CustomerRef(customer_id=self._state.customer_id),
+                    m.SubscriptionList,
+                )
+                held = [
+                    HeldSubscription(subscription_id=s.id, quantity=s.quantity, status=s.status)
+                    for s in listed.items
+                ]
+                self._state.last_reconciled_at = workflow.now()
+                self._report_drifts(drift_between(recorded, held))
+        finally:
+            self._reconciling = None
+            self._news = True
 
     @workflow.update(name=ACCEPT_DRIFT_UPDATE)
     async def accept_drift(self, request: DriftAcceptance) -> ExpectedSubscription:
         """An operator accepts what Partner Center holds of a drifted subscription: read again
-        under the customer's slot, it becomes the record (the windows of the orders on it keep
-        at most what it holds); the drift is cleared. Nothing is changed at Partner Center."""
+        under the customer's slot, it becomes the record (one Partner Center no longer lists is
+        recorded as deleted); the windows of the orders on it keep at most what it holds, the
+        newest purchases' first given up (as Microsoft takes seats back newest first); the
+        drift is cleared. Nothing is changed at Partner Center."""
         async with self._changing, self._holding_slot(f"accept-drift:{request.subscription_id}"):
-            current = await steps.commit(
-                m.READ_SUBSCRIPTION_FOR_CHANGE,
-                m.SubscriptionQuery(
-                    customer_id=self._state.customer_id, subscription_id=request.subscription_id
-                ),
-                m.SubscriptionForChange,
+            drift = self._state.drifts.get(request.subscription_id)
+            if drift is None:  # cleared while this waited for the slot
+                raise refused(no_drift(request.subscription_id))
+            record = self._state.expected[request.subscription_id]
+            quantity, status = record.quantity, "deleted"  # (Partner Center lists it no more)
+            if drift.held_quantity is not None:
+                try:
+                    current = await self._partner_center(
+                        m.READ_SUBSCRIPTION_FOR_CHANGE,
+                        m.SubscriptionQuery(
+                            customer_id=self._state.customer_id,
+                            subscription_id=request.subscription_id,
+                        ),
+                        m.SubscriptionForChange,
+                    )
+                    quantity, status = current.state.quantity, current.state.status
+                except LineRefused:
+                    pass  # gone since: deleted
+            record.quantity, record.status = quantity, status
+            kept = 0 if status == "deleted" else quantity
+            on_it = [p for p in self._state.watched if p.subscription_id == record.subscription_id]
+            for purchase in sorted(on_it, key=lambda p: p.closes_at):
+                purchase.seats_left = min(purchase.seats_left, kept)
+                kept -= purchase.seats_left
+                purchase.cancelled = purchase.cancelled or status == "deleted"
+            workflow.logger.warning(
+                "drift of subscription %s accepted by an operator: the record is now %d "
+                "licences, %s",
+                request.subscription_id,
+                record.quantity,
+                record.status,
             )
-        record = self._state.expected[request.subscription_id]
-        record.quantity, record.status = current.state.quantity, current.state.status
-        for purchase in self._state.watched:
-            if purchase.subscription_id == request.subscription_id:
-                purchase.seats_left = min(purchase.seats_left, record.quantity)
-                purchase.cancelled = purchase.cancelled or record.status == "deleted"
-        workflow.logger.warning(
-            "drift of subscription %s accepted by an operator: the record is now %d licences, %s",
-            request.subscription_id,
-            record.quantity,
-            record.status,
-        )
-        self._report_drifts(self._other_drifts(request.subscription_id))
-        return record
+            self._report_drifts(self._other_drifts(request.subscription_id))
+            return record
 
     @accept_drift.validator
     def _validate_acceptance(self, request: DriftAcceptance) -> None:
         if request.subscription_id not in self._state.drifts:
-            raise refused(
-                Refusal(
-                    code=RefusalCode.INVALID_REQUEST,
-                    message=f"Subscription {request.subscription_id} has no drift reported "
-                    "for this customer; nothing to accept.",
-                )
-            )
+            raise refused(no_drift(request.subscription_id))
 
     def _other_drifts(self, subscription_id: str) -> list[Drift]:
         return [d for key, d in self._state.drifts.items() if key != subscription_id]
@@ -590,13 +641,14 @@ class CustomerSubscriptionsWorkflow:
 class _HeldSlot:
     """`async with`: the customer's slot held for one change (or reconciliation)."""
 
-    def __init__(self, slot: SlotHolder, customer_id: str, purpose: str) -> None:
+    def __init__(self, slot: SlotHolder, customer_id: str, purpose: str, lease: timedelta) -> None:
         self._slot = slot
         self._customer_id = customer_id
         self._purpose = purpose
+        self._lease = lease
 
     async def __aenter__(self) -> None:
-        await self._slot.take(self._customer_id, self._purpose, lease=SLOT_LEASE)
+        await self._slot.take(self._customer_id, self._purpose, lease=self._lease)
 
     async def __aexit__(self, *_: object) -> None:
         await self._slot.release()

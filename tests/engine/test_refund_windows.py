@@ -279,13 +279,9 @@ async def test_payment_failed_on_day_2_undoes_exactly_that_order(
     held = await holdings(engine.admin, customer_id)
     assert held[basic][1:] == (8, "active")  # the customer's 5 and order A's 3 stay
     assert held[standard][2] == "deleted"
-    twice = await engine.shop.payment_failed(f"rw-b-{unique}")  # told again: nothing more
-    assert twice.undone == []
-    assert {(n.line, n.refusal.code) for n in twice.not_undone} == {
-        (0, RefusalCode.NOTHING_TO_UNDO),
-        (1, RefusalCode.SUBSCRIPTION_NOT_ACTIVE),
-    }
-    assert await holdings(engine.admin, customer_id) == held
+    twice = await engine.shop.payment_failed(f"rw-b-{unique}")  # told again: the same answer
+    assert twice == undone
+    assert await holdings(engine.admin, customer_id) == held  # and nothing more undone
 
 
 async def _refused(call: Any) -> Any:
@@ -438,3 +434,58 @@ async def test_reconciliation_reports_a_change_made_behind_the_engines_back(
 
 def _at(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+async def test_a_later_order_finding_a_change_made_outside_never_lets_a_cancel_take_its_licences(
+    engine: Engine, unique: str
+) -> None:
+    """Order A creates a subscription of 5; it is lowered to 3 in Partner Center directly; order
+    B adds 2 (Partner Center: 5). The record says what the orders bought (7), not what B found:
+    the drift is reported at once, and A's cancellation (which would take B's 2) is refused."""
+    first = await bought(
+        engine.shop, f"rw-x-{unique}", new_customer(f"rwx{unique}"), line(BUSINESS_STANDARD, 5)
+    )
+    customer_id = str(first.customer_id)
+    standard = str(first.lines[0].subscription_id)
+    await engine.subscriptions_of(customer_id)
+    await engine.admin.change_subscription(customer_id, standard, quantity=3)
+    await bought(
+        engine.shop, f"rw-y-{unique}", known_customer(customer_id), line(BUSINESS_STANDARD, 2)
+    )
+    assert (await holdings(engine.admin, customer_id))[standard][1] == 5
+
+    view = await engine.view(customer_id)
+    assert [(s.subscription_id, s.quantity) for s in view.expected] == [(standard, 7)]
+    assert [(d.expected_quantity, d.held_quantity) for d in view.drifts] == [(7, 5)]
+    refused = await _refused(engine.shop.cancel_subscription(f"rw-x-{unique}", 0))
+    assert refused.code in (RefusalCode.SUBSCRIPTION_DRIFTED, RefusalCode.OTHER_ORDERS_LICENCES)
+    undone = await engine.shop.payment_failed(f"rw-x-{unique}")
+    assert undone.undone == [] and [n.refusal.code for n in undone.not_undone] == [
+        RefusalCode.SUBSCRIPTION_DRIFTED
+    ]
+    assert (await holdings(engine.admin, customer_id))[standard][1:] == (5, "active")
+
+
+async def test_a_change_microsoft_refused_once_can_be_asked_again(
+    engine: Engine, unique: str
+) -> None:
+    """Each change asked is a request of its own: Microsoft's refusal of one is never the answer
+    to the next (a retried one, though, is the same request)."""
+    customer_id, basic = await customer_with_basic(engine.admin, unique, seats=5)
+    order_id = f"rw-m-{unique}"
+    await bought(engine.shop, order_id, known_customer(customer_id), line(BUSINESS_BASIC, 3))
+    await engine.admin.refuse_next(
+        "PATCH /v1/customers/{customer_id}/subscriptions/{subscription_id}",
+        400,
+        800090,
+        "Subscription quantity cannot be decreased.",
+    )
+    refused = await _refused(engine.shop.reduce_licences(order_id, 0, 2))
+    assert (refused.code, refused.partner_center_code) == (
+        RefusalCode.QUANTITY_REDUCTION_NOT_ALLOWED,
+        "800090",
+    )
+    assert (await holdings(engine.admin, customer_id))[basic][1] == 8
+    change = await engine.shop.reduce_licences(order_id, 0, 2)
+    assert change.quantity_after == 6
+    assert (await holdings(engine.admin, customer_id))[basic][1] == 6
