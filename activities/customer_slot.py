@@ -35,6 +35,7 @@ def _slot_request(request: m.CustomerSlotRequest) -> SlotRequest:
         workflow_id=request.workflow_id,
         purpose=request.purpose,
         created_customer=request.created_customer,
+        take=request.take,
     )
     if request.lease_seconds is not None:  # else the slot's default lease
         slot_request.lease_seconds = request.lease_seconds
@@ -104,7 +105,10 @@ class CustomerSlotActivities:
         run that has ended meanwhile (its lease ran out) needs nothing."""
         handle = self._client.get_workflow_handle(slot_workflow_id(release.customer_id))
         try:
-            await handle.signal(RELEASE_SLOT_SIGNAL, SlotRelease(workflow_id=release.workflow_id))
+            await handle.signal(
+                RELEASE_SLOT_SIGNAL,
+                SlotRelease(workflow_id=release.workflow_id, take=release.take),
+            )
         except RPCError as error:
             if error.status is not RPCStatusCode.NOT_FOUND:
                 raise

@@ -542,6 +542,7 @@ class CustomerSlotRelease(BaseModel):
 
     customer_id: str
     workflow_id: str  # the holder giving the slot back (or withdrawing its request)
+    take: int | None = None  # the take it ends (`CustomerSlotRequest.take`)
 
 
 # ---------------------------------------------------------------------- webhooks to storefronts

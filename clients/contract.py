@@ -295,6 +295,7 @@ class SlotRequest(BaseModel):
     workflow_id: str
     purpose: str
     lease_seconds: float = 3 * 3600
+    take: int | None = None  # the requester's own count of its takes (its update's id)
     # The requester created the customer a moment ago, and this request started the customer's
     # first slot run ever (take_slot only): it may learn that nobody came before it.
     created_customer: bool = False
@@ -317,6 +318,10 @@ class SlotRelease(BaseModel):
     model_config = ConfigDict(hide_input_in_errors=True)
 
     workflow_id: str
+    # The take it ends (`SlotRequest.take`; None from holders that do not number their takes).
+    # A release sent again after a crash names its old take, and the slot ignores it once the
+    # same workflow holds (or waits for) a later one.
+    take: int | None = None
 
 
 class SlotGrant(BaseModel):

@@ -215,7 +215,19 @@ class CustomerSlotWorkflow:
 
     @workflow.signal(name=RELEASE_SLOT_SIGNAL)
     def release_slot(self, release: SlotRelease) -> None:
+        if release.take is not None and not self._ends_a_take(release):
+            # A release of an earlier take, sent again (its holder's worker crashed and ran it
+            # once more): that take is over; the same workflow's later one stands.
+            workflow.logger.info("a release of an earlier take ignored")
+            return
         self._released.add(release.workflow_id)
+
+    def _ends_a_take(self, release: SlotRelease) -> bool:
+        """The release names the take that holds the slot, or one that waits for it."""
+        return any(
+            request.workflow_id == release.workflow_id and request.take == release.take
+            for request in ([self._holder] if self._holder is not None else []) + self._queue
+        )
 
     @workflow.query(name=SLOT_HOLDER_QUERY)
     def holder(self) -> str | None:
@@ -318,6 +330,7 @@ class SlotHolder:
         if self._customer_id is None:
             return
         customer_id, self._customer_id = self._customer_id, None
+        take = self._takes - 1 if self._taken else None  # the take it ends
         release = SlotRelease(workflow_id=workflow.info().workflow_id)
         if not self._taken:
             await workflow.get_external_workflow_handle(slot_workflow_id(customer_id)).signal(
@@ -326,7 +339,11 @@ class SlotHolder:
             return
         await workflow.execute_local_activity(
             m.RELEASE_CUSTOMER_SLOT,
-            m.CustomerSlotRelease(customer_id=customer_id, workflow_id=release.workflow_id),
+            m.CustomerSlotRelease(
+                customer_id=customer_id,
+                workflow_id=release.workflow_id,
+                take=take,
+            ),
             start_to_close_timeout=timedelta(seconds=30),
             schedule_to_close_timeout=timedelta(days=1),
             retry_policy=steps.RETRY,

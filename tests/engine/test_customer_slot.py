@@ -17,6 +17,7 @@ from temporalio.worker import Worker
 from activities import messages as m
 from activities.customer_slot import CustomerSlotActivities
 from clients.contract import SLOT_HOLDER_QUERY, SlotAnswer, slot_workflow_id
+from tests.helpers import eventually
 from workflows.customer_slot import CustomerSlotWorkflow
 
 Slots = CustomerSlotActivities
@@ -125,3 +126,40 @@ async def test_a_holder_giving_back_and_taking_again_at_once_gets_a_new_hold(
         assert not other.granted  # queued behind the new hold
         await release(slots, customer, holder)
         await release(slots, customer, "order-after")
+
+
+async def test_a_release_sent_again_after_a_crash_never_ends_a_later_hold(client: Client) -> None:
+    """A holder's worker crashes after giving the slot back and taking it anew; replayed, the
+    release is sent again, naming the take it ended. The slot ignores it: the later hold
+    stands, and the order asking meanwhile still waits."""
+    queue = f"slots-stale-{uuid.uuid4().hex[:8]}"
+    slots = CustomerSlotActivities(client, queue)
+    customer = str(uuid.uuid4())
+    holder = "subscriptions-stale"
+
+    def give_back(take: int) -> m.CustomerSlotRelease:
+        return m.CustomerSlotRelease(customer_id=customer, workflow_id=holder, take=take)
+
+    async with Worker(client, task_queue=queue, workflows=[CustomerSlotWorkflow]):
+        first = await slots.take_customer_slot(request(customer, holder, created=True))
+        assert first.granted
+        await slots.release_customer_slot(give_back(0))
+        handle = client.get_workflow_handle(slot_workflow_id(customer))
+        second = await slots.take_customer_slot(
+            request(customer, holder).model_copy(update={"take": 1})
+        )
+        assert second.granted
+        other = await slots.take_customer_slot(request(customer, "order-waiting"))
+        assert not other.granted
+
+        await slots.release_customer_slot(give_back(0))  # sent again
+
+        await asyncio.sleep(0.5)
+        assert await handle.query(SLOT_HOLDER_QUERY, result_type=str) == holder
+        await slots.release_customer_slot(give_back(1))
+
+        async def handed_on() -> bool:
+            return await handle.query(SLOT_HOLDER_QUERY, result_type=str) == "order-waiting"
+
+        await eventually(handed_on, timeout=10, what="the slot handed to the waiting order")
+        await release(slots, customer, "order-waiting")
