@@ -16,6 +16,13 @@ again. The histories then tell what each worker process ran and which orders the
 were running (`devtools/worker_shares.py`). With `--requests-per-minute R`, the workers share a
 Partner Center cap of R and the sandbox throttles past R in any 60 seconds (its random 429s are
 off then, so each 429 it counts is a request over the cap).
+
+From 40 orders on, a few customers' completed purchases are undone through the SDK (reductions,
+cancellations, failed payments) while new orders of the same customer race them and a worker is
+killed (`devtools/chaos_undo.py` has the plan, decided from the seed, with every answer known in
+advance); the verdict then holds each subscription at Partner Center to what was bought less
+what the accepted requests took back, checks that refused requests changed nothing, and compares
+each customer's subscriptions workflow's record with Partner Center.
 """
 
 from __future__ import annotations
@@ -38,8 +45,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from temporalio.api.enums.v1 import EventType, PendingActivityState, WorkflowExecutionStatus
-from temporalio.client import Client, WorkflowHistory
+from temporalio.api.enums.v1 import EventType, PendingActivityState
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHistory
 
 from clients.contract import (
     LicenceOutcome,
@@ -136,6 +143,15 @@ def _since(
 
 WAIT_FOR_SHARES = 20.0  # seconds a kill waits for every live worker to have run orders
 FAULT_THROTTLED = f"{FAULT_PREFIX}throttled"
+# How long an undo request may wait to be accepted, and then for its answer: far longer than a
+# killed worker's workflow task takes to be run again (its timeout, 10 s) or a regular activity
+# struck by a kill (45 s), so that no request is left with its outcome unknown (the SDK's
+# lifecycle calls take no id to ask again with). One without an answer by then fails the run.
+UNDO_ANSWER_TIMEOUT = timedelta(minutes=2)
+# How long the kill reserved for the undo requests looks for the engine in the middle of one
+UNDO_KILL_WAIT = 10.0
+UPDATE_ACCEPTED = EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED
+UPDATE_COMPLETED = EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED
 
 
 @dataclass
@@ -237,6 +253,21 @@ class Report:
     over_cap: int = 0  # requests the sandbox throttled as over the cap
     busiest_minute: int = 0  # the most requests in 60 s (the sandbox's count, read each second)
     busiest_stretch: Stretch | None = None  # the nearest to what the one shared bucket allows
+    # Undo requests (devtools/chaos_undo.py): what was asked and answered, and what was found.
+    undo_requests: int = 0
+    undo_answers: dict[str, int] = field(default_factory=dict)  # "accepted" or refusal code
+    undo_changes: list[LifecycleChange] = field(default_factory=list)  # what accepted ones did
+    # Answered otherwise than the plan says, or not at all; a step of the plan gone otherwise.
+    undo_unexpected: list[str] = field(default_factory=list)
+    refused_undo_changed: list[str] = field(default_factory=list)  # refused, yet changed
+    undo_windows: list[str] = field(default_factory=list)  # the record's windows, not as planned
+    # Subscriptions whose status differs: deleted though not cancelled, or the reverse.
+    status_drift: dict[str, str] = field(default_factory=dict)
+    # A customer's subscriptions workflow's record against Partner Center (subscription id, or
+    # customer id without a record -> what differs).
+    record_drift: dict[str, str] = field(default_factory=dict)
+    records_checked: int = 0  # customers whose record was compared
+    kills_during_undo: int = 0  # kills made while undo requests awaited their answers
 
     @property
     def ok(self) -> bool:
@@ -246,6 +277,11 @@ class Report:
             or self.duplicate_customers
             or self.duplicate_subscriptions
             or self.drift
+            or self.status_drift
+            or self.record_drift
+            or self.undo_unexpected
+            or self.refused_undo_changed
+            or self.undo_windows
             or self.orphans.total()
             or failed
             or self.licence_failures
@@ -254,6 +290,21 @@ class Report:
             # once a second, a measurement of time, not a count)
             or self.unattributed_tasks
         )
+
+    def failed(self) -> dict[str, dict[str, Any]]:
+        """The failed orders: order id -> their refusal's codes and each line's offer and state
+        (no sentence: ids and codes only)."""
+        return {
+            order_id: {
+                "code": outcome.refusal.code.value if outcome.refusal else None,
+                "partner_center_code": outcome.refusal.partner_center_code
+                if outcome.refusal
+                else None,
+                "lines": [(li.offer, li.state.value) for li in outcome.lines],
+            }
+            for order_id, outcome in sorted(self.outcomes.items())
+            if outcome.phase is Phase.FAILED
+        }
 
     def refusals(self) -> Counter[str]:
         return Counter(
@@ -271,13 +322,15 @@ class Report:
             f"  completed                {phases.get('completed', 0)}",
             f"  refused                  {phases.get('refused', 0)}  "
             + ", ".join(f"{c}: {n}" for c, n in sorted(codes.items())),
-            f"  cancelled / failed       {phases.get('cancelled', 0)} / {phases.get('failed', 0)}",
+            f"  cancelled / failed       {phases.get('cancelled', 0)} / {phases.get('failed', 0)}"
+            + (f"  {_examples(sorted(self.failed()))}" if self.failed() else ""),
             f"  still running (lost?)    {len(self.still_running)}",
             f"  licence requests         {self.licence_requests} "
             f"({len(self.licence_outcomes)} done, {len(self.licence_failures)} failed)",
             f"  duplicate customers      {len(self.duplicate_customers)}",
             f"  duplicate subscriptions  {len(self.duplicate_subscriptions)}",
             f"  quantity drift           {len(self.drift)} subscription(s) {self.drift or ''}",
+            *self._render_undo(),
             f"  orphans                  {self.orphans.total()}  "
             f"({self.unbought_new_customer_orders} new customers' orders bought nothing)",
             *(
@@ -295,6 +348,31 @@ class Report:
             f"  verdict                  {'OK' if self.ok else 'NOT OK'}",
         ]
         return "\n".join(lines)
+
+    def _render_undo(self) -> list[str]:
+        lines = []
+        if self.undo_requests:
+            accepted = self.undo_answers.get(ACCEPTED, 0)
+            refused = {c: n for c, n in self.undo_answers.items() if c != ACCEPTED}
+            lines += [
+                f"  undo requests            {self.undo_requests} ({accepted} accepted, "
+                f"{sum(refused.values())} refused"
+                + "".join(f", {c}: {n}" for c, n in sorted(refused.items()))
+                + f"); not as planned {len(self.undo_unexpected)}"
+                + "".join(f"\n    {u}" for u in self.undo_unexpected[:5]),
+                f"  refused, yet changed     {len(self.refused_undo_changed)}  "
+                + _examples(self.refused_undo_changed),
+                f"  windows not as planned   {len(self.undo_windows)}  "
+                + _examples(self.undo_windows, 1),
+                f"  kills during undo        {self.kills_during_undo}",
+            ]
+        lines += [
+            f"  status drift             {len(self.status_drift)} subscription(s) "
+            f"{self.status_drift or ''}",
+            f"  engine's record drift    {len(self.record_drift)} subscription(s) "
+            f"({self.records_checked} customers' records) {self.record_drift or ''}",
+        ]
+        return lines
 
     def _render_workers(self) -> list[str]:
         lines = []
@@ -334,8 +412,19 @@ class Report:
             "outcomes": len(self.outcomes),
             "phases": dict(Counter(o.phase.value for o in self.outcomes.values())),
             "refusals": dict(self.refusals()),
+            "failed": self.failed(),
             "still_running": self.still_running,
             "drift": self.drift,
+            "status_drift": self.status_drift,
+            "record_drift": self.record_drift,
+            "records_checked": self.records_checked,
+            "undo_requests": self.undo_requests,
+            "undo_answers": self.undo_answers,
+            "undo_changes": [c.model_dump(mode="json") for c in self.undo_changes],
+            "undo_unexpected": self.undo_unexpected,
+            "refused_undo_changed": self.refused_undo_changed,
+            "undo_windows": self.undo_windows,
+            "kills_during_undo": self.kills_during_undo,
             "duplicate_customers": self.duplicate_customers,
             "duplicate_subscriptions": self.duplicate_subscriptions,
             "orphans": self.orphans.as_json(),
@@ -461,6 +550,43 @@ class Processes:
         self.stop_server()
 
 
+class RestartGate:
+    """Undo requests and server restarts never overlap. An update asked while the server stops
+    may be lost, or carried out with its answer lost; the SDK's lifecycle calls take no id to
+    ask again with, so asking again could be a second request (a second reduction), and the
+    verdict's counts would hang on timing. Orders and licence requests are asked again through
+    restarts as before (an order id, a request id: the same one)."""
+
+    def __init__(self) -> None:
+        self._changed = asyncio.Condition()
+        self._asking = 0
+        self._restarting = False
+
+    @asynccontextmanager
+    async def asking(self) -> AsyncIterator[None]:
+        async with self._changed:
+            await self._changed.wait_for(lambda: not self._restarting)
+            self._asking += 1
+        try:
+            yield
+        finally:
+            async with self._changed:
+                self._asking -= 1
+                self._changed.notify_all()
+
+    @asynccontextmanager
+    async def restarting(self) -> AsyncIterator[None]:
+        async with self._changed:
+            await self._changed.wait_for(lambda: self._asking == 0)
+            self._restarting = True
+        try:
+            yield
+        finally:
+            async with self._changed:
+                self._restarting = False
+                self._changed.notify_all()
+
+
 class Chaos:
     def __init__(
         self,
@@ -488,6 +614,13 @@ class Chaos:
         self.client: Client | None = None
         self.served: list[tuple[float, int]] = []  # (monotonic time, requests served so far)
         self.counting: asyncio.Future[None] | None = None  # reads `served`, with a cap
+        # Undo requests (devtools/chaos_undo.py), and what keeps them apart from restarts
+        self.undo_plan: list[UndoCustomer] = undo_plan(orders, seed, self.tag)
+        self.undo_runs: list[UndoRun] = []
+        self.undo_in_flight = 0  # asked, not yet answered
+        self.undo_asked = asyncio.Event()  # the first undo requests are asked (or none will be)
+        self.gate = RestartGate()
+        self.disrupting = asyncio.Lock()  # one disruption at a time (a kill, or a restart)
 
     async def run(self) -> Report:
         started = time.monotonic()
@@ -520,7 +653,20 @@ class Chaos:
         dynamics_owner = await admin.add_customer("Dyn", f"dyn{self.tag}.onmicrosoft.com")
         instance = await admin.add_subscription(dynamics_owner, catalog_item(DYNAMICS), quantity=10)
         self.seeded[instance["id"]] = 10
-        self.seeded_customers = {*known, racer, dynamics_owner}
+        undo_known: dict[int, str] = {}  # undo customers with a subscription of their own
+        for customer in self.undo_plan:
+            if customer.known:
+                undo_known[customer.index] = await admin.add_customer(
+                    f"Undo {customer.index}", f"undo{customer.index}k{self.tag}.onmicrosoft.com"
+                )
+                held = await admin.add_subscription(
+                    undo_known[customer.index],
+                    catalog_item(BUSINESS_BASIC),
+                    quantity=customer.held,
+                    billingCycle="monthly",
+                )
+                self.seeded[held["id"]] = customer.held
+        self.seeded_customers = {*known, racer, dynamics_owner, *undo_known.values()}
         self.report.workers = self.workers
         self.report.cap = self.requests_per_minute
         await admin.clear_calls()
@@ -536,9 +682,15 @@ class Chaos:
 
         client = self.client = await connect(local_server(procs.address))
         shop = Storefront(client, task_queue=procs.task_queue)
-        documents = self.documents = self._orders(known, racer)
-        self.report.placed = len(documents)
-        chaos = asyncio.ensure_future(self._disrupt(procs, admin))
+        documents = self._orders(known, racer)
+        self.documents = list(documents)  # (and the undo customers' orders, as they are placed)
+        self.report.placed = len(documents) + ORDERS_PER_CUSTOMER * len(self.undo_plan)
+        reserved = 1 if self.undo_plan and self.kills > 0 else 0  # a kill while undoing
+        chaos = asyncio.gather(
+            self._disrupt(procs, admin, self.kills - reserved),
+            *([self._kill_while_undoing(procs, admin)] if reserved else []),
+        )
+        undoing = asyncio.ensure_future(self._undo_all(shop, undo_known))
         # Orders arrive over time; the racing ones all at once.
         racing = [d for d in documents if d.order_id.startswith("race")]
         for document in documents:
@@ -561,20 +713,21 @@ class Chaos:
         self.report.licence_requests = len(licences)
         licence_results = asyncio.gather(*(self._licences(shop, request) for request in licences))
         await chaos
+        await undoing
         await licence_results
-        await self._collect(shop, documents, procs)
+        await self._collect(shop, self.documents, procs)
         if self.counting is not None:
             self.counting.cancel()
         await admin.set_faults()
-        await self._reconcile(admin)
+        await self._reconcile(admin, shop)
         if self.workers > 1:
-            ids = [order_workflow_id(d.order_id) for d in documents]
+            ids = [order_workflow_id(d.order_id) for d in self.documents]
             ids += [licences_workflow_id(r.request_id) for r in licences]
             self._shares(procs, tally(await self._histories(client, ids)))
 
     def _orders(self, known: list[str], racer: str) -> list[OrderDocument]:
         docs: list[dict[str, Any]] = []
-        regular = max(0, self.total - 20)
+        regular = max(0, self.total - RACING_ORDERS - ORDERS_PER_CUSTOMER * len(self.undo_plan))
         for n in range(regular):
             roll = self.random.random()
             order_id = f"o{n}-{self.tag}"
@@ -614,7 +767,7 @@ class Chaos:
                 customer, lines = self._end_of_sale_for_new_customer(n)
                 docs[n] = {"order_id": docs[n]["order_id"], "customer": customer, "lines": lines}
                 missing -= 1
-        for n in range(min(20, self.total)):
+        for n in range(min(RACING_ORDERS, self.total)):
             docs.append(
                 {
                     "order_id": f"race{n}-{self.tag}",
@@ -642,9 +795,18 @@ class Chaos:
                 kinds["education plans for unqualified customers"] += 1
             else:
                 kinds["known customers"] += 1
+        undo = self.undo_plan
+        undoing = {
+            "undo: known customers with a subscription": sum(c.known for c in undo),
+            "undo: customers created by the run": sum(not c.known for c in undo),
+            "undo: their orders (1 each an education plan)": ORDERS_PER_CUSTOMER * len(undo),
+            "undo requests": sum(len(c.requests()) for c in undo),
+            **{f"undo requests {code}": n for code, n in planned_answers(undo).items()},
+        }
         return {
             "orders": self.total,
             **dict(sorted(kinds.items())),
+            **(undoing if undo else {}),
             "licence requests": 5,
             "worker kills": self.kills,
             "server restarts": self.server_restarts,
@@ -656,27 +818,65 @@ class Chaos:
             ),
         }
 
-    async def _disrupt(self, procs: Processes, admin: SandboxAdmin) -> None:
-        events = ["kill"] * self.kills + ["restart"] * self.server_restarts
+    async def _disrupt(self, procs: Processes, admin: SandboxAdmin, kills: int) -> None:
+        events = ["kill"] * kills + ["restart"] * self.server_restarts
         self.random.shuffle(events)
         for event in events:
             await asyncio.sleep(self.random.uniform(1.0, 4.0))
             if event == "kill":
-                place = await self._kill_one(procs, admin)
-                self.report.worker_kills += 1
-                await asyncio.sleep(self.random.uniform(0.2, 1.5))
-                procs.start_worker(place)
+                await self._kill_and_restart(procs, admin)
             else:
-                procs.stop_server()
-                self.report.server_restarts += 1
-                await asyncio.sleep(1.0)
-                await asyncio.to_thread(procs.start_server)
+                async with self.gate.restarting(), self.disrupting:
+                    procs.stop_server()
+                    self.report.server_restarts += 1
+                    await asyncio.sleep(1.0)
+                    await asyncio.to_thread(procs.start_server)
+
+    async def _kill_and_restart(self, procs: Processes, admin: SandboxAdmin) -> None:
+        async with self.disrupting:
+            place = await self._kill_one(procs, admin)
+            self.report.worker_kills += 1
+            await asyncio.sleep(self.random.uniform(0.2, 1.5))
+            procs.start_worker(place)
+
+    async def _kill_while_undoing(self, procs: Processes, admin: SandboxAdmin) -> None:
+        """The run's kill reserved for the undo requests: once they are asked, at a moment when
+        the engine is in the middle of one (an update of a customer's subscriptions workflow
+        accepted, not completed) and no regular activity runs (its retry would wait out its
+        45 s timeout), else when `UNDO_KILL_WAIT` has passed or every request has its answer."""
+        await self.undo_asked.wait()
+        deadline = time.monotonic() + UNDO_KILL_WAIT
+        while self.undo_in_flight > 0 and time.monotonic() < deadline:
+            if await self._undo_mid_change() and not await self._running_activities(
+                self._subscription_workflows()
+            ):
+                break
+            await asyncio.sleep(0.2)
+        await self._kill_and_restart(procs, admin)
+
+    def _subscription_workflows(self) -> list[str]:
+        return [
+            customer_subscriptions_workflow_id(run.customer_id)
+            for run in self.undo_runs
+            if run.customer_id is not None
+        ]
+
+    async def _undo_mid_change(self) -> bool:
+        """Whether an undo customer's subscriptions workflow has an update accepted and not
+        completed (a change under way, or waiting for the customer's slot)."""
+        assert self.client is not None
+        for history in await self._histories(self.client, self._subscription_workflows()):
+            types = Counter(event.event_type for event in history.events)
+            if types[UPDATE_ACCEPTED] > types[UPDATE_COMPLETED]:
+                return True
+        return False
 
     async def _kill_one(self, procs: Processes, admin: SandboxAdmin) -> int:
         """SIGKILL a worker; with several, one that has run orders and is seen in the middle of
         one (its carts request held at the sandbox's door meanwhile). Its place."""
         if len(procs.workers) == 1:
             procs.kill_worker(0)
+            self._killed_while_undoing()
             return 0
         await self._until_every_worker_ran_orders(procs)
         await admin.hold(HELD_CALL)
@@ -685,9 +885,14 @@ class Chaos:
             if place is None:  # none seen in time: a worker all the same (reported)
                 place = self.random.choice(sorted(procs.running().values()))
             procs.kill_worker(place)
+            self._killed_while_undoing()
         finally:
             await admin.release_held()
         return place
+
+    def _killed_while_undoing(self) -> None:
+        if self.undo_in_flight > 0:
+            self.report.kills_during_undo += 1
 
     async def _order_histories(self) -> list[WorkflowHistory]:
         assert self.client is not None
@@ -740,8 +945,9 @@ class Chaos:
             await asyncio.sleep(0.3)
         return None
 
-    async def _running_activities(self) -> set[int]:
-        """The pids of the workers running a regular activity of an order now."""
+    async def _running_activities(self, also: Sequence[str] = ()) -> set[int]:
+        """The pids of the workers running a regular activity of an order (or of the workflows
+        `also`) now."""
         assert self.client is not None
         client = self.client
         gate = asyncio.Semaphore(8)
@@ -753,13 +959,15 @@ class Chaos:
                     described = await client.get_workflow_handle(workflow_id).describe()
                 except Exception:  # the server restarting: not seen
                     return set()
+            if described.status not in (None, WorkflowExecutionStatus.RUNNING):
+                self.ended.add(workflow_id)
             return {
                 pid_of(activity.last_worker_identity)
                 for activity in described.raw_description.pending_activities
                 if activity.state == PendingActivityState.PENDING_ACTIVITY_STATE_STARTED
             }
 
-        found = await asyncio.gather(*(pids(i) for i in ids if i not in self.ended))
+        found = await asyncio.gather(*(pids(i) for i in [*ids, *also] if i not in self.ended))
         return {pid for group in found for pid in group if pid is not None}
 
     @staticmethod
@@ -825,6 +1033,101 @@ class Chaos:
                 await asyncio.sleep(1.0)
         return None
 
+    # ------------------------------------------------------------------ undo requests
+
+    async def _undo_all(self, shop: Storefront, known: dict[int, str]) -> None:
+        """Each undo customer's orders and requests (devtools/chaos_undo.py), side by side."""
+        asking = Storefront(shop.client, shop.task_queue, answer_timeout=UNDO_ANSWER_TIMEOUT)
+        try:
+            await asyncio.gather(
+                *(self._undo_one(shop, asking, c, known.get(c.index)) for c in self.undo_plan)
+            )
+        finally:
+            self.undo_asked.set()  # (the kill waiting for them goes ahead all the same)
+
+    async def _undo_one(
+        self, shop: Storefront, asking: Storefront, plan: UndoCustomer, customer_id: str | None
+    ) -> None:
+        """The customer's first order, then its second and its education plan, each waited
+        for; then its new orders and the undo requests, all at once."""
+        run = UndoRun(plan, customer_id)
+        self.undo_runs.append(run)
+        try:
+            first = await self._place_and_wait(shop, plan.first_order(customer_id))
+            if first.phase is not Phase.COMPLETED or first.customer_id is None:
+                run.failures.append(f"undo{plan.index}: its first order {first.phase.value}")
+                return
+            customer_id = run.customer_id = first.customer_id
+            second, education = await asyncio.gather(
+                self._place_and_wait(shop, plan.second_order(customer_id)),
+                self._place_and_wait(shop, plan.education_order(customer_id)),
+            )
+            if second.phase is not Phase.COMPLETED or education.phase is not Phase.REFUSED:
+                run.failures.append(
+                    f"undo{plan.index}: its second order {second.phase.value}, its education "
+                    f"plan {education.phase.value}"
+                )
+                return
+            for role, outcome in ((Role.FIRST, first), (Role.SECOND, second)):
+                for bought in outcome.lines:
+                    if bought.subscription_id:
+                        run.subscriptions[(role, bought.line)] = bought.subscription_id
+            news = plan.new_orders(customer_id)
+            self.documents += news
+            requests = plan.requests()
+            async with self.gate.asking():
+                self.undo_in_flight += len(requests)
+                self.undo_asked.set()
+                await asyncio.gather(
+                    *(self._place(shop, document) for document in news),
+                    *(self._ask(asking, run, request) for request in requests),
+                )
+        except Exception as error:  # a step that never got its answer: reported
+            run.failures.append(f"undo{plan.index}: {type(error).__name__}")
+
+    async def _place(self, shop: Storefront, document: OrderDocument) -> None:
+        await self._retry(lambda: shop.place_order(document))
+        self.placed_ids.append(document.order_id)
+
+    async def _place_and_wait(self, shop: Storefront, document: OrderDocument) -> OrderOutcome:
+        self.documents.append(document)
+        await self._place(shop, document)
+        outcome: OrderOutcome = await self._retry(lambda: shop.wait_for_outcome(document.order_id))
+        return outcome
+
+    async def _ask(self, shop: Storefront, run: UndoRun, request: UndoRequest) -> None:
+        """One undo request through the SDK, asked once: its answer, or what came instead."""
+        order_id = run.plan.order_id(request.role)
+        answer = Answer(request, None)
+        self.report.undo_requests += 1
+        wait = UNDO_ANSWER_TIMEOUT.total_seconds()
+        try:
+            if request.ask is Ask.PAYMENT_FAILED:
+                failed = await asyncio.wait_for(shop.payment_failed(order_id), wait)
+                answer.changes = list(failed.undone)
+                codes = sorted({n.refusal.code.value for n in failed.not_undone})
+                answer.answer = f"partly: {', '.join(codes)}" if codes else ACCEPTED
+            elif request.ask is Ask.CANCEL:
+                assert request.line is not None
+                asked = shop.cancel_subscription(order_id, request.line)
+                answer.changes = [await asyncio.wait_for(asked, wait)]
+                answer.answer = ACCEPTED
+            else:
+                assert request.line is not None and request.quantity is not None
+                asked = shop.reduce_licences(order_id, request.line, request.quantity)
+                answer.changes = [await asyncio.wait_for(asked, wait)]
+                answer.answer = ACCEPTED
+        except LifecycleRefused as refused:
+            answer.answer = refused.refusal.code.value
+        except TimeoutError:  # still not answered: its outcome unknown (fails the run)
+            answer.error = f"no answer within {wait:.0f} s"
+        except Exception as error:  # no answer: its outcome unknown (fails the run)
+            answer.error = type(error).__name__
+        finally:
+            self.undo_in_flight -= 1
+        run.answers.append(answer)
+        self.report.undo_changes += answer.changes
+
     async def _licences(self, shop: Storefront, request: LicenceRequest) -> None:
         try:
             result = await self._retry(lambda: shop.add_licences(request))
@@ -854,7 +1157,7 @@ class Chaos:
 
         await asyncio.gather(*(outcome(d) for d in documents))
 
-    async def _reconcile(self, admin: SandboxAdmin) -> None:
+    async def _reconcile(self, admin: SandboxAdmin, shop: Storefront) -> None:
         snapshot = await admin.snapshot()
         calls = await admin.calls()
         self.report.calls = sum(n for k, n in calls.items() if not k.startswith(FAULT_PREFIX))
@@ -867,6 +1170,49 @@ class Chaos:
             self.report.busiest_minute = busiest_minute(samples)
             self.report.busiest_stretch = busiest_stretch(samples, self.requests_per_minute)
         reconcile(self.report, snapshot, self.documents, self.seeded, self.seeded_customers)
+        await self._judge_records(shop, snapshot)
+
+    async def _judge_records(self, shop: Storefront, snapshot: dict[str, Any]) -> None:
+        """Each customer's subscriptions workflow's record against Partner Center, for every
+        customer the run bought for; the undo requests' answers and windows against the
+        plan."""
+        report = self.report
+        owner = {sub["id"]: sub["customerId"] for sub in snapshot["subscriptions"]}
+        bought: dict[str, str] = {}  # subscription id -> customer id
+        for outcome in report.outcomes.values():
+            for line in outcome.lines:
+                subscription_id = line.subscription_id
+                if line.state is LineState.FULFILLED and subscription_id in owner:
+                    bought[str(subscription_id)] = owner[subscription_id]
+        for result in report.licence_outcomes:
+            if result.subscription_id in owner:
+                bought[result.subscription_id] = owner[result.subscription_id]
+        gate = asyncio.Semaphore(8)
+
+        async def record(customer_id: str) -> CustomerSubscriptionsView | None:
+            async def ask() -> CustomerSubscriptionsView | None:
+                try:
+                    return await shop.customer_subscriptions(customer_id)
+                except OrderNotFound:
+                    return None
+
+            async with gate:
+                view: CustomerSubscriptionsView | None = await self._retry(ask)
+                return view
+
+        customers = sorted(set(bought.values()))
+        views = dict(zip(customers, await asyncio.gather(*map(record, customers)), strict=True))
+        report.records_checked = len(views)
+        report.record_drift = record_differences(views, snapshot, bought)
+        runs = self.undo_runs
+        report.undo_answers = dict(
+            sorted(Counter(a.answer for r in runs for a in r.answers if a.answer).items())
+        )
+        report.undo_unexpected = [f for r in runs for f in r.failures] + unexpected_answers(runs)
+        report.undo_windows = window_differences(runs, views)
+        report.refused_undo_changed = refused_that_changed(
+            runs, set(report.drift) | set(report.status_drift), report.undo_windows
+        )
 
 
 def reconcile(
@@ -907,9 +1253,20 @@ def reconcile(
                 expected[line.subscription_id] += line.quantity
     for result in report.licence_outcomes:
         expected[result.subscription_id] += result.quantity_after - result.quantity_before
+    # ... less what accepted undo requests took back (a cancellation takes no licence: the
+    # subscription keeps its quantity, deleted).
+    for change in report.undo_changes:
+        expected[change.subscription_id] -= change.quantity_before - change.quantity_after
     for sub in subscriptions:
         if sub["quantity"] != expected.get(sub["id"], 0):
             report.drift[sub["id"]] = sub["quantity"] - expected.get(sub["id"], 0)
+    # Status: deleted exactly when an accepted request cancelled it, active otherwise.
+    cancelled = {change.subscription_id for change in report.undo_changes if change.cancelled}
+    report.status_drift = {}
+    for sub in subscriptions:
+        status = "deleted" if sub["id"] in cancelled else "active"
+        if sub["status"] != status:
+            report.status_drift[sub["id"]] = f"{sub['status']}, expected {status}"
 
     orphans = report.orphans = Orphans()
     unbought = {o.order_id for o in report.outcomes.values() if bought_nothing(o)}
@@ -951,6 +1308,9 @@ def reconcile(
         named_subscriptions.add(result.subscription_id)
         if result.subscription_id in owner:
             bought[owner[result.subscription_id]] += result.quantity_after - result.quantity_before
+    for change in report.undo_changes:
+        if change.subscription_id in owner:
+            bought[owner[change.subscription_id]] -= change.quantity_before - change.quantity_after
     orphans.unaccounted_subscriptions = {
         sub["id"]: sub["customerId"]
         for sub in subscriptions

@@ -15,17 +15,16 @@ Business Basic of its own, or, every other one, a customer the run's first order
   on an order still running is refused, ORDER_NOT_FINISHED, and timing would decide that);
 - then, all at once, `NEW_ORDERS` new orders of the customer (Business Basic monthly, adding to
   the subscription being reduced; Business Standard annual, created by one of them) and seven
-  requests:
-
-  | request | answer |
-  |---|---|
-  | reduce the first order's Business Basic by fewer than it bought | accepted |
-  | cancel the Office E3 the first order created (no other order touches it) | accepted |
-  | cancel the first order's Business Basic | NOT_CANCELLABLE (it added to the customer's own) or OTHER_ORDERS_LICENCES (the second order added to it) |
-  | reduce the second order's licences by one more than it added | QUANTITY_REDUCTION_NOT_ALLOWED |
-  | cancel the second order's line (it added licences) | NOT_CANCELLABLE |
-  | payment failed on the second order | accepted: its licences taken back |
-  | payment failed on the education order | NOTHING_TO_UNDO (it bought nothing) |
+  requests, each with its answer:
+  - reduce the first order's Business Basic by fewer than it bought: accepted;
+  - cancel the Office E3 the first order created (no other order touches it): accepted;
+  - cancel the first order's Business Basic: NOT_CANCELLABLE (it added to the customer's own
+    subscription) or OTHER_ORDERS_LICENCES (the second order added to the one it created);
+  - reduce the second order's licences by one more than it added:
+    QUANTITY_REDUCTION_NOT_ALLOWED;
+  - cancel the second order's line (it added licences): NOT_CANCELLABLE;
+  - payment failed on the second order: accepted, its licences taken back;
+  - payment failed on the education order: NOTHING_TO_UNDO (it bought nothing).
 
   Whichever order the engine takes them in, no answer changes: a reduction never leaves the
   subscription empty (the new orders only add), the second order's licences are never more than
@@ -106,9 +105,10 @@ class UndoRequest:
         """The lines whose purchase it would undo."""
         if self.line is not None:
             return [(self.role, self.line)]
-        return {Role.FIRST: [(Role.FIRST, 0), (Role.FIRST, 1)], Role.SECOND: [(Role.SECOND, 0)]}.get(
-            self.role, []
-        )
+        return {
+            Role.FIRST: [(Role.FIRST, 0), (Role.FIRST, 1)],
+            Role.SECOND: [(Role.SECOND, 0)],
+        }.get(self.role, [])
 
 
 @dataclass(frozen=True)
@@ -283,12 +283,17 @@ def unexpected_answers(runs: list[UndoRun]) -> list[str]:
                 )
                 continue
             if answer.answer == ACCEPTED and not _took_as_asked(run.plan, request, answer.changes):
-                taken = [(c.line, c.cancelled, c.quantity_before - c.quantity_after) for c in answer.changes]
+                taken = [
+                    (c.line, c.cancelled, c.quantity_before - c.quantity_after)
+                    for c in answer.changes
+                ]
                 found.append(f"{request.label}: accepted, took back {taken}")
     return found
 
 
-def _took_as_asked(plan: UndoCustomer, request: UndoRequest, changes: list[LifecycleChange]) -> bool:
+def _took_as_asked(
+    plan: UndoCustomer, request: UndoRequest, changes: list[LifecycleChange]
+) -> bool:
     took = sorted((c.line, c.cancelled, c.quantity_before - c.quantity_after) for c in changes)
     if request.ask is Ask.REDUCE:
         return took == [(request.line, False, request.quantity)]
@@ -329,28 +334,24 @@ def _window(state: tuple[int, bool] | None) -> str:
 def refused_that_changed(
     runs: list[UndoRun], drifted: set[str], windows_off: list[str]
 ) -> list[str]:
-    """Refused requests (as planned) whose subscription Partner Center holds otherwise than
-    what was bought and what the accepted requests took back (quantity or status), or whose
-    purchase's window the engine's record shows changed otherwise than the accepted requests
-    changed it; for the education order's failed payment, any subscription of the customer."""
+    """Refused requests whose subscription Partner Center holds otherwise than what was bought
+    less what the accepted requests took back (`drifted`: quantity or status), or whose
+    purchase's window the engine's record shows otherwise than the accepted requests left it
+    (`windows_off`, from `window_differences`); for the education order's failed payment
+    (which names no line), any subscription and window of the customer's."""
     found: list[str] = []
     for run in runs:
-        everything = set(run.subscriptions.values())
+        prefix = f"undo{run.plan.index} "
         for answer in run.answers:
             if answer.answer in (None, ACCEPTED):
                 continue
-            request = answer.request
-            targets = request.targets()
-            subscriptions = (
-                {run.subscriptions[t] for t in targets if t in run.subscriptions}
-                if targets
-                else everything
-            )
-            places = [f"undo{run.plan.index} {role} order lines[{n}]:" for role, n in targets]
-            if subscriptions & drifted or any(
-                w.startswith(p) for w in windows_off for p in places
-            ):
-                found.append(request.label)
+            targets = answer.request.targets() or [
+                (role, n) for role, n in run.subscriptions if role is not Role.EDUCATION
+            ]
+            subscriptions = {run.subscriptions[t] for t in targets if t in run.subscriptions}
+            places = [f"{prefix}{role} order lines[{n}]:" for role, n in targets]
+            if subscriptions & drifted or any(w.startswith(tuple(places)) for w in windows_off):
+                found.append(answer.request.label)
     return found
 
 

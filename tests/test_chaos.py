@@ -1,6 +1,8 @@
 """The chaos harness: its command lines as documented, its reconciliation (orphans included)
-on hand-made snapshots, and a CI-sized run (60 orders, 2 worker kills, one server restart,
-faults on) in which nothing may be lost, duplicated, drifted or orphaned."""
+and its judgement of undo requests on hand-made snapshots, and a CI-sized run (60 orders, 2
+worker kills, one server restart, faults on, two customers' purchases undone while their new
+orders race) in which nothing may be lost, duplicated, drifted or orphaned, and every undo
+request is answered as planned."""
 
 from __future__ import annotations
 
@@ -8,16 +10,34 @@ import re
 import shlex
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from clients.subscription_lifecycle import CustomerSubscriptionsView, LifecycleChange
 from devtools.chaos import MIN_END_OF_SALE_ORDERS, Chaos, Report, reconcile, run_chaos
+from devtools.chaos_undo import (
+    ACCEPTED,
+    ORDERS_PER_CUSTOMER,
+    Answer,
+    Ask,
+    Role,
+    UndoRun,
+    planned_answers,
+    record_differences,
+    refused_that_changed,
+    undo_customers,
+    undo_plan,
+    unexpected_answers,
+    window_differences,
+)
 from devtools.samples import VOICE_END_OF_SALE as END_OF_SALE
 from devtools.samples import line as order_line
 from devtools.samples import new_customer, order
 from ordering.document import NewCustomer, OrderDocument
+from ordering.refund_windows import ExpectedSubscription, PurchaseAction, WindowedPurchase
 from ordering.refusals import Refusal, RefusalCode
 from ordering.status import LineState, LineStatus, OrderOutcome, Phase
 from workers.cli import build_parser
@@ -67,6 +87,12 @@ def test_the_documented_full_run_plans_without_running(capsys: pytest.CaptureFix
     assert re.search(r"orders\s+500\n", out)
     assert re.search(r"worker kills\s+10\n", out) and re.search(r"server restarts\s+1\n", out)
     assert re.search(r"new customers ordering the end-of-sale offer\s+\d+", out)
+    # Four customers' purchases undone, each with seven requests, the answers known beforehand.
+    assert re.search(r"undo: known customers with a subscription\s+2\n", out)
+    assert re.search(r"undo: customers created by the run\s+2\n", out)
+    assert re.search(r"undo requests\s+28\n", out)
+    assert re.search(r"undo requests accepted\s+12\n", out)
+    assert re.search(r"undo requests OTHER_ORDERS_LICENCES\s+2\n", out)
 
 
 def test_the_command_line_itself_accepts_the_documented_options() -> None:
@@ -143,8 +169,32 @@ def test_every_run_has_new_customers_ordering_the_end_of_sale_offer(orders: int)
         for d in documents
         if isinstance(d.customer, NewCustomer) and any(li.offer == END_OF_SALE for li in d.lines)
     ]
-    assert len(documents) == orders
+    # (the undo customers' orders are placed as the run goes: some name a customer it creates)
+    assert len(documents) + ORDERS_PER_CUSTOMER * undo_customers(orders) == orders
     assert len(end_of_sale) >= min(MIN_END_OF_SALE_ORDERS, orders - 20)
+
+
+@pytest.mark.parametrize(("orders", "customers"), [(21, 0), (25, 0), (40, 1), (60, 2), (500, 4)])
+def test_the_undo_plan_is_the_seeds_and_every_answer_is_known(orders: int, customers: int) -> None:
+    plan = undo_plan(orders, 3, "t")
+    assert plan == undo_plan(orders, 3, "t")  # the seed's: nothing timing decides
+    assert len(plan) == customers
+    assert [c.known for c in plan] == [n % 2 == 0 for n in range(customers)]
+    for customer in plan:
+        assert 1 <= customer.taken < customer.basic  # a reduction never empties the line
+        requests = customer.requests()
+        assert len(requests) == 7 and len({r.label for r in requests}) == 7
+        assert [r.expected for r in requests].count(ACCEPTED) == 3
+        # no new order buys the Office E3 whose cancellation is planned to be accepted
+        offers = {li.offer for d in customer.new_orders(KNOWN) for li in d.lines}
+        assert customer.first_order(None).lines[1].offer not in offers
+    if customers:
+        expected = {ACCEPTED: 3 * customers, "NOTHING_TO_UNDO": customers}
+        assert planned_answers(plan).items() >= expected.items()
+        assert sum(planned_answers(plan).values()) == 7 * customers
+    # The run's other orders are what the seed made them whether or not it undoes anything.
+    fewer = Chaos(orders, 0, 0, seed=3)._orders([KNOWN] * 5, KNOWN)
+    assert all(d.order_id.startswith(("o", "race")) for d in fewer)
 
 
 # ---------------------------------------------------------------- reconciliation, by hand
@@ -290,6 +340,225 @@ def test_a_refused_order_of_a_known_customer_must_leave_its_licences_alone() -> 
     assert report.orphans.total() == 0 and report.drift == {} and report.ok
 
 
+# ---------------------------------------------------------------- undo requests, by hand
+
+BASIC, E3 = "sub-basic", "sub-e3"
+
+
+def _undone(plan_orders: int = 60) -> tuple[UndoRun, UndoRun]:
+    """The two undo customers of a 60-order run, each answered as planned: the first has its
+    own monthly Business Basic (seeded), the second was created by its first order."""
+    known, created = undo_plan(plan_orders, 3, "t")
+    runs = []
+    for number, customer in enumerate((known, created)):
+        run = UndoRun(customer, customer_id=f"c{number}")
+        run.subscriptions = {
+            (Role.FIRST, 0): f"{BASIC}{number}",
+            (Role.FIRST, 1): f"{E3}{number}",
+            (Role.SECOND, 0): f"{BASIC}{number}",
+        }
+        for request in customer.requests():
+            changes = []
+            if request.expected == ACCEPTED:
+                line_no = request.line if request.line is not None else 0
+                taken = {Ask.REDUCE: request.quantity or 0, Ask.CANCEL: 0}.get(
+                    request.ask, customer.more
+                )
+                changes = [
+                    LifecycleChange(
+                        order_id=customer.order_id(request.role),
+                        line=line_no,
+                        subscription_id=run.subscriptions[(request.role, line_no)],
+                        cancelled=request.ask is Ask.CANCEL,
+                        quantity_before=20,
+                        quantity_after=20 - taken,
+                    )
+                ]
+            run.answers.append(Answer(request, request.expected, changes))
+        runs.append(run)
+    return runs[0], runs[1]
+
+
+def _view(run: UndoRun, quantity: int, *, seats_left_first: int | None = None) -> Any:
+    plan = run.plan
+    windows = plan.windows()
+    if seats_left_first is not None:
+        windows[(Role.FIRST, 0)] = (seats_left_first, False)
+    watched = [
+        WindowedPurchase(
+            purchase=f"order-{plan.order_id(role)}",
+            order_id=plan.order_id(role),
+            line=line_no,
+            subscription_id=run.subscriptions[(role, line_no)],
+            offer="CFQ7TTC0LH18:0001",
+            action=PurchaseAction.ADDED,
+            seats=9,
+            seats_left=left,
+            cancelled=cancelled,
+            closes_at="2030-01-01T00:00:00Z",
+        )
+        for (role, line_no), (left, cancelled) in windows.items()
+    ]
+    expected = [
+        ExpectedSubscription(
+            subscription_id=run.subscriptions[(Role.FIRST, 0)],
+            offer="CFQ7TTC0LH18:0001",
+            quantity=quantity,
+        ),
+        ExpectedSubscription(
+            subscription_id=run.subscriptions[(Role.FIRST, 1)],
+            offer="CFQ7TTC0LF8Q:0001",
+            quantity=plan.e3,
+            status="deleted",
+        ),
+    ]
+    return CustomerSubscriptionsView(
+        customer_id=str(run.customer_id), expected=expected, watched=watched
+    )
+
+
+def test_answers_as_planned_leave_nothing_to_report() -> None:
+    runs = list(_undone())
+    assert unexpected_answers(runs) == []
+    views = {str(r.customer_id): _view(r, 9) for r in runs}
+    assert window_differences(runs, views) == []
+    assert refused_that_changed(runs, set(), []) == []
+
+
+def test_an_answer_other_than_planned_is_reported_by_request() -> None:
+    known, created = _undone()
+    # the cancellation of the first order's Business Basic was carried out after all
+    cancel = next(a for a in created.answers if a.request.expected == "OTHER_ORDERS_LICENCES")
+    cancel.answer = ACCEPTED
+    # and the reduction took back one licence more than asked
+    reduce = known.answers[0]
+    reduce.changes = [reduce.changes[0].model_copy(update={"quantity_after": 20 - 99})]
+    # and a request never got its answer
+    known.answers[-1].answer, known.answers[-1].error = None, "no answer within 120 s"
+    found = unexpected_answers([known, created])
+    assert found == [
+        f"{reduce.request.label}: accepted, took back [(0, False, 99)]",
+        f"{known.answers[-1].request.label}: answered no answer within 120 s, planned "
+        "NOTHING_TO_UNDO",
+        f"{cancel.request.label}: answered accepted, planned OTHER_ORDERS_LICENCES",
+    ]
+
+
+def test_a_refused_request_that_changed_something_is_named() -> None:
+    known, created = _undone()
+    runs = [known, created]
+    # Partner Center: the Business Basic of the created customer drifted (say the refused
+    # cancellation deleted it), and the known customer's record shows its first order's
+    # Business Basic window taken back further than the accepted reduction did.
+    views = {"c0": _view(known, 9, seats_left_first=0), "c1": _view(created, 9)}
+    windows = window_differences(runs, views)
+    assert windows == [
+        f"undo0 first order lines[0]: the record says 0 licences not taken back, the plan "
+        f"{known.plan.basic - known.plan.taken} licences not taken back"
+    ]
+    changed = refused_that_changed(runs, {f"{BASIC}1"}, windows)
+    assert changed == [
+        "undo0 first order: cancel lines[0]",  # (its window)
+        "undo0 edu order: payment failed",  # (any subscription of its customer)
+        "undo1 first order: cancel lines[0]",
+        "undo1 second order: reduce lines[0] by " + str(created.plan.more + 1),
+        "undo1 second order: cancel lines[0]",
+        "undo1 edu order: payment failed",
+    ]
+
+
+def test_the_engines_record_is_held_to_partner_center() -> None:
+    known, _ = _undone()
+    view = _view(known, 9)
+    snapshot = _snapshot(
+        subscriptions=[
+            _sub(f"{BASIC}0", "c0", 9),
+            {**_sub(f"{E3}0", "c0", known.plan.e3), "status": "deleted"},
+            _sub("sub-racing", "c0", 4),
+        ]
+    )
+    bought = {f"{BASIC}0": "c0", f"{E3}0": "c0"}
+    assert record_differences({"c0": view}, snapshot, bought) == {}
+    # Partner Center holds one more than the record; a subscription the run bought is not in
+    # the record; a customer the run bought for has no record at all.
+    snapshot["subscriptions"][0]["quantity"] = 10
+    differences = record_differences(
+        {"c0": view, "c9": None}, snapshot, {**bought, "sub-racing": "c0"}
+    )
+    assert differences == {
+        f"{BASIC}0": "recorded 9 active, Partner Center holds 10 active",
+        "sub-racing": "bought by the run, not in its customer's record",
+        "c9": "no record of the customer's subscriptions",
+    }
+
+
+def test_reconciliation_takes_back_what_accepted_requests_took_back() -> None:
+    """Seeded 4; an order added 3 (reported); an accepted reduction took 2 back; an order
+    created an Office E3 of 2, cancelled by an accepted request: 5 licences, and the E3 deleted
+    with its 2."""
+    known = {"kind": "known", "customer_id": KNOWN, "country": "US"}
+    completed = OrderOutcome(
+        order_id="u1",
+        phase=Phase.COMPLETED,
+        customer_id=KNOWN,
+        lines=[
+            LineStatus(
+                line=0,
+                offer="CFQ7TTC0LH18:0001",
+                quantity=3,
+                state=LineState.FULFILLED,
+                subscription_id="s0",
+            ),
+            LineStatus(
+                line=1,
+                offer="CFQ7TTC0LF8Q:0001",
+                quantity=2,
+                state=LineState.FULFILLED,
+                subscription_id="s1",
+            ),
+        ],
+    )
+    changes = [
+        LifecycleChange(
+            order_id="u1",
+            line=0,
+            subscription_id="s0",
+            cancelled=False,
+            quantity_before=7,
+            quantity_after=5,
+        ),
+        LifecycleChange(
+            order_id="u1",
+            line=1,
+            subscription_id="s1",
+            cancelled=True,
+            quantity_before=2,
+            quantity_after=2,
+        ),
+    ]
+    documents = [_order("u1", known, "CFQ7TTC0LH18:0001"), _order("no1", known)]
+    deleted = {**_sub("s1", KNOWN, 2), "status": "deleted"}
+    snapshot = _snapshot(
+        customers=[{"id": KNOWN, "domain": "known.onmicrosoft.com"}],
+        subscriptions=[_sub("s0", KNOWN, 5), deleted],
+    )
+    outcomes = {"u1": completed, "no1": _refused("no1", KNOWN)}
+    report = Report(outcomes=outcomes, undo_changes=changes)
+    reconcile(report, snapshot, documents, {"s0": 4}, {KNOWN})
+    assert report.drift == {} and report.status_drift == {} and report.orphans.total() == 0
+    assert report.ok
+    # The cancellation not carried out at Partner Center, the reduction carried out twice:
+    snapshot["subscriptions"] = [_sub("s0", KNOWN, 3), _sub("s1", KNOWN, 2)]
+    report = Report(outcomes=outcomes, undo_changes=changes)
+    reconcile(report, snapshot, documents, {"s0": 4}, {KNOWN})
+    assert report.drift == {"s0": -2}
+    assert report.status_drift == {"s1": "active, expected deleted"}
+    assert report.orphans.existing_customers_changed == {"no1": KNOWN}
+    assert not report.ok
+    rendered = report.render()
+    assert "status drift             1 subscription(s)" in rendered
+
+
 # ---------------------------------------------------------------- the CI-sized run
 
 
@@ -301,6 +570,15 @@ async def test_chaos_run_loses_duplicates_drifts_and_orphans_nothing() -> None:
     assert report.worker_kills == 2 and report.server_restarts == 1
     assert report.placed == 60
     assert report.still_running == []
+    plan = Chaos(60, 2, 1, seed=3).plan()
+    refused = (
+        plan["new customers ordering the end-of-sale offer"]
+        + plan.get("education plans for unqualified customers", 0)
+        + plan["undo: known customers with a subscription"]  # (each one education plan)
+        + plan["undo: customers created by the run"]
+    )
+    phases = Counter(o.phase.value for o in report.outcomes.values())
+    assert phases == {"completed": 60 - refused, "refused": refused}
     assert report.refusals()[RefusalCode.OFFER_DISCONTINUED.value] >= MIN_END_OF_SALE_ORDERS
     assert report.unbought_new_customer_orders >= MIN_END_OF_SALE_ORDERS
     assert report.duplicate_customers == []
@@ -308,6 +586,33 @@ async def test_chaos_run_loses_duplicates_drifts_and_orphans_nothing() -> None:
     assert report.drift == {}
     assert report.orphans.counts() == dict.fromkeys(report.orphans.counts(), 0)
     assert report.licence_failures == []
+    # Undo requests raced new orders of their customers: each answered as planned, Partner
+    # Center holding exactly what was bought less what the accepted ones took back (`drift`,
+    # `status_drift` above and here), refused ones having changed nothing, and each customer's
+    # subscriptions workflow's record agreeing with Partner Center.
+    assert report.undo_requests == plan["undo requests"] == 14
+    assert report.undo_answers == {
+        ACCEPTED: 6,
+        "NOTHING_TO_UNDO": 2,
+        "NOT_CANCELLABLE": 3,
+        "OTHER_ORDERS_LICENCES": 1,
+        "QUANTITY_REDUCTION_NOT_ALLOWED": 2,
+    }
+    assert report.undo_unexpected == []
+    undo = Chaos(60, 2, 1, seed=3).undo_plan
+    taken = sorted((c.cancelled, c.quantity_before - c.quantity_after) for c in report.undo_changes)
+    assert taken == sorted(
+        [(False, c.taken) for c in undo] + [(False, c.more) for c in undo] + [(True, 0)] * 2
+    )
+    assert report.status_drift == {}
+    assert report.refused_undo_changed == [] and report.undo_windows == []
+    bought_for = {
+        o.customer_id
+        for o in report.outcomes.values()
+        if any(li.state is LineState.FULFILLED for li in o.lines)
+    }
+    assert report.records_checked == len(bought_for) + 1  # (+ the licence requests' customer)
+    assert report.record_drift == {}
     assert report.ok
     assert report.calls > report.placed  # faults happened and were retried
     assert sum(report.faults.values()) > 0, report.faults  # and the sandbox counted them
