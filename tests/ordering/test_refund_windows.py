@@ -1,6 +1,6 @@
 """The refund window's decisions (ordering/refund_windows.py): what may be undone, what a failed
 payment undoes, when the storefront is told, what drifted; and, over generated histories of
-purchases and undo requests, that no accepted change ever takes licences other orders hold."""
+purchases and undo requests, that no accepted change ever takes licences others hold."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from ordering.refund_windows import (
     drift_between,
     due_notices,
     next_notice_at,
+    recorded_purchase,
     reduction_refusal,
     still_kept,
     undo_refusal,
@@ -75,7 +76,7 @@ def test_the_window_is_partner_centers_cancellation_date_or_the_newest_block() -
     assert window_closes_at(PurchaseAction.CREATED, None) is None
 
 
-def test_a_cancellation_on_day_3_is_asked_and_on_day_8_refused_with_microsofts_code() -> None:
+def test_a_cancellation_on_day_3_is_asked_and_on_day_8_refused_from_the_record() -> None:
     bought = purchase()
     assert cancellation_refusal(bought, record(3), T0 + timedelta(days=3)) is None
     refusal = cancellation_refusal(bought, record(3), T0 + timedelta(days=8))
@@ -166,36 +167,123 @@ def test_drift_is_every_difference_and_nothing_else() -> None:
     assert drifts["suspended"].held_status == "suspended"
 
 
+def test_a_later_purchase_adds_to_the_record_and_reports_what_it_found_otherwise() -> None:
+    first, drift = recorded_purchase(
+        None,
+        subscription_id="sub-1",
+        offer="CFQ7TTC0LH18:0001",
+        seats=5,
+        quantity_after=5,
+        purchase="order-a",
+        storefront=None,
+    )
+    assert (first.quantity, drift) == (5, None)
+    same, drift = recorded_purchase(
+        first,
+        subscription_id="sub-1",
+        offer="CFQ7TTC0LH18:0001",
+        seats=2,
+        quantity_after=7,
+        purchase="order-b",
+        storefront="shop-b",
+    )
+    assert (same.quantity, same.changed_by, same.storefront, drift) == (
+        7,
+        "order-b",
+        "shop-b",
+        None,
+    )
+    # lowered to 3 outside the engine, then order C adds 2 (it finds 3, leaves 5)
+    after, drift = recorded_purchase(
+        first,
+        subscription_id="sub-1",
+        offer="CFQ7TTC0LH18:0001",
+        seats=2,
+        quantity_after=5,
+        purchase="order-c",
+        storefront=None,
+    )
+    assert after.quantity == 7
+    assert drift is not None and (drift.expected_quantity, drift.held_quantity) == (7, 5)
+
+
 # ---------------------------------------------------------------------- a property
 
 
 @settings(max_examples=300, deadline=None)
 @given(
     before=st.integers(min_value=0, max_value=20),
-    orders=st.lists(st.integers(min_value=1, max_value=10), min_size=1, max_size=5),
+    created=st.integers(min_value=0, max_value=10),
+    added=st.lists(st.integers(min_value=1, max_value=10), max_size=4),
     asks=st.lists(
-        st.tuples(st.integers(min_value=0, max_value=4), st.integers(min_value=1, max_value=12)),
+        st.tuples(
+            st.sampled_from(["reduce", "cancel", "undo"]),
+            st.integers(min_value=0, max_value=4),
+            st.integers(min_value=1, max_value=12),
+        ),
         max_size=12,
     ),
 )
-def test_accepted_reductions_never_take_other_orders_licences(
-    before: int, orders: list[int], asks: list[tuple[int, int]]
+def test_no_accepted_change_ever_takes_what_others_hold(
+    before: int, created: int, added: list[int], asks: list[tuple[str, int, int]]
 ) -> None:
-    """Orders add licences to one subscription (`before` there already); reductions are asked
-    for any order with any count. Whatever is accepted, every order keeps at least what it
-    bought minus what was taken back from it, and the customer's own licences stay."""
-    quantity = before
-    purchases = []
-    for n, seats in enumerate(orders):
-        quantity += seats
-        purchases.append(purchase(PurchaseAction.ADDED, seats, order=f"order-{n}"))
-    for which, seats in asks:
-        if which >= len(purchases):
+    """A subscription holds `before` licences of nobody's (or, with `created`, is created by
+    order 0 and holds nothing else); orders add licences. Any reductions, cancellations and
+    failed-payment undos are asked, of any order; the decisions are applied to a model of
+    Partner Center kept apart from the orders' own counts. Whatever is accepted, each order
+    gives back at most what it bought, a cancellation happens only when nobody else holds a
+    licence, and the licences of nobody's are never touched."""
+    held = 0 if created else before
+    orders: list[WindowedPurchase] = []
+    bought: list[int] = []
+    if created:
+        orders.append(purchase(PurchaseAction.CREATED, created, order="order-0"))
+        bought.append(created)
+        held = created
+    for n, seats in enumerate(added, start=len(orders)):
+        orders.append(purchase(PurchaseAction.ADDED, seats, order=f"order-{n}"))
+        bought.append(seats)
+        held += seats
+    given_back = [0] * len(orders)
+    cancelled = False
+    for kind, which, seats in asks:
+        if which >= len(orders) or cancelled:
             continue
-        bought = purchases[which]
-        if reduction_refusal(bought, seats, record(quantity), T0) is None:
-            bought.seats_left -= seats
-            quantity -= seats
-        assert quantity == before + sum(p.seats_left for p in purchases)
-        assert all(p.seats_left >= 0 for p in purchases)
-        assert quantity >= 1
+        bought_by = orders[which]
+        record = ExpectedSubscription(
+            subscription_id="sub-1", offer="CFQ7TTC0LH18:0001", quantity=held
+        )
+        if kind == "undo":
+            if undo_refusal(bought_by, record, T0) is not None:
+                continue
+            step = undo_step(bought_by, record)
+            cancel, seats = step.cancel, step.seats
+        elif kind == "cancel":
+            if cancellation_refusal(bought_by, record, T0) is not None:
+                continue
+            cancel, seats = True, bought_by.seats_left
+        else:
+            if reduction_refusal(bought_by, seats, record, T0) is not None:
+                continue
+            cancel = False
+        if cancel:
+            # nobody else holds a licence: not the customer's own, not another order's
+            assert held == bought_by.seats_left
+            assert all(o.seats_left == 0 for o in orders if o is not bought_by)
+            assert not (created == 0 and before > 0)
+            cancelled = True
+            bought_by.cancelled = True
+            given_back[which] += bought_by.seats_left
+            held = 0
+            bought_by.seats_left = 0
+            continue
+        held -= seats
+        given_back[which] += seats
+        bought_by.seats_left -= seats
+        assert held >= 1
+        assert given_back[which] <= bought[which]
+        # what nobody's and the other orders' hold is all still there
+        others = sum(
+            b - g for i, (b, g) in enumerate(zip(bought, given_back, strict=True)) if i != which
+        )
+        assert held >= others + (0 if created else before)
