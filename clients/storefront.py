@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import re
 import threading
 from collections.abc import AsyncIterator, Callable, Coroutine
 from datetime import datetime, timedelta
@@ -626,26 +627,38 @@ class Storefront:
 
     # ------------------------------------------------------------------ after the purchase
 
-    async def cancel_subscription(self, order_id: str, line: int) -> LifecycleChange:
+    async def cancel_subscription(
+        self, order_id: str, line: int, *, request_id: str | None = None
+    ) -> LifecycleChange:
         """Cancel the subscription that line `line` of the order created, within its refund
         window (docs/LIFECYCLE.md). `LifecycleRefused` with the reason otherwise (the window
-        closed, other orders added licences to it, it changed outside the engine)."""
+        closed, other orders added licences to it, it changed outside the engine). The same
+        `request_id` again (a retry after a timeout) is the same change, answered once more."""
         request = self._lifecycle_request(SubscriptionCancellation, order_id=order_id, line=line)
+        update_id = _update_id(
+            CANCEL_SUBSCRIPTION_UPDATE, scoped_id(order_id, self.storefront), line, request_id
+        )
         customer_id = await self._customer_of_finished(order_id)
         return await self._lifecycle_update(
-            customer_id, CANCEL_SUBSCRIPTION_UPDATE, request, LifecycleChange
+            customer_id, CANCEL_SUBSCRIPTION_UPDATE, request, LifecycleChange, update_id
         )
 
-    async def reduce_licences(self, order_id: str, line: int, quantity: int) -> LifecycleChange:
+    async def reduce_licences(
+        self, order_id: str, line: int, quantity: int, *, request_id: str | None = None
+    ) -> LifecycleChange:
         """Take back `quantity` of the licences line `line` of the order bought, within its
         refund window; never more than the order bought (others' licences stay).
-        `LifecycleRefused` with the reason otherwise."""
+        `LifecycleRefused` with the reason otherwise. The same `request_id` again (a retry
+        after a timeout) is the same change, never a second reduction."""
         request = self._lifecycle_request(
             LicenceReduction, order_id=order_id, line=line, quantity=quantity
         )
+        update_id = _update_id(
+            REDUCE_LICENCES_UPDATE, scoped_id(order_id, self.storefront), line, request_id
+        )
         customer_id = await self._customer_of_finished(order_id)
         return await self._lifecycle_update(
-            customer_id, REDUCE_LICENCES_UPDATE, request, LifecycleChange
+            customer_id, REDUCE_LICENCES_UPDATE, request, LifecycleChange, update_id
         )
 
     async def payment_failed(self, order_id: str) -> PaymentFailedOutcome:
@@ -729,7 +742,12 @@ class Storefront:
         return status
 
     async def _lifecycle_update(
-        self, customer_id: str, update: str, request: BaseModel, result_type: type[M]
+        self,
+        customer_id: str,
+        update: str,
+        request: BaseModel,
+        result_type: type[M],
+        update_id: str | None = None,
     ) -> M:
         """Ask the customer's subscriptions workflow: accepted (or refused by its validator)
         within the answer timeout, then carried out (the customer's slot may be held by
@@ -739,6 +757,7 @@ class Storefront:
             started = await handle.start_update(
                 update,
                 request,
+                id=update_id,
                 wait_for_stage=WorkflowUpdateStage.ACCEPTED,
                 result_type=result_type,
                 rpc_timeout=self.answer_timeout,
@@ -946,6 +965,25 @@ class Storefront:
         return result
 
 
+def _update_id(update: str, order_id: str, line: int, request_id: str | None) -> str | None:
+    """The update's id for a change the storefront named (`request_id`): Temporal answers an
+    update id it has run with that run's answer, so a retried request is never a second change.
+    None: a change of its own each time."""
+    if request_id is None:
+        return None
+    if not _REQUEST_ID.fullmatch(request_id):
+        raise LifecycleRefused(
+            Refusal(
+                code=RefusalCode.INVALID_REQUEST,
+                message="The request id must be 1 to 64 letters, digits, '.', '_', ':' or '-'.",
+            )
+        )
+    return f"{update}:{order_id}:{line}:{request_id}"
+
+
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+
+
 def _quoted(value: str) -> str:
     """A value inside a visibility query's single quotes."""
     return value.replace("\\", "\\\\").replace("'", "\\'")
@@ -1045,11 +1083,17 @@ class SyncStorefront:
     def validate_order(self, order: OrderDocument | dict[str, Any] | str) -> OrderValidation:
         return self._run(self._shop.validate_order(order))
 
-    def cancel_subscription(self, order_id: str, line: int) -> LifecycleChange:
-        return self._run(self._shop.cancel_subscription(order_id, line))
+    def cancel_subscription(
+        self, order_id: str, line: int, *, request_id: str | None = None
+    ) -> LifecycleChange:
+        return self._run(self._shop.cancel_subscription(order_id, line, request_id=request_id))
 
-    def reduce_licences(self, order_id: str, line: int, quantity: int) -> LifecycleChange:
-        return self._run(self._shop.reduce_licences(order_id, line, quantity))
+    def reduce_licences(
+        self, order_id: str, line: int, quantity: int, *, request_id: str | None = None
+    ) -> LifecycleChange:
+        return self._run(
+            self._shop.reduce_licences(order_id, line, quantity, request_id=request_id)
+        )
 
     def payment_failed(self, order_id: str) -> PaymentFailedOutcome:
         return self._run(self._shop.payment_failed(order_id))

@@ -8,8 +8,8 @@ csp-orders order place FILE [--wait]
 csp-orders order status ORDER_ID
 csp-orders order tax-id ORDER_ID VALUE
 csp-orders order cancel ORDER_ID
-csp-orders order cancel-subscription ORDER_ID --line N
-csp-orders order reduce ORDER_ID --line N --quantity Q
+csp-orders order cancel-subscription ORDER_ID --line N [--request-id ID]
+csp-orders order reduce ORDER_ID --line N --quantity Q [--request-id ID]
 csp-orders order payment-failed ORDER_ID
                                     after the purchase, within the refund window
                                     (docs/LIFECYCLE.md)
@@ -421,12 +421,18 @@ def _lifecycle(args: argparse.Namespace, change: Callable[[Any], Awaitable[BaseM
 
 
 def _order_cancel_subscription(args: argparse.Namespace) -> int:
-    return _lifecycle(args, lambda shop: shop.cancel_subscription(args.order_id, args.line))
+    return _lifecycle(
+        args,
+        lambda shop: shop.cancel_subscription(args.order_id, args.line, request_id=args.request_id),
+    )
 
 
 def _order_reduce(args: argparse.Namespace) -> int:
     return _lifecycle(
-        args, lambda shop: shop.reduce_licences(args.order_id, args.line, args.quantity)
+        args,
+        lambda shop: shop.reduce_licences(
+            args.order_id, args.line, args.quantity, request_id=args.request_id
+        ),
     )
 
 
@@ -692,6 +698,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     cancel_subscription.add_argument("order_id")
     cancel_subscription.add_argument("--line", type=_within(0, 49), required=True, help=line_help)
+    request_id_help = (
+        "the change's id: asked again with it (after a timeout), the same change is answered, "
+        "never made twice"
+    )
+    cancel_subscription.add_argument("--request-id", help=request_id_help)
     cancel_subscription.set_defaults(run=_order_cancel_subscription)
     reduce = order.add_parser(
         "reduce", help="take back licences a line of a completed order added (refund window)"
@@ -704,6 +715,7 @@ def build_parser() -> argparse.ArgumentParser:
         required=True,
         help="licences to take back (never more than the line added)",
     )
+    reduce.add_argument("--request-id", help=request_id_help)
     reduce.set_defaults(run=_order_reduce)
     payment_failed = order.add_parser(
         "payment-failed", help="the order's payment failed: undo what it bought (refund window)"

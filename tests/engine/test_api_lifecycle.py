@@ -215,7 +215,16 @@ async def test_a_reduction_takes_back_only_the_orders_licences_and_invalid_input
         assert [e["field"] for e in problem["errors"]] == ["line"], problem
     assert (await holdings(admin, customer_id))[basic][1:] == (8, "active")
 
-    change = await http.post(reduce, json={"quantity": 2}, headers=auth(keys.a))
+    bad_key = await http.post(
+        reduce, json={"quantity": 2}, headers={**auth(keys.a), "Idempotency-Key": "a b"}
+    )
+    assert [e["field"] for e in assert_problem(bad_key, 422, "INVALID_INPUT")["errors"]] == [
+        "Idempotency-Key"
+    ]
+    assert (await holdings(admin, customer_id))[basic][1:] == (8, "active")
+
+    keyed = {**auth(keys.a), "Idempotency-Key": f"reduce-{unique}"}
+    change = await http.post(reduce, json={"quantity": 2}, headers=keyed)
 
     assert change.status_code == 200, change.text
     assert change.json() == {
@@ -226,6 +235,10 @@ async def test_a_reduction_takes_back_only_the_orders_licences_and_invalid_input
         "quantity_before": 8,
         "quantity_after": 6,
     }
+    assert (await holdings(admin, customer_id))[basic][1:] == (6, "active")
+    # retried with the same key (the answer was lost to a timeout): the same change, once
+    again = await http.post(reduce, json={"quantity": 2}, headers=keyed)
+    assert (again.status_code, again.json()) == (200, change.json())
     assert (await holdings(admin, customer_id))[basic][1:] == (6, "active")
 
 

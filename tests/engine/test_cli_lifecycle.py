@@ -185,11 +185,14 @@ async def test_a_reduction_past_the_orders_licences_is_refused_in_one_line_and_e
     one_refusal(err, "NOT_CANCELLABLE")  # the order added licences; it did not create it
     assert (await holdings(admin, customer_id))[basic][1:] == (8, "active")
 
-    code, out, err = await order_cli(
-        temporal, engine_sandbox, "reduce", order_id, "--line", "0", "--quantity", "2"
-    )
+    keyed = ("reduce", order_id, "--line", "0", "--quantity", "2", "--request-id", "r-1")
+    code, out, err = await order_cli(temporal, engine_sandbox, *keyed)
     assert (code, err) == (0, ""), err
     assert (json.loads(out)["quantity_before"], json.loads(out)["quantity_after"]) == (8, 6)
+    assert (await holdings(admin, customer_id))[basic][1:] == (6, "active")
+    # asked again with its request id: the same change, answered again, not made twice
+    again = await order_cli(temporal, engine_sandbox, *keyed)
+    assert again == (0, out, "")
     assert (await holdings(admin, customer_id))[basic][1:] == (6, "active")
 
     # the failed payment takes back the one licence of the order's left; the customer's 5 stay

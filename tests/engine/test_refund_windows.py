@@ -239,13 +239,17 @@ async def test_a_reduction_within_the_window_takes_back_only_the_orders_licences
     assert (await holdings(engine.admin, customer_id))[subscription_id][1] == 8
 
     await engine.admin.clear_calls()
-    change = await engine.shop.reduce_licences(f"rw-r-{unique}", 0, 2)
+    change = await engine.shop.reduce_licences(f"rw-r-{unique}", 0, 2, request_id="r1")
     assert await engine.admin.calls() == {  # the read, the new total (shown at once)
         "GET /v1/customers/{customer_id}/subscriptions/{subscription_id}": 1,
         "PATCH /v1/customers/{customer_id}/subscriptions/{subscription_id}": 1,
     }
 
     assert (change.quantity_before, change.quantity_after) == (8, 6)
+    # asked again with its request id (a storefront retrying after a timeout): the same change,
+    # answered once more, never a second reduction
+    retried = await engine.shop.reduce_licences(f"rw-r-{unique}", 0, 2, request_id="r1")
+    assert retried == change
     assert (await holdings(engine.admin, customer_id))[subscription_id][1:] == (6, "active")
     last = await engine.shop.reduce_licences(f"rw-r-{unique}", 0, 1)
     assert last.quantity_after == 5  # the customer's own 5 stay

@@ -20,7 +20,7 @@ from datetime import timedelta
 from typing import Annotated, Any
 
 import structlog
-from fastapi import Depends, FastAPI, Path, Query, Request
+from fastapi import Depends, FastAPI, Header, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPBearer
@@ -83,6 +83,17 @@ MAX_LINE = 49  # an order has at most 50 lines (ordering/document.py)
 LinePath = Annotated[
     int,
     Path(ge=0, le=MAX_LINE, description="The order's line, 0-based (`lines[n]` of the order)."),
+]
+
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        pattern=r"^[A-Za-z0-9._:-]{1,64}$",
+        description="The storefront's id for this change: asked again with the same key (a "
+        "retry after a timeout), the same change is answered once more, never made twice.",
+    ),
 ]
 
 
@@ -516,9 +527,11 @@ def create_api_app(
         tags=["after the purchase"],
     )
     async def cancel_subscription(
-        order_id: OrderIdPath, line: LinePath, shop: Shop
+        order_id: OrderIdPath, line: LinePath, shop: Shop, key: IdempotencyKey = None
     ) -> LifecycleChange:
-        change: LifecycleChange = await answer(shop.cancel_subscription(order_id, line))
+        change: LifecycleChange = await answer(
+            shop.cancel_subscription(order_id, line, request_id=key)
+        )
         return change
 
     @app.post(
@@ -536,11 +549,15 @@ def create_api_app(
         tags=["after the purchase"],
     )
     async def reduce_licences(
-        order_id: OrderIdPath, line: LinePath, request: Request, shop: Shop
+        order_id: OrderIdPath,
+        line: LinePath,
+        request: Request,
+        shop: Shop,
+        key: IdempotencyKey = None,
     ) -> LifecycleChange:
         reduction = _validated(LicenceReductionRequest, await _json_body(request), "reduction")
         change: LifecycleChange = await answer(
-            shop.reduce_licences(order_id, line, reduction.quantity)
+            shop.reduce_licences(order_id, line, reduction.quantity, request_id=key)
         )
         return change
 
