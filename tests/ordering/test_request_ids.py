@@ -22,6 +22,9 @@ def test_each_write_of_an_order_has_its_own_id() -> None:
     assert request_id("shop-1001", ids.line_quantity(0)) == "shop-1001:line-0:quantity"
     assert request_id("shop-1001", ids.line_quantity(12)) == "shop-1001:line-12:quantity"
     assert request_id("lic-7", ids.QUANTITY) == "lic-7:quantity"
+    # after the purchase: each change asked of a line a request of its own
+    assert request_id("shop-1001", ids.line_cancellation(1, 1)) == "shop-1001:line-1:cancel:1"
+    assert request_id("shop-1001", ids.line_reduction(0, 2)) == "shop-1001:line-0:reduce:2"
 
 
 def test_a_purchase_names_its_cart_and_checkout_under_its_own_id() -> None:
@@ -47,7 +50,14 @@ def test_the_saved_histories_ids_are_the_ones_made_today() -> None:
         request_id(order, step)
         for order in ("rec-new", "rec-ru", "rec-existing")
         for step in (ids.CREATE_CUSTOMER, ids.CUSTOMER_AGREEMENT, ids.purchase(0))
-    } | {"rec-licences", request_id("rec-licences", ids.QUANTITY)}
+    } | {
+        "rec-licences",
+        request_id("rec-licences", ids.QUANTITY),
+        # after the purchase (the customers' subscriptions workflows)
+        request_id("rec-new", ids.line_cancellation(0, 1)),
+        request_id("rec-new", ids.line_cancellation(1, 1)),
+        request_id("rec-dynamics", ids.line_reduction(0, 1)),
+    }
     recorded: set[str] = set()
     for history in sorted(HISTORIES.glob("*.json")):
         recorded |= _recorded_request_ids(history)
