@@ -159,7 +159,8 @@ async def test_a_release_sent_again_after_a_crash_never_ends_a_later_hold(client
         await slots.release_customer_slot(give_back(1))
 
         async def handed_on() -> bool:
-            return await handle.query(SLOT_HOLDER_QUERY, result_type=str) == "order-waiting"
+            holding: str | None = await handle.query(SLOT_HOLDER_QUERY, result_type=str)
+            return holding == "order-waiting"
 
         await eventually(handed_on, timeout=10, what="the slot handed to the waiting order")
         await release(slots, customer, "order-waiting")
