@@ -282,12 +282,7 @@ class CustomerSubscriptionsWorkflow:
     @workflow.update(name=CANCEL_SUBSCRIPTION_UPDATE)
     async def cancel_subscription(self, request: SubscriptionCancellation) -> LifecycleChange:
         purchase = self._purchase_of(request.order_id, request.storefront, request.line)
-        async with self._changing:
-            try:
-                async with self._holding_slot(f"cancel:{purchase.purchase}"):
-                    return await self._change(purchase, cancel=True, seats=purchase.seats_left)
-            except LineRefused as refusal:
-                raise refused(refusal.refusal) from None
+        return await self._one_change(purchase, "cancel", cancel=True, seats=0)
 
     @cancel_subscription.validator
     def _validate_cancellation(self, request: SubscriptionCancellation) -> None:
@@ -299,12 +294,7 @@ class CustomerSubscriptionsWorkflow:
     @workflow.update(name=REDUCE_LICENCES_UPDATE)
     async def reduce_licences(self, request: LicenceReduction) -> LifecycleChange:
         purchase = self._purchase_of(request.order_id, request.storefront, request.line)
-        async with self._changing:
-            try:
-                async with self._holding_slot(f"reduce:{purchase.purchase}"):
-                    return await self._change(purchase, cancel=False, seats=request.quantity)
-            except LineRefused as refusal:
-                raise refused(refusal.refusal) from None
+        return await self._one_change(purchase, "reduce", cancel=False, seats=request.quantity)
 
     @reduce_licences.validator
     def _validate_reduction(self, request: LicenceReduction) -> None:
@@ -351,6 +341,18 @@ class CustomerSubscriptionsWorkflow:
         key = order_workflow_id(request.order_id, request.storefront)
         if not any(p.purchase == key for p in self._state.watched):
             raise refused(nothing_recorded(request.order_id))
+
+    async def _one_change(
+        self, purchase: WindowedPurchase, kind: str, *, cancel: bool, seats: int
+    ) -> LifecycleChange:
+        """One cancellation or reduction asked by update: its turn among the customer's
+        changes, under the customer's slot; refused as the update's failure."""
+        async with self._changing:
+            try:
+                async with self._holding_slot(f"{kind}:{purchase.purchase}"):
+                    return await self._change(purchase, cancel=cancel, seats=seats)
+            except LineRefused as refusal:
+                raise refused(refusal.refusal) from None
 
     async def _change(
         self, purchase: WindowedPurchase, *, cancel: bool, seats: int
