@@ -101,8 +101,8 @@ from clients.temporal_connection import (
     TemporalSettingsInvalid,
     TemporalUnreachable,
     connect_client,
+    connection_for,
 )
-from clients.temporal_connection import resolve as resolve_connection
 from ordering.document import OrderDocument
 from ordering.dry_run import OrderValidation
 from ordering.refusals import Refusal, RefusalCode
@@ -348,17 +348,14 @@ class Storefront:
         """Connect to the order engine's Temporal as Temporal's standard client configuration
         says (`TEMPORAL_ADDRESS`, `TEMPORAL_NAMESPACE`, `TEMPORAL_API_KEY`, `TEMPORAL_TLS_*`,
         `temporal.toml` profiles: clients/temporal_connection.py); `address` and `namespace`
-        override it, or a resolved `TemporalConnection` replaces it. `keys`: the payload key
-        ring (default: `CSP_CODEC_KEYS`). Without one it raises `EncryptionNotConfigured`
-        before connecting (see clients/payloads.py). Settings that cannot be used, or a
+        override it, or a resolved `TemporalConnection` replaces it, in `namespace` when one
+        is given (`connection_for`). `keys`: the payload key ring (default:
+        `CSP_CODEC_KEYS`). Without one it raises `EncryptionNotConfigured` before connecting
+        (see clients/payloads.py). Settings that cannot be used, or a
         Temporal that cannot be reached or refuses the connection, raise `EngineUnreachable`
         with one line saying which setting to look at."""
         try:
-            connection = (
-                address
-                if isinstance(address, TemporalConnection)
-                else resolve_connection(address, namespace)
-            )
+            connection = connection_for(address, namespace)
         except TemporalSettingsInvalid as invalid:
             raise ConnectionNotConfigured(str(invalid)) from None
         try:

@@ -18,6 +18,7 @@ ever contains the API key.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 from collections.abc import Mapping
@@ -213,6 +214,21 @@ def resolve(
         address_source=source,
         profile=profile_name,
     )
+
+
+def connection_for(
+    address: str | TemporalConnection | None = None,
+    namespace: str | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+) -> TemporalConnection:
+    """The connection a caller of the SDK, the worker or the API asks for: `resolve(address,
+    namespace)` over the settings, or a resolved `TemporalConnection` as it is; `namespace`,
+    when given, overrides the connection's as it overrides the settings' (the CLI's
+    `--namespace`), so that no caller's namespace is ever dropped."""
+    if isinstance(address, TemporalConnection):
+        return dataclasses.replace(address, namespace=namespace) if namespace else address
+    return resolve(address, namespace, environ=environ)
 
 
 def local_server(address: str) -> TemporalConnection:

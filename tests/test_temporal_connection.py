@@ -18,6 +18,7 @@ from clients.temporal_connection import (
     TemporalSettingsInvalid,
     TemporalUnreachable,
     connect_client,
+    connection_for,
     local_server,
     local_server_environment,
     resolve,
@@ -126,6 +127,33 @@ def test_the_command_line_wins_over_everything(home: dict[str, str], tmp_path: P
     connection = resolve("127.0.0.4:4", "ns", environ=env)
     assert (connection.target_host, connection.namespace) == ("127.0.0.4:4", "ns")
     assert connection.address_source == "--address"
+
+
+def test_a_namespace_given_with_a_resolved_connection_is_never_dropped(
+    home: dict[str, str], tmp_path: Path
+) -> None:
+    """The SDK, the worker and the API take an address or a resolved connection, and a
+    namespace (`connection_for`): the namespace wins over the connection's as it wins over the
+    settings', and nothing else of the connection changes."""
+    certificates = make_certificates(tmp_path)
+    env = {
+        **home,
+        "TEMPORAL_ADDRESS": "127.0.0.5:5",
+        "TEMPORAL_NAMESPACE": "shop.a1b2c",
+        "TEMPORAL_API_KEY": SECRET,
+        "TEMPORAL_TLS_CLIENT_CERT_PATH": str(certificates.client_cert),
+        "TEMPORAL_TLS_CLIENT_KEY_PATH": str(certificates.client_key),
+    }
+    resolved = resolve(environ=env)
+    assert resolved.namespace == "shop.a1b2c"
+    other = connection_for(resolved, "csp-other")
+    assert other.namespace == "csp-other"
+    assert other.connect_kwargs() == {**resolved.connect_kwargs(), "namespace": "csp-other"}
+    assert (other.address_source, other.profile) == (resolved.address_source, resolved.profile)
+    assert connection_for(resolved) is resolved and connection_for(resolved, "") is resolved
+    # An address, or nothing, is resolved over the settings, the namespace over theirs.
+    assert connection_for(None, "csp-other", environ=env) == other
+    assert connection_for("127.0.0.4:4", environ=env).namespace == "shop.a1b2c"
 
 
 def test_a_profile_and_the_environment_over_it(home: dict[str, str], tmp_path: Path) -> None:

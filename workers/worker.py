@@ -41,8 +41,7 @@ from activities.webhooks import (
 from clients.contract import coordination_task_queue
 from clients.partner_center import PartnerCenterClient
 from clients.payloads import PLAINTEXT_SWITCH, KeyRing, data_converter, encrypts, writer_key_ring
-from clients.temporal_connection import TemporalConnection, connect_client
-from clients.temporal_connection import resolve as resolve_connection
+from clients.temporal_connection import TemporalConnection, connect_client, connection_for
 from ordering.config import EngineConfig
 from workers import metrics
 from workers.partner_center_cap import CapReached, SharedRequestCap
@@ -91,16 +90,12 @@ async def connect(
 ) -> Client:
     """A client for Temporal as Temporal's client configuration describes it
     (clients/temporal_connection.py; `address` and `namespace` override it, or a resolved
-    connection replaces it), whose payloads are encrypted with `keys`, or the environment's
-    key ring; with neither it raises `EncryptionKeysMissing`, unless the development switch
-    allows plain text (clients/payloads.py), which it then logs loudly. Settings that cannot be
-    used raise `TemporalSettingsInvalid`, a refused connection `TemporalUnreachable` (one line
-    each)."""
-    connection = (
-        address
-        if isinstance(address, TemporalConnection)
-        else resolve_connection(address, namespace)
-    )
+    connection replaces it, in `namespace` when one is given: `connection_for`), whose
+    payloads are encrypted with `keys`, or the environment's key ring; with neither it raises
+    `EncryptionKeysMissing`, unless the development switch allows plain text
+    (clients/payloads.py), which it then logs loudly. Settings that cannot be used raise
+    `TemporalSettingsInvalid`, a refused connection `TemporalUnreachable` (one line each)."""
+    connection = connection_for(address, namespace)
     ring = writer_key_ring(connection.target_host, keys)
     if ring is None:
         structlog.get_logger("worker").warning(

@@ -30,7 +30,7 @@ def api_app(
     again when it changes) or `storefronts`, placing orders with Temporal at
     `temporal_address` (connected when first needed): a resolved connection, or an address
     over Temporal's client configuration (clients/temporal_connection.py; None: that
-    configuration alone)."""
+    configuration alone); in `namespace` when one is given, over either (`connection_for`)."""
     import os
 
     path = storefronts_file
