@@ -44,6 +44,7 @@ from clients.contract import (
 from clients.partner_center import PartnerCenterClient
 from clients.storefront import LicencesAborted, LicencesRefused, Storefront
 from devtools.samples import (
+    EDUCATION_A1,
     OFFICE_E3,
     VALID_RU_TAX_ID,
     known_customer,
@@ -59,6 +60,7 @@ from ordering.status import Phase, WaitingFor
 from sandbox.admin_client import SandboxAdmin
 from sandbox.background_server import BackgroundServer, free_port
 from sandbox.server import SandboxServer
+from tests.engine.partner_center_state import assert_no_customer_created, holdings, orders_of
 from tests.helpers import (
     connect_client,
     engine_config_for_tests,
@@ -188,6 +190,29 @@ async def delivered(
         return found if len(found) >= count else None
 
     return await eventually(there, timeout=60, what=f"{count} event(s) {match} at /{behaviour}")
+
+
+async def told(
+    hooks: Receiver, order_id: str, types: list[str], *, personal: tuple[str, ...] = ()
+) -> list[dict[str, Any]]:
+    """The order's events at `/ok`, once there: each signed, under an id of its own, of the
+    `types` in that order with sequence 1, 2, ... in the order they arrived, none of them
+    carrying any of the `personal` values."""
+    events = await delivered(hooks, "ok", len(types), order_id=order_id)
+    for request, body in events:
+        assert Webhook(SECRET).verify(request.body, request.headers) == body
+    assert [(b["type"], b["sequence"]) for _, b in events] == [
+        (kind, n) for n, kind in enumerate(types, start=1)
+    ]
+    assert len({r.headers["webhook-id"] for r, _ in events}) == len(types)
+    sent = b" ".join(r.body for r, _ in events).lower()
+    for value in personal:
+        assert value.lower().encode() not in sent, value
+    return [body for _, body in events]
+
+
+# A sample new customer's personal values (devtools/samples.py), besides its domain prefix.
+SAMPLE_PERSONAL = ("it@example.com", "ada@example.com", "lovelace", "555 0100")
 
 
 async def report_of(client: Client, workflow_id: str) -> WebhookDeliveryReport:
@@ -404,6 +429,112 @@ async def test_an_order_no_storefront_placed_sends_nothing(
             webhooks_workflow_id(order_workflow_id(document.order_id))
         ).describe()
     assert hooks.events("ok", order_id=document.order_id) == []
+
+
+async def test_a_waiting_order_cancelled_tells_it_waited_then_that_it_was_cancelled(
+    engine: Storefront,
+    client: Client,
+    admin: SandboxAdmin,
+    receiver: tuple[Receiver, str],
+    unique: str,
+) -> None:
+    hooks, _ = receiver
+    shop = engine.for_storefront("shop-a")
+    prefix = f"cancelled{unique}"
+    document = russian_order(f"cancel-{unique}", prefix)
+    workflow_id = await shop.place_order(document)
+    await wait_for(shop, document.order_id, WaitingFor.TAX_ID)
+    await shop.cancel(document.order_id, reason="the customer changed its mind")
+    outcome = await shop.wait_for_outcome(document.order_id)
+    assert outcome.phase is Phase.CANCELLED
+
+    waiting, cancelled = await told(
+        hooks,
+        document.order_id,
+        ["order.waiting_for_tax_id", "order.cancelled"],
+        personal=(prefix, "tverskaya", "moscow", *SAMPLE_PERSONAL),
+    )
+    assert waiting["phase"] == "waiting_for_tax_id"
+    assert (cancelled["phase"], cancelled["customer_id"]) == ("cancelled", None)
+    assert cancelled["refusal_code"] == RefusalCode.CANCELLED.value
+    assert cancelled["refusal_message"] == "The order was cancelled before anything was bought."
+    assert [sent["state"] for sent in cancelled["lines"]] == ["pending"]
+    assert (await report_of(client, workflow_id)).delivered == 2
+    await assert_no_customer_created(admin, prefix)
+
+
+async def test_a_new_school_tells_it_waits_for_vetting_then_that_it_completed(
+    engine: Storefront,
+    client: Client,
+    admin: SandboxAdmin,
+    receiver: tuple[Receiver, str],
+    unique: str,
+) -> None:
+    """Vetting needs a customer: the order creates it, asks Microsoft to vet it and waits; the
+    storefront hears that it waits, with the new customer's id, and then that it completed."""
+    hooks, _ = receiver
+    shop = engine.for_storefront("shop-a")
+    prefix = f"school{unique}"
+    document = order(
+        f"vetting-{unique}",
+        new_customer(prefix, education={"segment": "K12", "website": "https://school.example"}),
+        line(EDUCATION_A1, 30, segment="Education"),
+    )
+    workflow_id = await shop.place_order(document)
+    await wait_for(shop, document.order_id, WaitingFor.VETTING)
+    [waiting] = await told(hooks, document.order_id, ["order.waiting_for_vetting"])
+    customer_id = (await shop.status(document.order_id)).customer_id
+    assert customer_id
+    assert (waiting["phase"], waiting["customer_id"]) == ("waiting_for_vetting", customer_id)
+    assert [sent["state"] for sent in waiting["lines"]] == ["pending"]
+
+    await admin.set_vetting(customer_id, "Education", "Approved")
+    assert (await shop.wait_for_outcome(document.order_id)).phase is Phase.COMPLETED
+    _, completed = await told(
+        hooks,
+        document.order_id,
+        ["order.waiting_for_vetting", "order.completed"],
+        personal=(prefix, "school.example", "microsoft way", "redmond", *SAMPLE_PERSONAL),
+    )
+    [bought] = completed["lines"]
+    assert (bought["offer"], bought["quantity"], bought["state"]) == (EDUCATION_A1, 30, "fulfilled")
+    held = await holdings(admin, customer_id)
+    assert held[bought["subscription_id"]][1] == 30
+    assert (await report_of(client, workflow_id)).delivered == 2
+
+
+async def test_an_order_whose_run_fails_tells_the_storefront_it_failed(
+    engine: Storefront,
+    client: Client,
+    admin: SandboxAdmin,
+    receiver: tuple[Receiver, str],
+    unique: str,
+) -> None:
+    """Partner Center refuses a read the order has no refusal for (the customer's agreements on
+    record): the order's run fails with an engine error, and its storefront hears
+    `order.failed`, telling it to check the customer's subscriptions, never nothing."""
+    hooks, _ = receiver
+    shop = engine.for_storefront("shop-a")
+    customer_id = await admin.add_customer("Fails", f"fails{unique}.onmicrosoft.com")
+    await admin.refuse_next(
+        "GET /v1/customers/{customer_id}/agreements",
+        403,
+        600007,
+        "Access to the customer's agreements is denied.",
+    )
+    document = order(f"fails-{unique}", known_customer(customer_id), line(OFFICE_E3, 2))
+    workflow_id = await shop.place_order(document)
+    outcome = await shop.wait_for_outcome(document.order_id)
+    assert outcome.phase is Phase.FAILED
+    assert outcome.refusal is not None and outcome.refusal.code is RefusalCode.ORDER_ABORTED
+
+    [failed] = await told(hooks, document.order_id, ["order.failed"])
+    assert (failed["phase"], failed["customer_id"]) == ("failed", customer_id)
+    assert failed["refusal_code"] == RefusalCode.ORDER_ABORTED.value
+    assert "check the customer's subscriptions" in failed["refusal_message"]
+    assert (await report_of(client, workflow_id)).delivered == 1
+    assert await holdings(admin, customer_id) == {}
+    assert await orders_of(admin, customer_id) == []
 
 
 # ---------------------------------------------------------------------- at least once, in order
