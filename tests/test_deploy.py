@@ -30,8 +30,11 @@ import pytest
 import yaml
 from temporalio.common import SearchAttributeIndexedValueType
 from temporalio.envconfig import ClientConfig, ClientConfigProfile
+from temporalio.service import TLSConfig
 
 from clients.contract import SEARCH_ATTRIBUTES
+from clients.temporal_connection import resolve
+from tests.engine.tls_proxy import make_certificates
 from workers.cli import build_parser
 from workers.settings import PARTNER_CENTER_CREDENTIALS
 from workers.storefronts import StorefrontDirectory
@@ -53,6 +56,12 @@ SECRET_VARIABLES = {
     "CSP_CODEC_KEYS",
     "CSP_CODEC_SERVER_TOKEN",
     "TEMPORAL_API_KEY",
+}
+# mTLS (k8s/mtls/): the Secret base/ mounts, and the variables naming its files.
+MTLS_SECRET = "temporal-mtls"
+MTLS_VARIABLES = {  # variable: the file's key in a kubernetes.io/tls Secret
+    "TEMPORAL_TLS_CLIENT_CERT_PATH": "tls.crt",
+    "TEMPORAL_TLS_CLIENT_KEY_PATH": "tls.key",
 }
 CLI_TYPES = {  # `temporal operator search-attribute create --type` names
     SearchAttributeIndexedValueType.KEYWORD: "Keyword",
@@ -101,6 +110,10 @@ def containers() -> Iterator[tuple[str, dict[str, Any]]]:
         for spec in pod_specs(doc):
             for container in spec["containers"]:
                 yield f"{path.relative_to(ROOT)} {doc['kind']}/{doc['metadata']['name']}", container
+
+
+def config_maps() -> list[tuple[Path, dict[str, Any]]]:
+    return [(path, doc) for path, doc in manifests() if doc["kind"] == "ConfigMap"]
 
 
 def engine_containers() -> list[tuple[str, dict[str, Any]]]:
@@ -333,6 +346,57 @@ def test_every_engine_command_line_is_one_the_cli_takes() -> None:
             assert parsed.host == "0.0.0.0"  # reachable from outside its container
 
 
+def test_the_mtls_variant_mounts_the_secret_where_its_variables_point(tmp_path: Path) -> None:
+    """mtls/'s ConfigMap names the files of the Secret temporal-mtls as every client of
+    Temporal in base/ (the worker, the API, the search attributes Job) mounts it; with the
+    Secret's files there, the engine offers the client certificate."""
+    [(path, config)] = config_maps()
+    assert path.parent == K8S / "mtls"
+    files = config["data"]
+    assert {variable: Path(file).name for variable, file in files.items()} == MTLS_VARIABLES
+    [directory] = {str(Path(file).parent) for file in files.values()}
+    clients = [
+        (f"{p.relative_to(ROOT)} {doc['kind']}/{doc['metadata']['name']}", spec, container)
+        for p, doc in manifests()
+        for spec in pod_specs(doc)
+        for container in spec["containers"]
+        if any(e["name"] == "TEMPORAL_ADDRESS" for e in container.get("env", []))
+    ]
+    assert sorted(where for where, _, _ in clients) == [
+        "deploy/k8s/base/api.yaml Deployment/csp-orders-api",
+        "deploy/k8s/base/search-attributes-job.yaml Job/csp-orders-search-attributes",
+        "deploy/k8s/base/worker.yaml Deployment/csp-orders-worker-0-1-0",
+    ]
+    for where, spec, container in clients:
+        refs = [e["configMapRef"] for e in container.get("envFrom", []) if "configMapRef" in e]
+        assert refs == [{"name": config["metadata"]["name"], "optional": True}], where
+        [mount] = [m for m in container["volumeMounts"] if m["mountPath"] == directory]
+        assert mount.get("readOnly") is True and "subPath" not in mount, where
+        [volume] = [v for v in spec["volumes"] if v["name"] == mount["name"]]
+        # The whole Secret (no `items`): its keys are the file names.
+        assert volume == {
+            "name": mount["name"],
+            "secret": {"secretName": MTLS_SECRET, "optional": True},
+        }, where
+    # The same files as the cloud-mtls profile of deploy/temporal.toml.
+    profile = ClientConfig.load(config_source=DEPLOY / "temporal.toml").profiles["cloud-mtls"]
+    assert profile.tls is not None
+    assert {str(profile.tls.client_cert), str(profile.tls.client_private_key)} == set(
+        files.values()
+    )
+    # A pod's view: the Secret's files where the volume puts them, the ConfigMap's variables.
+    certificates = make_certificates(tmp_path)
+    mounted = tmp_path / "mount"
+    mounted.mkdir()
+    shutil.copy(certificates.client_cert, mounted / "tls.crt")
+    shutil.copy(certificates.client_key, mounted / "tls.key")
+    env = {name: file.replace(directory, str(mounted)) for name, file in files.items()}
+    connection = resolve(environ={"HOME": str(tmp_path), "TEMPORAL_ADDRESS": "t:7233", **env})
+    assert connection.offers_client_certificate and isinstance(connection.tls, TLSConfig)
+    assert connection.tls.client_cert == certificates.client_cert.read_bytes()
+    assert connection.tls.client_private_key == certificates.client_key.read_bytes()
+
+
 # ------------------------------------------------------------------ environment variables
 
 
@@ -386,6 +450,11 @@ def test_every_variable_the_manifests_set_is_one_the_code_reads() -> None:
     assert {"TEMPORAL_ADDRESS", "TEMPORAL_API_KEY", "TEMPORAL_WORKER_BUILD_ID"} <= {
         n for n, _ in names
     }
+    names |= {
+        (name, f"{path.relative_to(ROOT)} ConfigMap/{doc['metadata']['name']}")
+        for path, doc in config_maps()
+        for name in doc["data"]
+    }
     for service_name, service in resolved_compose("sandbox")["services"].items():
         if service["image"].startswith(IMAGE):
             names |= {(n, f"compose {service_name}") for n in compose_env(service)}
@@ -402,7 +471,10 @@ def test_every_variable_the_manifests_set_is_one_the_code_reads() -> None:
 def test_secrets_are_only_referenced() -> None:
     secret = SECRET_VARIABLES | webhook_secret_variables()
     kinds = {doc["kind"] for _, doc in manifests()}
-    assert "Secret" not in kinds and "ConfigMap" not in kinds
+    assert "Secret" not in kinds
+    # The one ConfigMap (mtls/) names files of a Secret, and holds nothing else.
+    for _, config in config_maps():
+        assert set(config["data"]) == set(MTLS_VARIABLES), config["data"]
     for where, container in containers():
         for variable in container.get("env", []):
             if variable["name"] in secret:
