@@ -239,30 +239,34 @@ def _unique(problems: Iterable[Problem]) -> list[Problem]:
     return seen
 
 
-def the_refusal(checks: list[Check]) -> Refusal | None:
-    """The refusal the order would end with, naming every problem the checks found: its code
-    is the first refusing step's (the reseller, the customer...), or, when only lines are
-    refused, the one the order's plan would give (`refusal_for`)."""
+def the_refusal(checks: list[Check], stop: Refusal | None = None) -> Refusal | None:
+    """The refusal the order would end with, naming every problem the checks found. Its code
+    (and Microsoft's, when Microsoft refused a read) is that of `stop`, the first refusal the
+    order meets in its own sequence (the order stops there); without one, the first refusing
+    step's (the reseller, the customer...), or, when only lines are refused, the one the
+    order's plan would give (`refusal_for`)."""
     problems = _unique(p for c in checks for p in c.problems)
     if not problems:
         return None
     combined = refusal_for(problems)
     steps = [p for p in problems if not p.lines]
-    if not steps:
-        return combined
     details: dict[str, Any] = {}
-    for c in checks:
-        details |= c.details
-    if combined.details.get("lines"):
-        details["lines"] = combined.details["lines"]
-    first = steps[0]
+    if steps:
+        for c in checks:
+            details |= c.details
+        if combined.details.get("lines"):
+            details["lines"] = combined.details["lines"]
+        combined = combined.model_copy(
+            update={
+                "code": steps[0].code,
+                "details": details,
+                "problems": steps + [p for p in combined.problems if p.lines],
+            }
+        )
+    if stop is None:
+        return combined
     return combined.model_copy(
-        update={
-            "code": first.code,
-            "message": combined.message,
-            "details": details,
-            "problems": steps + [p for p in combined.problems if p.lines],
-        }
+        update={"code": stop.code, "partner_center_code": stop.partner_center_code}
     )
 
 
@@ -271,12 +275,15 @@ def validation(
     checks: list[Check],
     lines: list[LinePlan],
     suggested_addresses: list[BillingAddress] | None = None,
+    *,
+    stop: Refusal | None = None,
 ) -> OrderValidation:
-    """The report: valid when no check fails."""
+    """The report: valid when no check fails; `stop`: the first refusal the order meets in its
+    own sequence (see `the_refusal`)."""
     return OrderValidation(
         order_id=order_id,
         valid=all(c.verdict is not Verdict.FAILED for c in checks),
-        refusal=the_refusal(checks),
+        refusal=the_refusal(checks, stop),
         checks=checks,
         suggested_addresses=suggested_addresses or [],
         lines=lines,

@@ -10,7 +10,11 @@ relationship, education vetting), the report says so.
 
 The verdicts are the order's own decisions (`ordering.checks`, `ordering.eligibility`,
 `ordering.feasibility`, `ordering.planning`), put into the report by `ordering.dry_run`.
-Unlike the order, it does not stop at the first refusal: it reports every problem it can know.
+Unlike the order, it does not stop at the first refusal: it reports every problem it can know,
+and notes where the order would stop (its first refusal, in the order's own sequence: the
+reseller, the lines the catalog, or for a new customer everything knowable, rules out, the
+customer, segment eligibility, the customer agreement, the plan), whose code the report's
+refusal carries.
 """
 
 from __future__ import annotations
@@ -56,7 +60,7 @@ with workflow.unsafe.imports_passed_through():
         depends_on_subscriptions,
         plan_order,
     )
-    from ordering.refusals import Problem, Refusal, RefusalCode, invalid_input
+    from ordering.refusals import Problem, Refusal, RefusalCode, invalid_input, refusal_for
     from ordering.tax_id import phone_missing
     from ordering.validation import InvalidOrder, parse_order
     from workflows import steps
@@ -82,6 +86,7 @@ class ValidateOrderWorkflow:
         self._offers: dict[str, OfferFacts] = {}
         self._checks: list[Check] = []
         self._suggested: list[BillingAddress] = []
+        self._stop: Refusal | None = None  # the first refusal the order would meet
 
     @workflow.run
     async def run(self, submission: Submission = MISSING_SUBMISSION) -> OrderValidation:
@@ -102,6 +107,7 @@ class ValidateOrderWorkflow:
         await self._check_reseller(order)
         self._offers = await read_catalog(order, prepared.catalog)
         customer = order.customer
+        self._stops_at(self._lines_judged_before_the_customer(order))
         if isinstance(customer, NewCustomer):
             report = await self._new_customer(order, customer)
         elif customer.kind == "existing_tenant":
@@ -123,17 +129,34 @@ class ValidateOrderWorkflow:
             m.CHECK_RESELLER, m.ResellerCheck(mpn_id=mpn_id), m.ResellerAgreement
         )
         if isinstance(status, Refusal):
-            self._checks.append(failed(name, status))
+            self._fails(name, status)
             return
         refusal = checks.reseller_refusal(
             mpn_id, known=status.known, signed=status.signed, ineligible=status.ineligible
         )
-        self._checks.append(
-            failed(name, refusal)
-            if refusal is not None
-            else passed(
-                name, f"The reseller {mpn_id} has accepted the Microsoft Partner Agreement."
+        if refusal is not None:
+            self._fails(name, refusal)
+        else:
+            self._checks.append(
+                passed(name, f"The reseller {mpn_id} has accepted the Microsoft Partner Agreement.")
             )
+
+    def _lines_judged_before_the_customer(self, order: OrderDocument) -> list[Problem]:
+        """What the order judges of its lines before it turns to the customer: for a new
+        customer, everything knowable (it takes the domain for good: workflows/order.py), else
+        what the catalog alone rules out."""
+        customer = order.customer
+        if not isinstance(customer, NewCustomer):
+            return catalog_problems(order.lines, self._offers)
+        plan = plan_order(order.lines, self._config, self._offers, [])
+        return order_problems(
+            order.lines, self._offers, plan, [], self._new_standing(customer), self._config
+        )
+
+    def _new_standing(self, customer: NewCustomer) -> Standing:
+        return new_customer_standing(
+            school=customer.education is not None,
+            waits_for_vetting=self._config.waits.wait_for_education_vetting,
         )
 
     async def _new_customer(self, order: OrderDocument, customer: NewCustomer) -> OrderValidation:
@@ -147,10 +170,7 @@ class ValidateOrderWorkflow:
         await self._check_domain(customer.domain)
         await self._check_billing_address(customer)
         self._check_tax_id(customer)
-        standing = new_customer_standing(
-            school=customer.education is not None,
-            waits_for_vetting=self._config.waits.wait_for_education_vetting,
-        )
+        standing = self._new_standing(customer)
         catalog = catalog_problems(order.lines, self._offers)
         refused = {n for p in catalog for n in p.lines}
         eligibility = segment_problems(
@@ -175,11 +195,11 @@ class ValidateOrderWorkflow:
             m.CHECK_DOMAIN, m.DomainCheck(domain=domain), m.DomainAvailability
         )
         if isinstance(available, Refusal):
-            self._checks.append(failed(name, available))
+            self._fails(name, available)
         elif available.available:
             self._checks.append(passed(name, f"The domain {domain} is free."))
         else:
-            self._checks.append(failed(name, checks.domain_taken(domain)))
+            self._fails(name, checks.domain_taken(domain))
 
     async def _check_billing_address(self, customer: NewCustomer) -> None:
         name = CheckName.BILLING_ADDRESS
@@ -202,20 +222,18 @@ class ValidateOrderWorkflow:
             ),
         )
         if incomplete is not None:
-            self._checks.append(failed(name, incomplete))
+            self._fails(name, incomplete)
             return
         verdict = await self._ask(
             m.VALIDATE_ADDRESS, m.AddressCheck(address=customer.billing_address), m.AddressVerdict
         )
         if isinstance(verdict, Refusal):
-            self._checks.append(failed(name, verdict))
+            self._fails(name, verdict)
         elif verdict.verified:
             self._checks.append(passed(name, "Microsoft verified the billing address."))
         else:
             self._suggested = list(verdict.suggestions)
-            self._checks.append(
-                failed(name, checks.address_not_verified(verdict.status, verdict.suggestions))
-            )
+            self._fails(name, checks.address_not_verified(verdict.status, verdict.suggestions))
 
     def _check_tax_id(self, customer: NewCustomer) -> None:
         name = CheckName.TAX_ID
@@ -223,7 +241,7 @@ class ValidateOrderWorkflow:
             customer, workflow.now().date(), self._config.tax_id_requirements
         )
         if decision.refusal is not None:
-            self._checks.append(failed(name, decision.refusal))
+            self._fails(name, decision.refusal)
         elif decision.step is checks.TaxIdStep.USE:
             self._checks.append(passed(name, "The tax ID is valid."))
         elif decision.step is checks.TaxIdStep.NOT_NEEDED:
@@ -249,7 +267,7 @@ class ValidateOrderWorkflow:
         name = CheckName.CUSTOMER
         found = await self._ask(m.FIND_CUSTOMER, m.FindCustomer(domain=domain), m.CustomerLookup)
         if isinstance(found, Refusal):
-            return self._customer_unknown(order, failed(name, found))
+            return self._customer_unknown(order, found)
         if found.customer_id:
             return await self._known_customer(
                 order,
@@ -258,9 +276,9 @@ class ValidateOrderWorkflow:
             )
         exists = await self._ask(m.CHECK_DOMAIN, m.DomainCheck(domain=domain), m.DomainAvailability)
         if isinstance(exists, Refusal):
-            return self._customer_unknown(order, failed(name, exists))
+            return self._customer_unknown(order, exists)
         if exists.available:
-            return self._customer_unknown(order, failed(name, checks.no_tenant(domain)))
+            return self._customer_unknown(order, checks.no_tenant(domain))
         self._checks.append(
             will_wait(
                 name,
@@ -299,9 +317,9 @@ class ValidateOrderWorkflow:
             m.READ_QUALIFICATIONS, m.CustomerRef(customer_id=customer_id), m.Qualifications
         )
         if isinstance(qualifications, Refusal):
-            return self._customer_unknown(order, failed(name, qualifications))
+            return self._customer_unknown(order, qualifications)
         if not qualifications.customer_found:
-            return self._customer_unknown(order, failed(name, checks.customer_not_found()))
+            return self._customer_unknown(order, checks.customer_not_found())
         self._checks.append(passed(name, found or "Partner Center knows the customer."))
         self._not_for_existing()
 
@@ -320,6 +338,7 @@ class ValidateOrderWorkflow:
         )
         if vetting and not waits:
             refusal = checks.vetting_not_waited_for()
+            self._stops_at(refusal)
             self._checks.append(
                 failed(CheckName.SEGMENT_ELIGIBILITY, refusal).model_copy(
                     update={
@@ -337,7 +356,7 @@ class ValidateOrderWorkflow:
             m.LIST_CUSTOMER_AGREEMENTS, m.CustomerRef(customer_id=customer_id), m.AgreementsOnRecord
         )
         if isinstance(agreements, Refusal):
-            self._checks.append(failed(CheckName.CUSTOMER_AGREEMENT, agreements))
+            self._fails(CheckName.CUSTOMER_AGREEMENT, agreements)
         elif agreements.on_record:
             self._checks.append(
                 passed(
@@ -360,7 +379,7 @@ class ValidateOrderWorkflow:
                 m.READ_SUBSCRIPTIONS, m.CustomerRef(customer_id=customer_id), m.SubscriptionList
             )
             if isinstance(listed, Refusal):
-                self._checks.append(failed(CheckName.PLAN, listed))
+                self._fails(CheckName.PLAN, listed)
                 return self._report(order, line_plans(order.lines, self._offers, None, []))
             subscriptions = listed.items
         return self._planned(
@@ -371,17 +390,16 @@ class ValidateOrderWorkflow:
         for name in (CheckName.DOMAIN, CheckName.BILLING_ADDRESS, CheckName.TAX_ID):
             self._checks.append(not_applicable(name, ONLY_NEW))
 
-    def _customer_unknown(self, order: OrderDocument, check: Check) -> OrderValidation:
-        """The customer cannot be found: nothing to judge the lines against but the catalog."""
-        self._checks.append(check)
+    def _customer_unknown(self, order: OrderDocument, refusal: Refusal) -> OrderValidation:
+        """The customer cannot be found (`refusal`): nothing to judge the lines against but the
+        catalog."""
+        self._fails(CheckName.CUSTOMER, refusal)
         self._not_for_existing()
         why = "The customer was not found."
         for name in (CheckName.SEGMENT_ELIGIBILITY, CheckName.CUSTOMER_AGREEMENT):
             self._checks.append(not_applicable(name, why))
         catalog = catalog_problems(order.lines, self._offers)
-        self._checks.append(
-            judged(CheckName.PLAN, catalog, otherwise=not_applicable(CheckName.PLAN, why))
-        )
+        self._judges(CheckName.PLAN, catalog, otherwise=not_applicable(CheckName.PLAN, why))
         lines = line_plans(
             order.lines,
             self._offers,
@@ -405,7 +423,7 @@ class ValidateOrderWorkflow:
             otherwise = passed(name, "The customer is qualified for every line's segment.")
         else:
             otherwise = passed(name, "Every line is commercial.")
-        self._checks.append(judged(name, problems, otherwise=otherwise))
+        self._judges(name, problems, otherwise=otherwise)
 
     def _planned(
         self,
@@ -423,23 +441,39 @@ class ValidateOrderWorkflow:
             problems, eligibility, catalog_problems(order.lines, self._offers)
         )
         count = len(plan.lines)
-        self._checks.append(
-            judged(
-                CheckName.PLAN,
-                problems,
-                otherwise=passed(
-                    CheckName.PLAN,
-                    f"Microsoft is not expected to refuse any line ({count} planned).",
-                ),
-            )
+        self._judges(
+            CheckName.PLAN,
+            problems,
+            otherwise=passed(
+                CheckName.PLAN, f"Microsoft is not expected to refuse any line ({count} planned)."
+            ),
         )
         lines = line_plans(order.lines, self._offers, plan, [*problems, *eligibility])
         return self._report(order, lines)
 
     def _report(self, order: OrderDocument, lines: list[LinePlan]) -> OrderValidation:
-        return validation(order.order_id, self._checks, lines, self._suggested)
+        return validation(order.order_id, self._checks, lines, self._suggested, stop=self._stop)
 
     # ------------------------------------------------------------------ mechanism
+
+    def _fails(self, name: CheckName, refusal: Refusal) -> None:
+        """The check `name` refuses the order with `refusal` (called in the order's sequence)."""
+        self._stops_at(refusal)
+        self._checks.append(failed(name, refusal))
+
+    def _judges(self, name: CheckName, problems: list[Problem], *, otherwise: Check) -> None:
+        """A check of the lines: failed with `problems`, else `otherwise`."""
+        self._stops_at(problems)
+        self._checks.append(judged(name, problems, otherwise=otherwise))
+
+    def _stops_at(self, refusal: Refusal | list[Problem]) -> None:
+        """The order would stop here unless it stopped before (the checks run in its order)."""
+        if isinstance(refusal, list):
+            if not refusal:
+                return
+            refusal = refusal_for(refusal)
+        if self._stop is None:
+            self._stop = refusal
 
     async def _ask(self, name: str, arg: BaseModel, result_type: type[R]) -> R | Refusal:
         """A Partner Center read; its business refusal is a finding, not a failure."""

@@ -5,6 +5,7 @@ and what Partner Center holds after each refusal."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -12,7 +13,11 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
+from google.protobuf.duration_pb2 import Duration
 from structlog.testing import capture_logs
+from temporalio.api.workflowservice.v1 import RegisterNamespaceRequest
+from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from clients.contract import order_workflow_id
@@ -26,6 +31,7 @@ from workers.api.server import api_app
 from workers.storefronts import add_api_key, load_storefronts, revoke_api_key
 
 PROBLEM = "application/problem+json"
+A_DAY = 86_400
 
 
 class Keys:
@@ -56,6 +62,18 @@ def api_url(temporal: WorkflowEnvironment, worker: None, keys: Keys) -> Iterator
 async def http(api_url: str) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(base_url=api_url, timeout=30) as client:
         yield client
+
+
+@contextlib.asynccontextmanager
+async def served(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """An API of the test's own over HTTP on loopback, and a client for it."""
+    with BackgroundServer(app, name="storefront API (the test's own)") as server:
+        async with httpx.AsyncClient(base_url=server.base_url, timeout=30) as http:
+            yield http
+
+
+def temporal_address(temporal: WorkflowEnvironment) -> str:
+    return str(temporal.client.service_client.config.target_host)
 
 
 def auth(key: str) -> dict[str, str]:
@@ -259,6 +277,40 @@ async def test_a_page_token_the_api_did_not_give_out_is_refused_at_once(
         answer = await http.get("/v1/orders", params={"page_token": forged}, headers=auth(keys.b))
         body = assert_problem(answer, 422, "INVALID_INPUT")
         assert [e["field"] for e in body["errors"]] == ["page_token"]
+
+
+async def test_a_list_temporal_refuses_is_a_503_as_placing_is_never_a_page_token_problem(
+    temporal: WorkflowEnvironment, keys: Keys, admin: SandboxAdmin, unique: str
+) -> None:
+    """A namespace without the `Csp*` search attributes (README: register them before the first
+    API order): Temporal refuses the list's query and the order's start alike."""
+    namespace = f"csp-bare-{unique}"
+    await temporal.client.workflow_service.register_namespace(
+        RegisterNamespaceRequest(
+            namespace=namespace, workflow_execution_retention_period=Duration(seconds=A_DAY)
+        )
+    )
+    bare = Client(temporal.client.service_client, namespace=namespace)
+
+    async def served_by_temporal() -> bool:  # (its frontend learns of a namespace in seconds)
+        with contextlib.suppress(Exception):
+            await bare.count_workflows()
+            return True
+        return False
+
+    await eventually(served_by_temporal, what=f"namespace {namespace} served")
+    app = api_app(
+        temporal_address(temporal), TASK_QUEUE, namespace=namespace, storefronts_file=keys.path
+    )
+    order = samples.order(f"bare-{unique}", samples.new_customer(f"bare{unique}"))
+    async with served(app) as http:
+        listed = await http.get("/v1/orders", headers=auth(keys.a))
+        placed = await http.post("/v1/orders", json=document(order), headers=auth(keys.a))
+    body = assert_problem(listed, 503, "ENGINE_BUSY")
+    assert "errors" not in body and "page_token" not in listed.text, body
+    assert int(listed.headers["retry-after"]) >= 1
+    assert_problem(placed, 503, "ENGINE_BUSY")
+    await assert_no_customer_created(admin, f"bare{unique}")
 
 
 async def test_orders_are_listed_by_customer(

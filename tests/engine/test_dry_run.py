@@ -453,6 +453,7 @@ async def test_a_customer_agreement_not_on_record_and_one_partner_center_will_no
     assert refused.refusal.message == (
         "Microsoft refused the request: Access to the customer's agreements is denied."
     )
+    assert refused.refusal.partner_center_code == "600007"  # Microsoft's own code, kept
     assert refused.check(CheckName.CUSTOMER_AGREEMENT).verdict is Verdict.FAILED
     assert refused.check(CheckName.CUSTOMER).verdict is Verdict.PASSED
     [planned] = refused.lines
@@ -657,10 +658,6 @@ async def test_an_unknown_known_customer_is_refused(runs: DryRuns, unique: str) 
 # ------------------------------------------------------------ the order decides as its dry run said
 
 
-NOT_THE_ORDERS_FIRST = (
-    "a bug in ordering/dry_run.py (the_refusal), reported: the report's code is the first step "
-    "problem's, or else the first line's by index, not the first the order meets"
-)
 REFUSED = [
     pytest.param(taken_domain, RefusalCode.DOMAIN_TAKEN, id="domain taken"),
     pytest.param(invalid_optional_tax_id, RefusalCode.CUSTOMER_REJECTED, id="invalid tax ID"),
@@ -690,19 +687,16 @@ REFUSED = [
         taken_domain_and_over_300_seats,
         RefusalCode.SEAT_LIMIT,
         id="domain and seats",
-        marks=pytest.mark.xfail(strict=True, reason=NOT_THE_ORDERS_FIRST),
     ),
     pytest.param(
         conflict_and_not_eligible,
         RefusalCode.NOT_ELIGIBLE,
         id="conflict and not eligible",
-        marks=pytest.mark.xfail(strict=True, reason=NOT_THE_ORDERS_FIRST),
     ),
     pytest.param(
         unknown_customer_and_offer,
         RefusalCode.OFFER_NOT_FOUND,
         id="customer and offer",
-        marks=pytest.mark.xfail(strict=True, reason=NOT_THE_ORDERS_FIRST),
     ),
 ]
 CARRIED_OUT: dict[str, Build] = {

@@ -28,7 +28,7 @@ from ordering.dry_run import (
     without_repeats,
 )
 from ordering.planning import LineAction, OfferFacts, Plan, PlannedLine
-from ordering.refusals import Problem, RefusalCode
+from ordering.refusals import Problem, Refusal, RefusalCode, refusal_for
 
 TODAY = date(2026, 1, 1)
 E3 = "CFQ7TTC0LF8Q:0001"
@@ -160,6 +160,36 @@ def test_the_refusal_names_every_problem_and_starts_with_the_first_step() -> Non
     assert refusal.details["lines"] == [1]
     assert "Redmond" not in refusal.message
     assert report.check(CheckName.PLAN).verdict is Verdict.FAILED
+
+
+def test_the_refusal_has_the_code_where_the_order_stops_and_microsofts_code() -> None:
+    # A new customer's order judges its lines before its domain: it stops at the seats, and
+    # the report names both problems under that code. A refusal of Microsoft's keeps its code.
+    seats = Problem(code=RefusalCode.SEAT_LIMIT, message="Too many seats.", lines=[0])
+    checks = [
+        failed(CheckName.DOMAIN, domain_taken("acme.onmicrosoft.com")),
+        judged(CheckName.PLAN, [seats], otherwise=passed(CheckName.PLAN, "")),
+    ]
+    report = validation("o-1", checks, [], stop=refusal_for([seats]))
+    refusal = report.refusal
+    assert refusal is not None and refusal.code is RefusalCode.SEAT_LIMIT
+    assert [p.code for p in refusal.problems] == [RefusalCode.DOMAIN_TAKEN, RefusalCode.SEAT_LIMIT]
+    assert refusal.partner_center_code is None
+
+    microsoft = Refusal(
+        code=RefusalCode.PARTNER_CENTER_REFUSED,
+        message="Microsoft refused the request: denied.",
+        partner_center_code="600007",
+    )
+    report = validation(
+        "o-1", [failed(CheckName.CUSTOMER_AGREEMENT, microsoft)], [], stop=microsoft
+    )
+    assert report.refusal is not None
+    assert (report.refusal.code, report.refusal.message, report.refusal.partner_center_code) == (
+        RefusalCode.PARTNER_CENTER_REFUSED,
+        "Microsoft refused the request: denied.",
+        "600007",
+    )
 
 
 def test_only_lines_refused_is_the_orders_own_refusal() -> None:

@@ -430,26 +430,18 @@ def create_api_app(
         customer = customer_id.lower() if customer_id else None
         query = f"{shop.storefront}|{phase.value if phase else ''}|{customer or ''}"
         temporal_token = tokens.open(query, page_token) if page_token else None
-        try:
-            if page_token and temporal_token is None:
-                raise StorefrontError(
-                    "is not a token this API gave out for this list (the same phase and "
-                    "customer): start again from the first page"
-                )
-            page: OrderPage = await shop.list_orders(
-                phase=phase,
-                customer_id=customer,
-                page_size=page_size,
-                page_token=temporal_token,
+        if page_token and temporal_token is None:
+            not_ours = FieldProblem(
+                field="page_token",
+                reason="is not a token this API gave out for this list (the same phase and "
+                "customer): start again from the first page",
             )
-        except (EngineBusy, EngineUnreachable) as error:
-            raise ApiProblem(_problem_from(error)) from None
-        except StorefrontError as error:
-            raise ApiProblem(
-                _invalid(
-                    InvalidOrder([FieldProblem(field="page_token", reason=str(error))]), "request"
-                )
-            ) from None
+            raise ApiProblem(_invalid(InvalidOrder([not_ours]), "request"))
+        page: OrderPage = await answer(
+            shop.list_orders(
+                phase=phase, customer_id=customer, page_size=page_size, page_token=temporal_token
+            )
+        )
         if page.next_page_token:
             page = page.model_copy(
                 update={"next_page_token": tokens.seal(query, page.next_page_token)}
