@@ -21,6 +21,7 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from clients.contract import order_workflow_id
+from clients.payloads import ACTIVE_VARIABLE, KEYS_VARIABLE, PLAINTEXT_SWITCH
 from devtools import samples
 from sandbox.admin_client import SandboxAdmin
 from sandbox.background_server import BackgroundServer, free_port
@@ -483,6 +484,31 @@ async def test_every_error_is_a_problem_document(
         "INVALID_INPUT",
     )
     assert [e["field"] for e in not_json["errors"]] == ["body"], not_json
+
+
+async def test_without_payload_keys_the_customer_gets_503_and_the_operator_the_reason(
+    temporal: WorkflowEnvironment,
+    keys: Keys,
+    admin: SandboxAdmin,
+    unique: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in (KEYS_VARIABLE, ACTIVE_VARIABLE, PLAINTEXT_SWITCH):
+        monkeypatch.delenv(name, raising=False)
+    operator = "Orders carry personal data and are only sent encrypted"
+    order = samples.order(f"nokeys-{unique}", samples.new_customer(f"nokeys{unique}"))
+    with capture_logs() as logs:
+        app = api_app(temporal_address(temporal), TASK_QUEUE, storefronts_file=keys.path)
+        async with served(app) as http:
+            placed = await http.post("/v1/orders", json=document(order), headers=auth(keys.a))
+            listed = await http.get("/v1/orders", headers=auth(keys.a))
+    for answer in (placed, listed):
+        assert_problem(answer, 503, "ENGINE_UNREACHABLE")
+        assert int(answer.headers["retry-after"]) >= 1
+        assert operator not in answer.text and KEYS_VARIABLE not in answer.text, answer.text
+    said = [e for e in logs if e.get("event") == "payload keys missing"]
+    assert said and operator in said[0]["reason"] and KEYS_VARIABLE in said[0]["reason"], logs
+    await assert_no_customer_created(admin, f"nokeys{unique}")
 
 
 async def test_an_invalid_order_names_every_field_and_echoes_nothing(

@@ -37,6 +37,7 @@ from clients.contract import (
 )
 from clients.storefront import (
     CancelRejected,
+    EncryptionNotConfigured,
     EngineBusy,
     EngineUnreachable,
     IdConflict,
@@ -68,6 +69,7 @@ log = structlog.get_logger("csp_orders.api")
 ENGINE_UNREACHABLE_SENTENCE = (
     "The order engine cannot be reached right now; nothing was sent. Try again later."
 )
+ENGINE_FAILED_SENTENCE = "The order engine could not handle the request right now; try again later."
 
 MAX_BODY_BYTES = 256 * 1024
 RETRY_AFTER_SECONDS = 5
@@ -126,6 +128,9 @@ class Engine:
                     except EngineUnreachable as error:  # why, for the operator (no secret)
                         log.warning("temporal unreachable", reason=str(error))
                         raise
+                    except EncryptionNotConfigured as error:  # the variables to set
+                        log.error("payload keys missing", reason=str(error))
+                        raise
         return self._shop
 
     async def ready(self) -> bool:
@@ -173,11 +178,14 @@ def _problem_from(error: StorefrontError, *, what: str = "order") -> Response:
         return problem_response(
             503, ApiErrorCode.ENGINE_BUSY, str(error), headers=retry, last_known_phase=phase
         )
-    if isinstance(error, EngineUnreachable):  # why is for the operator (logged), not the caller
+    if isinstance(error, EngineUnreachable | EncryptionNotConfigured):
+        # (why is for the operator, logged by `Engine.shop`: the setting to look at)
         return problem_response(
             503, ApiErrorCode.ENGINE_UNREACHABLE, ENGINE_UNREACHABLE_SENTENCE, headers=retry
         )
-    return problem_response(503, ApiErrorCode.ENGINE_BUSY, str(error), headers=retry)
+    # (any other failure: its sentence is not known to be the customer's, so never shown)
+    log.warning("engine request failed", error_type=type(error).__name__)
+    return problem_response(503, ApiErrorCode.ENGINE_BUSY, ENGINE_FAILED_SENTENCE, headers=retry)
 
 
 def _invalid(invalid: InvalidOrder, what: str) -> Response:
