@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import AsyncIterator, Iterator
+from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from google.protobuf.duration_pb2 import Duration
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from structlog.testing import capture_logs
 from temporalio.api.workflowservice.v1 import RegisterNamespaceRequest
 from temporalio.client import Client
@@ -484,6 +486,28 @@ async def test_every_error_is_a_problem_document(
         "INVALID_INPUT",
     )
     assert [e["field"] for e in not_json["errors"]] == ["body"], not_json
+
+
+async def test_the_frameworks_refusals_keep_their_status(
+    temporal: WorkflowEnvironment, keys: Keys
+) -> None:
+    app = api_app(temporal_address(temporal), TASK_QUEUE, storefronts_file=keys.path)
+
+    @app.get("/v1/refused/{status}", include_in_schema=False)
+    async def refused(status: int) -> None:  # as the framework refuses a request
+        raise StarletteHTTPException(status)
+
+    async with served(app) as http:
+        for status, code in (
+            (400, "BAD_REQUEST"),
+            (413, "PAYLOAD_TOO_LARGE"),
+            (404, "NOT_FOUND"),
+            (405, "METHOD_NOT_ALLOWED"),
+        ):
+            answer = await http.get(f"/v1/refused/{status}")
+            body = assert_problem(answer, status, code)
+            assert body["title"] == HTTPStatus(status).phrase, body
+            assert body["detail"] != HTTPStatus(status).phrase, "a sentence of the API's own"
 
 
 async def test_without_payload_keys_the_customer_gets_503_and_the_operator_the_reason(

@@ -17,6 +17,7 @@ import contextlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
+from http import HTTPStatus
 from typing import Annotated, Any
 
 import structlog
@@ -308,11 +309,12 @@ def create_api_app(
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, error: StarletteHTTPException) -> Response:
-        if error.status_code == 405:
-            return problem_response(
-                405, ApiErrorCode.METHOD_NOT_ALLOWED, "This method is not allowed here."
-            )
-        return problem_response(404, ApiErrorCode.NOT_FOUND, "There is nothing at this address.")
+        # (the framework's own refusals, by their status; never the framework's text)
+        status = HTTPStatus(error.status_code)
+        code, detail = FRAMEWORK_PROBLEMS.get(
+            status, (status.name, f"The request was refused: {status.phrase.lower()}.")
+        )
+        return problem_response(error.status_code, code, detail)
 
     @app.exception_handler(Exception)
     async def internal_error(request: Request, error: Exception) -> Response:
@@ -672,6 +674,20 @@ def _body(model: str, *, required: bool = True) -> dict[str, Any]:
 
 
 COMMON_503 = with_problems()[503]
+# The framework's refusals (no route, a method a route does not take...) by status; any other
+# status is named by its phrase.
+FRAMEWORK_PROBLEMS: dict[HTTPStatus, tuple[str, str]] = {
+    HTTPStatus.NOT_FOUND: (ApiErrorCode.NOT_FOUND, "There is nothing at this address."),
+    HTTPStatus.METHOD_NOT_ALLOWED: (
+        ApiErrorCode.METHOD_NOT_ALLOWED,
+        "This method is not allowed here.",
+    ),
+    HTTPStatus.REQUEST_ENTITY_TOO_LARGE: (ApiErrorCode.PAYLOAD_TOO_LARGE, "The body is too large."),
+    HTTPStatus.INTERNAL_SERVER_ERROR: (
+        ApiErrorCode.INTERNAL_ERROR,
+        "The API could not handle the request; try again later.",
+    ),
+}
 LIFECYCLE_409 = (
     "Refused, nothing changed at Partner Center: the refusal's `code` (REFUND_WINDOW_CLOSED, "
     "QUANTITY_REDUCTION_NOT_ALLOWED, OTHER_ORDERS_LICENCES, ORDER_NOT_FINISHED...) and sentence."
