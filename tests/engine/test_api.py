@@ -557,6 +557,19 @@ async def test_the_served_openapi_document_is_the_committed_one(http: httpx.Asyn
     assert served.status_code == 200 and served.json() == committed
 
 
+async def test_the_relationship_nudges_answer_is_not_named_a_cancellation(
+    http: httpx.AsyncClient,
+) -> None:
+    paths = (await http.get("/openapi.json")).json()["paths"]
+
+    def schema(path: str, status: str) -> Any:
+        return paths[path]["post"]["responses"][status]["content"]["application/json"]["schema"]
+
+    nudge = schema("/v1/orders/{order_id}/relationship-accepted", "202")
+    assert nudge == {"$ref": "#/components/schemas/RelationshipNudgeTaken"}, nudge
+    assert nudge != schema("/v1/orders/{order_id}/cancel", "200")
+
+
 async def test_health_and_readiness(http: httpx.AsyncClient) -> None:
     assert (await http.get("/healthz")).json() == {"status": "ok"}
     assert (await http.get("/readyz")).json() == {"status": "ready"}

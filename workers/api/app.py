@@ -111,6 +111,12 @@ class Health(BaseModel):
     status: str
 
 
+class RelationshipNudgeTaken(BaseModel):
+    """The nudge is kept: the order checks Partner Center for the relationship."""
+
+    accepted: bool = True
+
+
 class Engine:
     """The connection to Temporal, made when first needed (and again after a failure), so the
     API starts, and answers 503, while Temporal is down."""
@@ -502,16 +508,16 @@ def create_api_app(
     @app.post(
         "/v1/orders/{order_id}/relationship-accepted",
         status_code=202,
-        response_model=CancelAccepted,
+        response_model=RelationshipNudgeTaken,
         summary="The customer accepted the reseller invitation: check now",
         description="A nudge: the order checks Partner Center now (at most once a minute); kept "
         "even while no worker runs.",
         responses=with_problems(404, 409, 422),
         tags=["orders"],
     )
-    async def relationship_accepted(order_id: OrderIdPath, shop: Shop) -> CancelAccepted:
+    async def relationship_accepted(order_id: OrderIdPath, shop: Shop) -> RelationshipNudgeTaken:
         await answer(shop.relationship_accepted(order_id))
-        return CancelAccepted()
+        return RelationshipNudgeTaken()
 
     # ------------------------------------------------------------------ after the purchase
 
