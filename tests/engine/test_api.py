@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from datetime import timedelta
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any
@@ -24,16 +25,25 @@ from temporalio.testing import WorkflowEnvironment
 
 from clients.contract import order_workflow_id
 from clients.payloads import ACTIVE_VARIABLE, KEYS_VARIABLE, PLAINTEXT_SWITCH
+from clients.storefront import Storefront
 from devtools import samples
+from ordering.config import EngineConfig
 from sandbox.admin_client import SandboxAdmin
 from sandbox.background_server import BackgroundServer, free_port
 from sandbox.server import SandboxServer
-from tests.engine.partner_center_state import assert_no_customer_created
-from tests.helpers import TASK_QUEUE, eventually
+from tests.engine.partner_center_state import assert_no_customer_created, holdings
+from tests.helpers import (
+    TASK_QUEUE,
+    SandboxFactory,
+    engine_config_for_tests,
+    engine_worker,
+    eventually,
+)
 from workers.api.server import api_app
 from workers.storefronts import add_api_key, load_storefronts, revoke_api_key
 
 PROBLEM = "application/problem+json"
+EXISTING_TENANT = Path(__file__).parents[2] / "examples" / "existing-tenant.json"
 A_DAY = 86_400
 
 
@@ -187,6 +197,93 @@ async def test_an_order_cancelled_over_http_leaves_nothing_at_partner_center(
     await assert_no_customer_created(admin, f"cx{unique}")
     again = await http.post(f"/v1/orders/{order.order_id}/cancel", headers=auth(keys.a))
     assert_problem(again, 409, "ORDER_ENDED")
+
+
+async def test_a_cancellation_once_the_purchase_started_is_refused_and_the_purchase_stands(
+    temporal: WorkflowEnvironment, make_sandbox: SandboxFactory, keys: Keys, unique: str
+) -> None:
+    """Microsoft provisions slowly (a sandbox of the test's own, whose clock it moves): the
+    order is past its point of no return, so a cancellation is 409 CANCEL_REJECTED, and what it
+    bought is bought."""
+    sandbox = make_sandbox(provisioning_delay_seconds=A_DAY)
+    queue = f"{TASK_QUEUE}-late-{unique}"
+    async with (
+        contextlib.aclosing(SandboxAdmin(sandbox.base_url)) as admin,
+        engine_worker(temporal.client, sandbox, task_queue=queue),
+        served(api_app(temporal_address(temporal), queue, storefronts_file=keys.path)) as http,
+    ):
+        customer_id = await admin.add_customer("Late Ltd", f"late{unique}.onmicrosoft.com")
+        order = samples.order(
+            f"late-{unique}",
+            samples.known_customer(customer_id),
+            samples.line(samples.OFFICE_E3, 2),
+        )
+        await place(http, keys.a, order)
+        await until_phase(http, keys.a, order.order_id, "provisioning")
+        refused = await http.post(
+            f"/v1/orders/{order.order_id}/cancel", json={"reason": "too late"}, headers=auth(keys.a)
+        )
+        body = assert_problem(refused, 409, "CANCEL_REJECTED")
+        assert "can no longer be cancelled" in body["detail"], body
+
+        await admin.advance_clock(A_DAY)
+        await until_phase(http, keys.a, order.order_id, "completed")
+        held = await holdings(admin, customer_id)
+    assert [(quantity, status) for _, quantity, status in held.values()] == [(2, "active")], held
+
+
+async def test_an_existing_tenants_order_goes_on_when_told_the_relationship_was_accepted(
+    temporal: WorkflowEnvironment,
+    shop_with: Callable[[EngineConfig], Awaitable[Storefront]],
+    keys: Keys,
+    admin: SandboxAdmin,
+    unique: str,
+) -> None:
+    """examples/existing-tenant.json, for a tenant of its own: the order waits for the reseller
+    relationship. This worker asks Partner Center only hourly, so the order goes on within the
+    test only because the storefront's nudge (202) made it ask at once."""
+    config = engine_config_for_tests()
+    hourly = config.waits.model_copy(update={"relationship_poll_every": timedelta(hours=1)})
+    worker = await shop_with(config.model_copy(update={"waits": hourly}))
+    domain = f"nw{unique}.onmicrosoft.com"
+    tenant_id = await admin.add_tenant(domain, "Northwind Traders")
+    example = json.loads(EXISTING_TENANT.read_text())
+    order_id = example["order_id"] = f"nw-{unique}"
+    example["customer"]["domain"] = domain
+    app = api_app(temporal_address(temporal), worker.task_queue, storefronts_file=keys.path)
+    async with served(app) as http:
+        placed = await http.post("/v1/orders", json=example, headers=auth(keys.a))
+        assert placed.status_code == 201, placed.text
+        await until_phase(http, keys.a, order_id, "waiting_for_relationship")
+        await admin.accept_relationship(domain)
+        nudged = await http.post(
+            f"/v1/orders/{order_id}/relationship-accepted", headers=auth(keys.a)
+        )
+        assert nudged.status_code == 202 and nudged.json() == {"accepted": True}, nudged.text
+        await until_phase(http, keys.a, order_id, "completed")
+        status = (await http.get(f"/v1/orders/{order_id}", headers=auth(keys.a))).json()
+    assert status["customer_id"] == tenant_id
+    held = await holdings(admin, tenant_id)
+    [line] = example["lines"]
+    assert list(held.values()) == [
+        (samples.catalog_item(line["offer"]), line["quantity"], "active")
+    ], held
+
+
+async def test_a_dry_run_over_http_reports_the_refusal_and_changes_nothing(
+    http: httpx.AsyncClient, keys: Keys, admin: SandboxAdmin, unique: str
+) -> None:
+    order = samples.order(f"dry-{unique}", samples.new_customer(f"dry{unique}", tax_id="12"))
+    checked = await http.post("/v1/orders/validate", json=document(order), headers=auth(keys.a))
+    # (documented: 200 with the report, the refusal the order would end with included)
+    assert checked.status_code == 200, checked.text
+    report = checked.json()
+    assert report["valid"] is False and report["order_id"] == order.order_id
+    assert report["refusal"]["code"] == "CUSTOMER_REJECTED", report
+    assert "5 to 22 characters" in report["refusal"]["message"], report
+    await assert_no_customer_created(admin, f"dry{unique}")
+    nothing = await http.get(f"/v1/orders/{order.order_id}", headers=auth(keys.a))
+    assert_problem(nothing, 404, "ORDER_NOT_FOUND")
 
 
 async def test_licences_are_requested_and_followed_over_http(
@@ -533,6 +630,25 @@ async def test_without_payload_keys_the_customer_gets_503_and_the_operator_the_r
     said = [e for e in logs if e.get("event") == "payload keys missing"]
     assert said and operator in said[0]["reason"] and KEYS_VARIABLE in said[0]["reason"], logs
     await assert_no_customer_created(admin, f"nokeys{unique}")
+
+
+async def test_with_no_worker_polling_an_order_is_503_engine_busy_with_its_last_phase(
+    temporal: WorkflowEnvironment, keys: Keys, admin: SandboxAdmin, unique: str
+) -> None:
+    queue = f"{TASK_QUEUE}-nobody-{unique}"  # no worker polls it
+    order = samples.russian_order(f"idle-{unique}", f"idle{unique}")
+    async with served(
+        api_app(temporal_address(temporal), queue, storefronts_file=keys.path)
+    ) as http:
+        await place(http, keys.a, order)  # (a start needs no worker)
+        busy = await http.get(f"/v1/orders/{order.order_id}", headers=auth(keys.a))
+    body = assert_problem(busy, 503, "ENGINE_BUSY")
+    assert body["last_known_phase"] == "received" and order.order_id in body["detail"], body
+    assert int(busy.headers["retry-after"]) >= 1
+    await assert_no_customer_created(admin, f"idle{unique}")
+    await temporal.client.get_workflow_handle(
+        order_workflow_id(order.order_id, "shop-a")
+    ).terminate()
 
 
 async def test_an_invalid_order_names_every_field_and_echoes_nothing(
