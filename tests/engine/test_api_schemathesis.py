@@ -17,6 +17,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 from temporalio.testing import WorkflowEnvironment
@@ -29,6 +30,7 @@ from workers.storefronts import add_api_key
 
 SEED = 20261123
 MAX_EXAMPLES = 25  # per operation and phase: a few hundred requests over the 14 operations
+A_FEW_HUNDRED = 200  # requests the API must have been sent (counted as they arrive)
 RUN_TIMEOUT_SECONDS = 110
 CHECKS = (
     "not_a_server_error",
@@ -56,10 +58,24 @@ async def fuzz_worker(
         yield sandbox
 
 
+class Counted:
+    """An ASGI app that counts the HTTP requests it is sent (but those for its document)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.requests = 0
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["path"] != "/openapi.json":
+            self.requests += 1
+        await self.app(scope, receive, send)
+
+
 @dataclass(frozen=True)
 class Api:
     base_url: str
     key: str = field(repr=False)
+    app: Counted = field(repr=False)
 
 
 @pytest.fixture
@@ -72,9 +88,9 @@ def fuzz_api(
     data["storefronts"]["shop-fuzz"]["rate_limit_per_minute"] = 1_000_000
     storefronts.write_text(json.dumps(data))
     address = temporal.client.service_client.config.target_host
-    app = api_app(address, fuzz_queue, storefronts_file=storefronts)
+    app = Counted(api_app(address, fuzz_queue, storefronts_file=storefronts))
     with BackgroundServer(app, name="storefront API (schemathesis)") as server:
-        yield Api(server.base_url, key)
+        yield Api(server.base_url, key, app)
 
 
 def schemathesis() -> str:
@@ -141,3 +157,7 @@ async def test_every_answer_conforms_to_the_openapi_document_and_none_is_a_5xx(
         f"schemathesis did not finish within {RUN_TIMEOUT_SECONDS} s:\n{text}"
     )
     assert process.returncode == 0, f"schemathesis found failures:\n{text}"
+    print(f"requests the API was sent: {fuzz_api.app.requests}")
+    assert fuzz_api.app.requests >= A_FEW_HUNDRED, (
+        f"the API was sent {fuzz_api.app.requests} requests, not a few hundred:\n{text}"
+    )
