@@ -128,6 +128,11 @@ PLAIN_ORDERS_NOTED = "plain-orders-noted"
 # shows them on its lines, and tells its customer's subscriptions workflow before it gives the
 # customer's slot back (workflows/customer_subscriptions.py).
 REFUND_WINDOWS = "refund-windows"
+# Since this change, Microsoft's refusal of a read before the purchase (the reseller, the domain,
+# the customer, its qualifications or agreements, its subscriptions) refuses the order with
+# Microsoft's words and what exists, as the dry run reports it; earlier runs failed with an engine
+# error that told the storefront some of the order might have been carried out.
+READS_REFUSED = "partner-center-reads-refused"
 NOT_ENCRYPTED = Refusal(
     code=RefusalCode.ORDER_NOT_ENCRYPTED,
     message="The order arrived unencrypted, so the engine did not process it and nothing was "
@@ -221,10 +226,12 @@ class OrderWorkflow:
                 telling_what_exists(CANCELLED_BEFORE_PURCHASE, self._tracker.created_customer_id),
             )
         except OrderRefused as refused:
-            await self._slot.release()
-            refusal = telling_what_exists(refused.refusal, self._tracker.created_customer_id)
-            await self._finish(Phase.REFUSED, refusal)
-            raise failure(refusal) from None
+            raise await self._refused_before_purchase(refused.refusal) from None
+        except steps.ACTIVITY_FAILURES as error:
+            read_refused = partner_center_refusal(error)
+            if read_refused is None or not workflow.patched(READS_REFUSED):
+                raise
+            raise await self._refused_before_purchase(read_refused) from None
 
         # From here on the order is carried through: a cancellation no longer stops it.
         self._tracker.purchase_started()
@@ -236,6 +243,14 @@ class OrderWorkflow:
         if not self._tracker.fulfilled_every_line:
             return await self._finish(Phase.FAILED, self._tracker.what_is_incomplete())
         return await self._finish(Phase.COMPLETED, None)
+
+    async def _refused_before_purchase(self, refusal: Refusal) -> ApplicationError:
+        """The order ends refused before anything was bought: the slot is given back, the
+        refusal says what exists (a customer created for it), and the failure to raise."""
+        await self._slot.release()
+        refusal = telling_what_exists(refusal, self._tracker.created_customer_id)
+        await self._finish(Phase.REFUSED, refusal)
+        return failure(refusal)
 
     async def _before_purchase(self, order: OrderDocument, prepared: m.PreparedOrder) -> Plan:
         if order.reseller is not None:

@@ -503,38 +503,95 @@ async def test_a_new_school_tells_it_waits_for_vetting_then_that_it_completed(
     assert (await report_of(client, workflow_id)).delivered == 2
 
 
-async def test_an_order_whose_run_fails_tells_the_storefront_it_failed(
+async def test_a_read_microsoft_refuses_refuses_the_order_and_says_so(
     engine: Storefront,
     client: Client,
     admin: SandboxAdmin,
     receiver: tuple[Receiver, str],
     unique: str,
 ) -> None:
-    """Partner Center refuses a read the order has no refusal for (the customer's agreements on
-    record): the order's run fails with an engine error, and its storefront hears
-    `order.failed`, telling it to check the customer's subscriptions, never nothing."""
+    """Partner Center refuses a read before anything is bought (the customer's agreements on
+    record): the order is refused with Microsoft's words and code, as its dry run says, and
+    its storefront hears `order.refused`; nothing was bought."""
     hooks, _ = receiver
     shop = engine.for_storefront("shop-a")
-    customer_id = await admin.add_customer("Fails", f"fails{unique}.onmicrosoft.com")
+    customer_id = await admin.add_customer("Refused", f"readref{unique}.onmicrosoft.com")
     await admin.refuse_next(
         "GET /v1/customers/{customer_id}/agreements",
         403,
         600007,
         "Access to the customer's agreements is denied.",
     )
-    document = order(f"fails-{unique}", known_customer(customer_id), line(OFFICE_E3, 2))
+    document = order(f"readref-{unique}", known_customer(customer_id), line(OFFICE_E3, 2))
     workflow_id = await shop.place_order(document)
     outcome = await shop.wait_for_outcome(document.order_id)
-    assert outcome.phase is Phase.FAILED
-    assert outcome.refusal is not None and outcome.refusal.code is RefusalCode.ORDER_ABORTED
+    assert outcome.phase is Phase.REFUSED
+    refusal = outcome.refusal
+    assert refusal is not None and refusal.code is RefusalCode.PARTNER_CENTER_REFUSED
+    assert refusal.partner_center_code == "600007"
+    assert "Access to the customer's agreements is denied." in refusal.message
 
-    [failed] = await told(hooks, document.order_id, ["order.failed"])
-    assert (failed["phase"], failed["customer_id"]) == ("failed", customer_id)
-    assert failed["refusal_code"] == RefusalCode.ORDER_ABORTED.value
-    assert "check the customer's subscriptions" in failed["refusal_message"]
+    [refused] = await told(hooks, document.order_id, ["order.refused"])
+    assert (refused["phase"], refused["customer_id"]) == ("refused", customer_id)
+    assert refused["refusal_code"] == RefusalCode.PARTNER_CENTER_REFUSED.value
+    assert refused["refusal_message"] == refusal.message
     assert (await report_of(client, workflow_id)).delivered == 1
     assert await holdings(admin, customer_id) == {}
     assert await orders_of(admin, customer_id) == []
+
+
+async def test_an_order_microsoft_does_not_fulfil_in_time_tells_the_storefront_it_failed(
+    temporal: WorkflowEnvironment,
+    engine_sandbox: SandboxServer,
+    admin: SandboxAdmin,
+    receiver: tuple[Receiver, str],
+    unique: str,
+) -> None:
+    """Microsoft takes the order but does not provision it in the time the engine waits: the
+    order fails, saying what was ordered, and its storefront hears `order.failed`, never
+    nothing."""
+    hooks, base_url = receiver
+    config = engine_config_for_tests()
+    config = config.model_copy(
+        update={
+            "webhooks": QUICK,
+            "waits": config.waits.model_copy(
+                update={"provisioning_expires_after": timedelta(seconds=2)}
+            ),
+        }
+    )
+    customer_id = await admin.add_customer("Unfulfilled", f"unful{unique}.onmicrosoft.com")
+    document = order(f"unful-{unique}", known_customer(customer_id), line(OFFICE_E3, 2))
+    async with (
+        PartnerCenterClient.from_config(sandbox_client_config(engine_sandbox)) as pc,
+        build_worker(
+            temporal.client,
+            pc,
+            config,
+            task_queue=f"webhooks-unfulfilled-{unique}",
+            webhook_endpoints=endpoints(base_url),
+        ),
+    ):
+        shop = Storefront(temporal.client, task_queue=f"webhooks-unfulfilled-{unique}")
+        delay = engine_sandbox.sandbox.settings.provisioning_delay_seconds
+        await admin.set_settings(provisioning_delay_seconds=86_400)
+        try:
+            await shop.for_storefront("shop-a").place_order(document)
+            outcome = await shop.for_storefront("shop-a").wait_for_outcome(document.order_id)
+        finally:
+            await admin.set_settings(provisioning_delay_seconds=delay)
+        # The event is delivered by this worker: wait for it before the worker stops
+        [failed] = await told(hooks, document.order_id, ["order.failed"])
+    assert outcome.phase is Phase.FAILED
+    assert outcome.refusal is not None
+    assert (failed["type"], failed["phase"]) == ("order.failed", "failed")
+    assert failed["refusal_code"] == outcome.refusal.code.value
+    assert failed["refusal_message"] == outcome.refusal.message
+    assert [x["state"] for x in failed["lines"]] == ["failed"]
+    # What Partner Center holds: the order Microsoft took, its subscription still pending.
+    assert len(await orders_of(admin, customer_id)) == 1
+    held = await holdings(admin, customer_id)
+    assert [(quantity, status) for _, quantity, status in held.values()] == [(2, "pending")]
 
 
 # ---------------------------------------------------------------------- at least once, in order
