@@ -81,7 +81,7 @@ from clients.contract import (
     order_workflow_id,
     scoped_id,
 )
-from clients.payloads import EncryptionKeysMissing, KeyRing, data_converter, writer_key_ring
+from clients.payloads import KeyRing, data_converter, writer_key_ring
 from clients.subscription_lifecycle import (
     CANCEL_SUBSCRIPTION_UPDATE,
     PAYMENT_FAILED_UPDATE,
@@ -169,8 +169,12 @@ class ConnectionNotConfigured(EngineUnreachable):
 
 
 class EncryptionNotConfigured(StorefrontError):
-    """The storefront has no payload keys: orders carry personal data and are only sent
-    encrypted. Nothing was sent."""
+    """The storefront has no payload keys, or keys it cannot use (`CSP_CODEC_KEYS` not as
+    documented): orders carry personal data and are only sent encrypted. Nothing was sent."""
+
+
+class InvalidPageToken(StorefrontError, ValueError):
+    """`list_orders` was given a page token it never gave out."""
 
 
 class EngineBusy(StorefrontError):
@@ -360,8 +364,8 @@ class Storefront:
             raise ConnectionNotConfigured(str(invalid)) from None
         try:
             ring = writer_key_ring(connection.target_host, keys)
-        except EncryptionKeysMissing as missing:
-            raise EncryptionNotConfigured(str(missing)) from None
+        except ValueError as unusable:  # EncryptionKeysMissing, or keys not as documented
+            raise EncryptionNotConfigured(str(unusable)) from None
         try:
             client = await connect_client(
                 connection, data_converter=data_converter(ring, from_env=False)
@@ -891,7 +895,7 @@ class Storefront:
         try:
             token = base64.urlsafe_b64decode(page_token.encode()) if page_token else None
         except (ValueError, UnicodeEncodeError):
-            raise StorefrontError("The page token is not one this API gave out.") from None
+            raise InvalidPageToken("The page token is not one this API gave out.") from None
         async with self._answers():
             iterator = self.client.list_workflows(
                 " AND ".join(clauses),

@@ -307,6 +307,20 @@ async def test_plain_text_stays_for_loopback_only(monkeypatch: pytest.MonkeyPatc
     assert "temporal.example.com:7233" in str(refused.value)
 
 
+async def test_payload_keys_not_as_documented_are_refused_before_connecting(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Malformed `CSP_CODEC_KEYS` are the storefront's configuration error, said in a sentence
+    naming the variable and no key material, never a bare ValueError; nothing was sent."""
+    monkeypatch.setenv("CSP_CODEC_KEYS", "k1=bm90LTMyLWJ5dGVz")  # base64, but not 32 bytes
+    monkeypatch.delenv("CSP_CODEC_ACTIVE_KEY", raising=False)
+    monkeypatch.setenv("TEMPORAL_ADDRESS", "127.0.0.1:1")
+    with pytest.raises(EncryptionNotConfigured) as refused:
+        await Storefront.connect()
+    assert "CSP_CODEC_KEYS" in str(refused.value)
+    assert "bm90LTMyLWJ5dGVz" not in str(refused.value)
+
+
 def test_the_cli_names_a_missing_certificate_file(tmp_path: Path) -> None:
     env = {
         **without(os.environ, "TEMPORAL_", "CSP_TEMPORAL_"),

@@ -23,6 +23,7 @@ from clients.partner_center import PartnerCenterClient
 from clients.storefront import (
     CONTENT_MEMO,
     EngineBusy,
+    InvalidPageToken,
     LicencesAborted,
     OrderIdConflict,
     OrderNotFound,
@@ -229,6 +230,28 @@ async def test_an_unknown_order_id_is_not_found_at_every_door(
 ) -> None:
     address = temporal.client.service_client.config.target_host
     await assert_not_found_everywhere(shop, address, TASK_QUEUE, unique)
+
+
+async def test_a_storefront_lists_its_own_orders_and_refuses_a_token_it_never_gave(
+    shop: Storefront, admin: SandboxAdmin, unique: str
+) -> None:
+    """`list_orders`: a storefront's orders only, by phase, newest first; a page token the
+    SDK never gave out is `InvalidPageToken`, no other failure."""
+    mine, theirs = shop.for_storefront(f"list-a-{unique}"), shop.for_storefront(f"list-b-{unique}")
+    waiting = russian_order(f"list-{unique}", f"list{unique}")
+    await mine.place_order(waiting)
+    await wait_for(mine, waiting.order_id, WaitingFor.TAX_ID)
+
+    async def listed() -> list[str] | None:
+        page = await mine.list_orders(phase=Phase.WAITING_FOR_TAX_ID)
+        return [o.order_id for o in page.orders] or None
+
+    assert await eventually(listed, what="the order listed") == [waiting.order_id]
+    assert (await theirs.list_orders()).orders == []
+    with pytest.raises(InvalidPageToken):
+        await mine.list_orders(page_token="a")
+    await mine.cancel(waiting.order_id)
+    await assert_no_customer_created(admin, f"list{unique}")
 
 
 # ---------------------------------------------------------------------- the worker stopped
