@@ -128,10 +128,12 @@ PLAIN_ORDERS_NOTED = "plain-orders-noted"
 # shows them on its lines, and tells its customer's subscriptions workflow before it gives the
 # customer's slot back (workflows/customer_subscriptions.py).
 REFUND_WINDOWS = "refund-windows"
-# Since this change, Microsoft's refusal of a read before the purchase (the reseller, the domain,
-# the customer, its qualifications or agreements, its subscriptions) refuses the order with
-# Microsoft's words and what exists, as the dry run reports it; earlier runs failed with an engine
-# error that told the storefront some of the order might have been carried out.
+# Since this change, Microsoft's refusal of a read before the purchase (the catalog, the
+# reseller, the domain, the customer, its qualifications or agreements, its subscriptions; in
+# the first release's course also its education vetting request, which changes nothing when
+# refused) refuses the order with Microsoft's words and what exists, as the dry run reports it;
+# earlier runs failed with an engine error that told the storefront some of the order might
+# have been carried out.
 READS_REFUSED = "partner-center-reads-refused"
 NOT_ENCRYPTED = Refusal(
     code=RefusalCode.ORDER_NOT_ENCRYPTED,

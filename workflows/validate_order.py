@@ -105,7 +105,10 @@ class ValidateOrderWorkflow:
             raise failure(NOT_ENCRYPTED)
 
         await self._check_reseller(order)
-        self._offers = await read_catalog(order, prepared.catalog)
+        catalog = await self._ask_catalog(order, prepared.catalog)
+        if isinstance(catalog, Refusal):
+            return await self._catalog_refused(order, catalog)
+        self._offers = catalog
         customer = order.customer
         self._stops_at(self._lines_judged_before_the_customer(order))
         if isinstance(customer, NewCustomer):
@@ -118,6 +121,32 @@ class ValidateOrderWorkflow:
         return report
 
     # ------------------------------------------------------------------ the checks
+
+    async def _ask_catalog(
+        self, order: OrderDocument, remembered: m.CachedCatalog | None
+    ) -> dict[str, OfferFacts] | Refusal:
+        """The lines' catalog facts, or Microsoft's refusal to give them."""
+        try:
+            return await read_catalog(order, remembered)
+        except steps.ACTIVITY_FAILURES as error:
+            refusal = partner_center_refusal(error)
+            if refusal is None:
+                raise
+            return refusal
+
+    async def _catalog_refused(self, order: OrderDocument, refusal: Refusal) -> OrderValidation:
+        """Microsoft refused to describe the lines' offers: the order stops there, before the
+        customer; nothing else is judged."""
+        checked = {c.check for c in self._checks}
+        why = "Not checked: Microsoft refused to describe the order's offers."
+        for name in CheckName:
+            if name is CheckName.PLAN:
+                self._fails(name, refusal)
+            elif name not in checked:
+                self._checks.append(not_applicable(name, why))
+        lines = line_plans(order.lines, {}, None, [], not_planned="not planned: " + refusal.message)
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return self._report(order, lines)
 
     async def _check_reseller(self, order: OrderDocument) -> None:
         name = CheckName.RESELLER_AGREEMENT

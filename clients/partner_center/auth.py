@@ -158,6 +158,7 @@ class TokenProvider:
                     None,
                     "an app+user token is needed but no refresh token is configured",
                     retryable=False,
+                    credentials=True,
                 )
             form["grant_type"] = "refresh_token"
             form["refresh_token"] = creds.refresh_token.get_secret_value()
@@ -183,6 +184,7 @@ class TokenProvider:
                 _entra_error(response),
                 "the token endpoint refused the credentials",
                 retryable=response.status_code >= 500 or response.status_code == 429,
+                credentials=True,
             )
         payload = response.json()
         self.fetch_count += 1

@@ -30,7 +30,11 @@ class PartnerCenterError(Exception):
     `status` is the HTTP status (0 when no answer arrived: connection error or timeout),
     `code` Partner Center's error code as a string, `retryable` whether sending the same request
     again (same `MS-RequestId`) can succeed, `retry_after` the seconds Partner Center asked to
-    wait. The message never contains request bodies (personal data) or credentials.
+    wait, `credentials` whether the engine's own credentials were refused or are missing (a
+    401 from Partner Center after a fresh token, the token endpoint refusing the app's
+    credentials, no refresh token configured): nothing about the request, and the same request
+    succeeds once an operator fixes them. The message never contains request bodies (personal
+    data) or credentials.
     """
 
     def __init__(
@@ -44,8 +48,10 @@ class PartnerCenterError(Exception):
         request_id: str | None = None,
         correlation_id: str | None = None,
         body: ErrorBody | None = None,
+        credentials: bool = False,
     ) -> None:
         self.status = status
+        self.credentials = credentials
         self.code = code
         self.description = description
         self.retryable = retryable
@@ -62,8 +68,9 @@ class PartnerCenterError(Exception):
 
     @property
     def is_business_refusal(self) -> bool:
-        """True when Partner Center refused on the merits (a retry will not change it)."""
-        return not self.retryable and 400 <= self.status < 500
+        """True when Partner Center refused the request on its merits (a retry will not change
+        it); a refusal of the engine's own credentials is none."""
+        return not self.retryable and not self.credentials and 400 <= self.status < 500
 
 
 def is_retryable(status: int, code: str | None) -> bool:
@@ -115,6 +122,7 @@ def error_from_response(
         request_id=request_id,
         correlation_id=correlation_id,
         body=body,
+        credentials=status == 401,  # (the client has already fetched a fresh token once)
     )
 
 

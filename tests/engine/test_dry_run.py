@@ -655,6 +655,28 @@ async def test_an_unknown_known_customer_is_refused(runs: DryRuns, unique: str) 
     assert report.lines[0].action is None
 
 
+async def test_microsoft_refusing_to_describe_an_offer_is_reported_not_a_failed_dry_run(
+    runs: DryRuns, unique: str
+) -> None:
+    """The order is refused where Microsoft refuses a read (workflows/order.py): so is its dry
+    run, with Microsoft's words and code, every check listed, and no line planned."""
+    customer_id = await known(runs, unique)
+    document = order(f"sku-{unique}", known_customer(customer_id), line(OFFICE_E3, 1))
+    await runs.admin.refuse_next(
+        "GET /v1/products/{product_id}/skus/{sku_id}", 403, 600010, "The catalog is not yours."
+    )
+    report = await runs.validate(document)
+    assert not report.valid and report.refusal is not None
+    assert report.refusal.code is RefusalCode.PARTNER_CENTER_REFUSED
+    assert report.refusal.partner_center_code == "600010"
+    assert "The catalog is not yours." in report.refusal.message
+    assert [c.check for c in report.checks] == list(CheckName)
+    assert report.check(CheckName.PLAN).verdict is Verdict.FAILED
+    assert report.check(CheckName.CUSTOMER).verdict is Verdict.NOT_APPLICABLE
+    [planned] = report.lines
+    assert planned.action is None and not planned.refused
+
+
 # ------------------------------------------------------------ the order decides as its dry run said
 
 

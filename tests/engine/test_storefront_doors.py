@@ -15,6 +15,8 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
+from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
 
@@ -252,6 +254,49 @@ async def test_a_storefront_lists_its_own_orders_and_refuses_a_token_it_never_ga
         await mine.list_orders(page_token="a")
     await mine.cancel(waiting.order_id)
     await assert_no_customer_created(admin, f"list{unique}")
+
+
+async def test_the_engines_credentials_refused_hold_the_order_until_they_are_fixed(
+    temporal: WorkflowEnvironment, engine_sandbox: SandboxServer, admin: SandboxAdmin, unique: str
+) -> None:
+    """Microsoft's token endpoint refuses the worker's credentials (an expired client secret):
+    no order is refused or failed for that. The order's step retries, and once a worker with
+    the right credentials runs, the order completes."""
+    customer_id = await admin.add_customer("Creds", f"creds{unique}.onmicrosoft.com")
+    document = order(f"creds-{unique}", known_customer(customer_id), line(OFFICE_E3, 2))
+    queue = f"doors-creds-{unique}"
+    shop = Storefront(temporal.client, task_queue=queue, answer_timeout=SHORT)
+    handle = temporal.client.get_workflow_handle(order_workflow_id(document.order_id))
+
+    async def retried_on_a_timer() -> bool | None:
+        history = await handle.fetch_history()
+        return (
+            any(e.event_type == EventType.EVENT_TYPE_TIMER_STARTED for e in history.events) or None
+        )
+
+    wrong = sandbox_client_config(engine_sandbox, client_secret=SecretStr("expired"))
+    try:
+        async with (
+            PartnerCenterClient.from_config(wrong) as pc,
+            build_worker(temporal.client, pc, engine_config_for_tests(), task_queue=queue),
+        ):
+            await shop.place_order(document)
+            await eventually(retried_on_a_timer, what="the refused step retried")
+            status = await shop.status(document.order_id)
+        assert status.phase not in (Phase.REFUSED, Phase.FAILED, Phase.COMPLETED)
+        assert (await handle.describe()).status is WorkflowExecutionStatus.RUNNING
+        assert await holdings(admin, customer_id) == {}
+
+        async with (
+            PartnerCenterClient.from_config(sandbox_client_config(engine_sandbox)) as pc,
+            build_worker(temporal.client, pc, engine_config_for_tests(), task_queue=queue),
+        ):
+            outcome = await shop.wait_for_outcome(document.order_id)
+    finally:
+        await terminate_all_on(temporal.client, queue)
+    assert outcome.phase is Phase.COMPLETED, outcome.refusal
+    held = await holdings(admin, customer_id)
+    assert [quantity for _, quantity, _ in held.values()] == [2]
 
 
 # ---------------------------------------------------------------------- the worker stopped

@@ -540,6 +540,46 @@ async def test_a_read_microsoft_refuses_refuses_the_order_and_says_so(
     assert await orders_of(admin, customer_id) == []
 
 
+async def test_an_order_whose_run_fails_tells_the_storefront_it_failed(
+    temporal: WorkflowEnvironment,
+    engine_sandbox: SandboxServer,
+    admin: SandboxAdmin,
+    receiver: tuple[Receiver, str],
+    unique: str,
+) -> None:
+    """A read the engine can never use (the customer's subscriptions, an answer larger than
+    the worker's Partner Center client reads): no refusal of Microsoft's, the order's run fails
+    with an engine error, and its storefront hears `order.failed` (ORDER_ABORTED, saying what
+    to check), never nothing; nothing was bought."""
+    hooks, base_url = receiver
+    config = engine_config_for_tests().model_copy(update={"webhooks": QUICK})
+    customer_id = await admin.add_customer("Fails", f"fails{unique}.onmicrosoft.com")
+    for _ in range(25):  # (a list of 25 subscriptions is over 20,000 bytes; the catalog is not)
+        await admin.add_subscription(customer_id, "CFQ7TTC0LHVK:0001:CFQ7TTC0KHVK", quantity=1)
+    before = await holdings(admin, customer_id)
+    document = order(f"fails-{unique}", known_customer(customer_id), line(OFFICE_E3, 2))
+    queue = f"webhooks-fails-{unique}"
+    reads_little = sandbox_client_config(engine_sandbox, max_response_bytes=20_000)
+    async with (
+        PartnerCenterClient.from_config(reads_little) as pc,
+        build_worker(
+            temporal.client, pc, config, task_queue=queue, webhook_endpoints=endpoints(base_url)
+        ),
+    ):
+        shop = Storefront(temporal.client, task_queue=queue).for_storefront("shop-a")
+        await shop.place_order(document)
+        outcome = await shop.wait_for_outcome(document.order_id)
+        # The event is delivered by this worker: wait for it before the worker stops
+        [failed] = await told(hooks, document.order_id, ["order.failed"])
+    assert outcome.phase is Phase.FAILED
+    assert outcome.refusal is not None and outcome.refusal.code is RefusalCode.ORDER_ABORTED
+    assert (failed["phase"], failed["customer_id"]) == ("failed", customer_id)
+    assert failed["refusal_code"] == RefusalCode.ORDER_ABORTED.value
+    assert "check the customer's subscriptions" in failed["refusal_message"]
+    assert await holdings(admin, customer_id) == before
+    assert await orders_of(admin, customer_id) == []
+
+
 async def test_an_order_microsoft_does_not_fulfil_in_time_tells_the_storefront_it_failed(
     temporal: WorkflowEnvironment,
     engine_sandbox: SandboxServer,
@@ -584,8 +624,10 @@ async def test_an_order_microsoft_does_not_fulfil_in_time_tells_the_storefront_i
         [failed] = await told(hooks, document.order_id, ["order.failed"])
     assert outcome.phase is Phase.FAILED
     assert outcome.refusal is not None
+    assert outcome.refusal.code is RefusalCode.PROVISIONING_FAILED
+    assert "Not fulfilled" in outcome.refusal.message
     assert (failed["type"], failed["phase"]) == ("order.failed", "failed")
-    assert failed["refusal_code"] == outcome.refusal.code.value
+    assert failed["refusal_code"] == RefusalCode.PROVISIONING_FAILED.value
     assert failed["refusal_message"] == outcome.refusal.message
     assert [x["state"] for x in failed["lines"]] == ["failed"]
     # What Partner Center holds: the order Microsoft took, its subscription still pending.

@@ -62,6 +62,8 @@ async def test_wrong_secret_is_a_clear_non_retryable_error(sandbox: SandboxServe
     assert caught.value.code == "invalid_client"
     assert not caught.value.retryable
     assert "wrong" not in str(caught.value)
+    # The engine's own credentials, not the request: never a refusal of Microsoft's
+    assert caught.value.credentials and not caught.value.is_business_refusal
 
 
 async def test_secrets_never_appear_in_reprs(sandbox: SandboxServer) -> None:

@@ -1,0 +1,61 @@
+"""How a Partner Center failure becomes an activity failure (activities/errors.py): Microsoft's
+refusal of the request is a refusal; the engine's own credentials refused are retried until an
+operator fixes them (no order is refused or failed for them); an answer that can never be read
+fails the step as the engine's error, never as Microsoft's refusal."""
+
+from __future__ import annotations
+
+from activities.errors import activity_error
+from activities.messages import PARTNER_CENTER_REFUSAL
+from clients.partner_center import PartnerCenterError
+from clients.partner_center.errors import error_from_response
+
+
+def test_a_business_refusal_is_microsofts_and_not_retried() -> None:
+    error = error_from_response(
+        403, b'{"code": 600007, "description": "Denied."}', {}, request_id=None, correlation_id=None
+    )
+    failure = activity_error(error)
+    assert (failure.type, failure.non_retryable) == (PARTNER_CENTER_REFUSAL, True)
+
+
+def test_credentials_refused_are_retried_never_a_refusal() -> None:
+    for error in (
+        error_from_response(
+            401,
+            b'{"code": 401, "description": "Unauthorized"}',
+            {},
+            request_id=None,
+            correlation_id=None,
+        ),
+        PartnerCenterError(
+            400,
+            "invalid_client",
+            "the token endpoint refused the credentials",
+            retryable=False,
+            credentials=True,
+        ),
+        PartnerCenterError(
+            0, None, "no refresh token is configured", retryable=False, credentials=True
+        ),
+    ):
+        failure = activity_error(error)
+        assert failure.type == "PartnerCenterCredentialsRefused", error
+        assert not failure.non_retryable, error
+
+
+def test_an_answer_too_large_fails_the_step_as_the_engines_error() -> None:
+    error = PartnerCenterError(
+        200, None, "Partner Center sent an answer over 2 KB", retryable=False
+    )
+    failure = activity_error(error)
+    assert (failure.type, failure.non_retryable) == ("PartnerCenterAnswerUnusable", True)
+
+
+def test_transient_trouble_is_retried_after_retry_after() -> None:
+    error = error_from_response(
+        429, b"", {"retry-after": "7"}, request_id=None, correlation_id=None
+    )
+    failure = activity_error(error)
+    assert failure.type == "PartnerCenterUnavailable" and not failure.non_retryable
+    assert failure.next_retry_delay is not None and failure.next_retry_delay.total_seconds() == 7
