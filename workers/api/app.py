@@ -315,12 +315,18 @@ def create_api_app(
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, error: StarletteHTTPException) -> Response:
-        # (the framework's own refusals, by their status; never the framework's text)
-        status = HTTPStatus(error.status_code)
-        code, detail = FRAMEWORK_PROBLEMS.get(
-            status, (status.name, f"The request was refused: {status.phrase.lower()}.")
-        )
-        return problem_response(error.status_code, code, detail)
+        # (the framework's own refusals, by their status; never the framework's text; its
+        # headers kept: a 405's Allow)
+        try:
+            status = HTTPStatus(error.status_code)
+        except ValueError:  # (a status Python does not name)
+            code, detail = "HTTP_ERROR", "The request was refused."
+        else:
+            code, detail = FRAMEWORK_PROBLEMS.get(
+                status, (status.name, f"The request was refused: {status.phrase.lower()}.")
+            )
+        headers = dict(error.headers) if error.headers else None
+        return problem_response(error.status_code, code, detail, headers=headers)
 
     @app.exception_handler(Exception)
     async def internal_error(request: Request, error: Exception) -> Response:

@@ -69,6 +69,13 @@ def problem_type(code: str) -> str:
     return f"urn:csp-orders:problem:{code.lower().replace('_', '-')}"
 
 
+def _phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:  # (a status Python does not name)
+        return "Error"
+
+
 def problem_response(
     status: int,
     code: str,
@@ -81,7 +88,7 @@ def problem_response(
 ) -> JSONResponse:
     body = ProblemDetails(
         type=problem_type(code),
-        title=HTTPStatus(status).phrase,
+        title=_phrase(status),
         status=status,
         detail=detail,
         code=code,
