@@ -156,10 +156,21 @@ async def webhook_worker(
     *,
     task_queue: str,
     schedule: WebhookSchedule = QUICK,
+    provisioning_expires_after: timedelta | None = None,
+    reads_up_to: int | None = None,
 ) -> AsyncIterator[Storefront]:
+    """A worker of its own that sends the webhooks to `base_url`; `provisioning_expires_after`:
+    how long it waits for Microsoft to carry out a change; `reads_up_to`: the most bytes of an
+    answer its Partner Center client reads."""
     config: EngineConfig = engine_config_for_tests().model_copy(update={"webhooks": schedule})
+    if provisioning_expires_after is not None:
+        waits = config.waits.model_copy(
+            update={"provisioning_expires_after": provisioning_expires_after}
+        )
+        config = config.model_copy(update={"waits": waits})
+    reading: dict[str, Any] = {} if reads_up_to is None else {"max_response_bytes": reads_up_to}
     async with (
-        PartnerCenterClient.from_config(sandbox_client_config(sandbox)) as pc,
+        PartnerCenterClient.from_config(sandbox_client_config(sandbox, **reading)) as pc,
         build_worker(
             client, pc, config, task_queue=task_queue, webhook_endpoints=endpoints(base_url)
         ),
@@ -367,30 +378,17 @@ async def test_a_licence_request_the_engine_gives_up_on_says_it_failed(
     request's run fails (no refusal), and its storefront hears `licences.failed`, never
     nothing."""
     hooks, base_url = receiver
-    config = engine_config_for_tests()
-    config = config.model_copy(
-        update={
-            "webhooks": QUICK,
-            "waits": config.waits.model_copy(
-                update={"provisioning_expires_after": timedelta(seconds=2)}
-            ),
-        }
-    )
     customer_id = await admin.add_customer("Slow", f"slowlic{unique}.onmicrosoft.com")
     subscription = await admin.add_subscription(
         customer_id, "CFQ7TTC0LHVK:0001:CFQ7TTC0KHVK", quantity=3
     )
-    async with (
-        PartnerCenterClient.from_config(sandbox_client_config(engine_sandbox)) as pc,
-        build_worker(
-            temporal.client,
-            pc,
-            config,
-            task_queue=f"webhooks-slow-{unique}",
-            webhook_endpoints=endpoints(base_url),
-        ),
-    ):
-        shop = Storefront(temporal.client, task_queue=f"webhooks-slow-{unique}")
+    async with webhook_worker(
+        temporal.client,
+        engine_sandbox,
+        base_url,
+        task_queue=f"webhooks-slow-{unique}",
+        provisioning_expires_after=timedelta(seconds=2),
+    ) as shop:
         await admin.set_settings(quantity_change_delay_seconds=86_400)
         try:
             with pytest.raises(LicencesAborted):
@@ -552,21 +550,19 @@ async def test_an_order_whose_run_fails_tells_the_storefront_it_failed(
     with an engine error, and its storefront hears `order.failed` (ORDER_ABORTED, saying what
     to check), never nothing; nothing was bought."""
     hooks, base_url = receiver
-    config = engine_config_for_tests().model_copy(update={"webhooks": QUICK})
     customer_id = await admin.add_customer("Fails", f"fails{unique}.onmicrosoft.com")
     for _ in range(25):  # (a list of 25 subscriptions is over 20,000 bytes; the catalog is not)
         await admin.add_subscription(customer_id, "CFQ7TTC0LHVK:0001:CFQ7TTC0KHVK", quantity=1)
     before = await holdings(admin, customer_id)
     document = order(f"fails-{unique}", known_customer(customer_id), line(OFFICE_E3, 2))
-    queue = f"webhooks-fails-{unique}"
-    reads_little = sandbox_client_config(engine_sandbox, max_response_bytes=20_000)
-    async with (
-        PartnerCenterClient.from_config(reads_little) as pc,
-        build_worker(
-            temporal.client, pc, config, task_queue=queue, webhook_endpoints=endpoints(base_url)
-        ),
-    ):
-        shop = Storefront(temporal.client, task_queue=queue).for_storefront("shop-a")
+    async with webhook_worker(
+        temporal.client,
+        engine_sandbox,
+        base_url,
+        task_queue=f"webhooks-fails-{unique}",
+        reads_up_to=20_000,
+    ) as engine:
+        shop = engine.for_storefront("shop-a")
         await shop.place_order(document)
         outcome = await shop.wait_for_outcome(document.order_id)
         # The event is delivered by this worker: wait for it before the worker stops
@@ -591,28 +587,15 @@ async def test_an_order_microsoft_does_not_fulfil_in_time_tells_the_storefront_i
     order fails, saying what was ordered, and its storefront hears `order.failed`, never
     nothing."""
     hooks, base_url = receiver
-    config = engine_config_for_tests()
-    config = config.model_copy(
-        update={
-            "webhooks": QUICK,
-            "waits": config.waits.model_copy(
-                update={"provisioning_expires_after": timedelta(seconds=2)}
-            ),
-        }
-    )
     customer_id = await admin.add_customer("Unfulfilled", f"unful{unique}.onmicrosoft.com")
     document = order(f"unful-{unique}", known_customer(customer_id), line(OFFICE_E3, 2))
-    async with (
-        PartnerCenterClient.from_config(sandbox_client_config(engine_sandbox)) as pc,
-        build_worker(
-            temporal.client,
-            pc,
-            config,
-            task_queue=f"webhooks-unfulfilled-{unique}",
-            webhook_endpoints=endpoints(base_url),
-        ),
-    ):
-        shop = Storefront(temporal.client, task_queue=f"webhooks-unfulfilled-{unique}")
+    async with webhook_worker(
+        temporal.client,
+        engine_sandbox,
+        base_url,
+        task_queue=f"webhooks-unfulfilled-{unique}",
+        provisioning_expires_after=timedelta(seconds=2),
+    ) as shop:
         delay = engine_sandbox.sandbox.settings.provisioning_delay_seconds
         await admin.set_settings(provisioning_delay_seconds=86_400)
         try:
