@@ -6,7 +6,12 @@ from datetime import timedelta
 
 from temporalio.exceptions import ApplicationError
 
-from activities.messages import PARTNER_CENTER_REFUSAL, PartnerCenterRefusal
+from activities.messages import (
+    ANSWER_UNUSABLE,
+    CREDENTIALS_REFUSED,
+    PARTNER_CENTER_REFUSAL,
+    PartnerCenterRefusal,
+)
 from clients.partner_center import PartnerCenterError
 
 
@@ -24,9 +29,9 @@ def activity_error(error: PartnerCenterError) -> ApplicationError:
             next_retry_delay=timedelta(seconds=error.retry_after) if error.retry_after else None,
         )
     if error.credentials:
-        return ApplicationError(str(error), type="PartnerCenterCredentialsRefused")
+        return ApplicationError(str(error), type=CREDENTIALS_REFUSED)
     if not error.is_business_refusal:
-        return ApplicationError(str(error), type="PartnerCenterAnswerUnusable", non_retryable=True)
+        return ApplicationError(str(error), type=ANSWER_UNUSABLE, non_retryable=True)
     return ApplicationError(
         error.description,
         PartnerCenterRefusal(status=error.status, code=error.code, description=error.description),

@@ -100,7 +100,7 @@ class FirstReleaseActivities:
                     target_segment="nonprofit" if q.segment is Segment.NONPROFIT else None,
                 )
             except PartnerCenterError as error:
-                if error.status == 404:
+                if error.is_not_found:
                     offers.append(m.OfferDetails(offer=q.offer, segment=q.segment, found=False))
                     continue
                 raise activity_error(error) from None

@@ -97,6 +97,12 @@ PARTNER_CENTER_STEPS = (
 
 # The ApplicationError type of a Partner Center business refusal (details[0]: PartnerCenterRefusal)
 PARTNER_CENTER_REFUSAL = "PartnerCenterRefusal"
+# Partner Center's answer could not be read at all (larger than the client reads): the engine's
+# failure, never Microsoft's refusal; retrying does not help.
+ANSWER_UNUSABLE = "PartnerCenterAnswerUnusable"
+# The engine's own Partner Center credentials were refused or are missing: retried until an
+# operator fixes them.
+CREDENTIALS_REFUSED = "PartnerCenterCredentialsRefused"
 NOT_YET = "NotYet"
 # Partner Center's code for an availability id that is no longer valid: read it again, retry.
 STALE_AVAILABILITY = "400019"

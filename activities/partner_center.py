@@ -207,7 +207,7 @@ class PartnerCenterActivities:
             try:
                 customer = await self._pc.get_customer(query.customer_id)
             except PartnerCenterError as error:
-                if error.status == 404:
+                if error.is_not_found:
                     return m.CustomerLookup()
                 raise activity_error(error) from None
             return m.CustomerLookup(customer_id=customer.id)
@@ -232,7 +232,7 @@ class PartnerCenterActivities:
         try:
             found = await self._pc.get_qualifications(ref.customer_id)
         except PartnerCenterError as error:
-            if error.status == 404:
+            if error.is_not_found:
                 return m.Qualifications(customer_found=False)
             raise activity_error(error) from None
         return _qualifications(found)
@@ -302,7 +302,7 @@ class PartnerCenterActivities:
         try:
             sku = await self._pc.get_sku(product_id, sku_id, query.country)
         except PartnerCenterError as error:
-            if error.status != 404:
+            if not error.is_not_found:
                 raise activity_error(error) from None
             facts = SkuFacts(offer=query.offer, found=False)
         else:
@@ -338,7 +338,7 @@ class PartnerCenterActivities:
                 product_id, sku_id, query.country, target_segment=target
             )
         except PartnerCenterError as error:
-            if error.status != 404:
+            if not error.is_not_found:
                 raise activity_error(error) from None
             found = []
         items = [

@@ -755,11 +755,12 @@ class OrderWorkflow:
                     ask_first=True,
                 )
             except steps.ACTIVITY_FAILURES as error:
+                cause = error.cause or error
+                unread = isinstance(cause, ApplicationError) and cause.type == m.ANSWER_UNUSABLE
+                said = "whether it was fulfilled could not be read" if unread else "not fulfilled"
                 for n in pc_order.lines:
                     self._tracker.line_failed(
-                        n,
-                        f"ordered at Microsoft (order {pc_order.order_id}), not fulfilled: "
-                        f"{error.cause or error}",
+                        n, f"ordered at Microsoft (order {pc_order.order_id}), {said}: {cause}"
                     )
                 continue
             for n, subscription_id in zip(

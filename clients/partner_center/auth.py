@@ -177,6 +177,7 @@ class TokenProvider:
                 f"the token endpoint sent an answer over {describe_size(too_large.limit)}, "
                 "the most this client reads from it",
                 retryable=False,
+                unreadable=True,
             ) from None
         if response.status_code != 200:
             raise PartnerCenterError(

@@ -590,6 +590,7 @@ class PartnerCenterClient:
                     "most this client reads; it was not read further (the same request would "
                     "get the same answer, so it is not retried)",
                     retryable=False,
+                    unreadable=True,
                     request_id=request_id,
                     correlation_id=correlation_id,
                 ) from None

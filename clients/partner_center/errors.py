@@ -33,8 +33,9 @@ class PartnerCenterError(Exception):
     wait, `credentials` whether the engine's own credentials were refused or are missing (a
     401 from Partner Center after a fresh token, the token endpoint refusing the app's
     credentials, no refresh token configured): nothing about the request, and the same request
-    succeeds once an operator fixes them. The message never contains request bodies (personal
-    data) or credentials.
+    succeeds once an operator fixes them, `unreadable` whether the answer could not be read at
+    all (larger than the client reads): whatever its status, it says nothing of the request.
+    The message never contains request bodies (personal data) or credentials.
     """
 
     def __init__(
@@ -49,9 +50,11 @@ class PartnerCenterError(Exception):
         correlation_id: str | None = None,
         body: ErrorBody | None = None,
         credentials: bool = False,
+        unreadable: bool = False,
     ) -> None:
         self.status = status
         self.credentials = credentials
+        self.unreadable = unreadable
         self.code = code
         self.description = description
         self.retryable = retryable
@@ -70,7 +73,18 @@ class PartnerCenterError(Exception):
     def is_business_refusal(self) -> bool:
         """True when Partner Center refused the request on its merits (a retry will not change
         it); a refusal of the engine's own credentials is none."""
-        return not self.retryable and not self.credentials and 400 <= self.status < 500
+        return (
+            not self.retryable
+            and not self.credentials
+            and not self.unreadable
+            and 400 <= self.status < 500
+        )
+
+    @property
+    def is_not_found(self) -> bool:
+        """Partner Center said that what was asked for does not exist (a 404 of its own, not
+        the token endpoint's nor an answer it could not read)."""
+        return self.status == 404 and self.is_business_refusal
 
 
 def is_retryable(status: int, code: str | None) -> bool:
