@@ -661,7 +661,9 @@ async def test_microsoft_refusing_to_describe_an_offer_is_reported_not_a_failed_
     """The order is refused where Microsoft refuses a read (workflows/order.py): so is its dry
     run, with Microsoft's words and code, every check listed, and no line planned."""
     customer_id = await known(runs, unique)
-    document = order(f"sku-{unique}", known_customer(customer_id), line(OFFICE_E3, 1))
+    # (a country no other test here orders in: the module's worker remembers catalog facts per
+    # country and offer, and the refusal must meet a read)
+    document = order(f"sku-{unique}", known_customer(customer_id, country="IS"), line(OFFICE_E3, 1))
     await runs.admin.refuse_next(
         "GET /v1/products/{product_id}/skus/{sku_id}", 403, 600010, "The catalog is not yours."
     )
