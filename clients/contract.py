@@ -150,6 +150,9 @@ PROVIDE_TAX_ID = "provide_tax_id"  # signal (plain JSON: {"tax_id": "..."}) and 
 RELATIONSHIP_ACCEPTED = "relationship_accepted"  # signal: check the relationship now
 CANCEL = "cancel"  # update
 STATUS = "status"  # query
+# The type of an order's refusal of a tax ID or cancellation because it has ended (its status
+# says so already, its run closes a moment later): the storefront hears that the order ended.
+ORDER_ENDED_REJECTION = "OrderEnded"
 
 # The customer slot workflow's (SlotRequest by update-with-start, or by signal-with-start from
 # runs started before the update; SlotRelease; the holder's id)

@@ -58,6 +58,7 @@ from clients.contract import (
     CANCEL,
     CUSTOMER_ID,
     LICENCES_WORKFLOW,
+    ORDER_ENDED_REJECTION,
     ORDER_ID,
     ORDER_WORKFLOW,
     PHASE,
@@ -251,6 +252,12 @@ def _update_refusal(error: WorkflowUpdateFailedError) -> str:
     """The validator's reason (a sentence for the customer)."""
     cause = error.cause
     return cause.message if isinstance(cause, ApplicationError) else str(cause or error)
+
+
+def _ended(error: WorkflowUpdateFailedError) -> bool:
+    """The order refused the update because it has ended (its run not closed yet)."""
+    cause = error.cause
+    return isinstance(cause, ApplicationError) and cause.type == ORDER_ENDED_REJECTION
 
 
 def _how_it_stopped(cause: BaseException | None) -> str:
@@ -526,6 +533,8 @@ class Storefront:
                 rpc_timeout=self.answer_timeout,
             )
         except WorkflowUpdateFailedError as error:
+            if _ended(error):
+                raise TaxIdNotTaken(_update_refusal(error)) from None
             raise TaxIdRejected(_update_refusal(error)) from None
         except TemporalError as error:
             raise await self._update_error(
@@ -561,6 +570,8 @@ class Storefront:
                 CANCEL, request, result_type=CancelAccepted, rpc_timeout=self.answer_timeout
             )
         except WorkflowUpdateFailedError as error:
+            if _ended(error):
+                raise CancelNotTaken(_update_refusal(error)) from None
             raise CancelRejected(_update_refusal(error)) from None
         except TemporalError as error:
             raise await self._update_error(

@@ -45,6 +45,7 @@ with workflow.unsafe.imports_passed_through():
         MISSING_SUBMISSION,
         MISSING_TAX_ID,
         NO_NUDGE,
+        ORDER_ENDED_REJECTION,
         PROVIDE_TAX_ID,
         RELATIONSHIP_ACCEPTED,
         SLOT_GRANTED_SIGNAL,
@@ -1096,6 +1097,10 @@ class OrderWorkflow:
 
     @provide_tax_id.validator
     def _validate_tax_id(self, submission: TaxIdSubmission) -> None:
+        if self._tracker.ended:  # (its status says so; its run closes a moment later)
+            raise ApplicationError(
+                "The order has ended; it no longer takes a tax ID.", type=ORDER_ENDED_REJECTION
+            )
         problem = self._tax_id_problem(submission.tax_id)
         if problem is not None:
             raise ValueError(problem)
@@ -1130,7 +1135,11 @@ class OrderWorkflow:
 
     @cancel.validator
     def _validate_cancel(self, request: CancelRequest) -> None:
-        if not self._tracker.cancellable or self._tracker.ended:
+        if self._tracker.ended:  # (its status says so; its run closes a moment later)
+            raise ApplicationError(
+                "The order has ended; it can no longer be cancelled.", type=ORDER_ENDED_REJECTION
+            )
+        if not self._tracker.cancellable:
             raise ValueError(
                 "The order can no longer be cancelled: the purchase has started "
                 "or the order has ended."
