@@ -21,7 +21,7 @@ from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
 from activities import messages as m
 from activities.errors import activity_error
-from activities.partner_center_cache import PartnerCenterCache
+from activities.partner_center_cache import AGREEMENT, PartnerCenterCache
 from clients.partner_center import PartnerCenterClient, PartnerCenterError, errors
 from clients.partner_center import models as pc
 from ordering.catalog import AvailabilityFacts, SkuFacts, availabilities_asked_for
@@ -261,9 +261,20 @@ class PartnerCenterActivities:
 
     @activity.defn(name=m.READ_AGREEMENT_TEMPLATE)
     async def read_agreement_template(self, _none: m.NoInput) -> m.AgreementTemplate:
+        """The Microsoft Customer Agreement's current template: what this worker read meanwhile
+        for another order (the order asked its memory when it began: a burst of new customers
+        on a cold worker began before any read), or is reading now, or a new read."""
+        template_id = self.cache.agreement_template()
+        if template_id is None:
+            template_id = await self.cache.reading_agreement_template.once(
+                AGREEMENT, self._read_agreement_template
+            )
+        return m.AgreementTemplate(template_id=template_id)
+
+    async def _read_agreement_template(self) -> str:
         [metadata, *_] = await _call(self._pc.get_agreement_metadata)
         self.cache.remember_agreement_template(metadata.template_id)
-        return m.AgreementTemplate(template_id=metadata.template_id)
+        return metadata.template_id
 
     @activity.defn(name=m.RECORD_CUSTOMER_AGREEMENT)
     async def record_customer_agreement(self, step: m.RecordAgreement) -> m.AgreementConfirmed:

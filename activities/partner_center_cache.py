@@ -23,6 +23,7 @@ from ordering.catalog import AvailabilityFacts, SkuFacts
 K = TypeVar("K")
 V = TypeVar("V")
 
+AGREEMENT = "MicrosoftCustomerAgreement"
 MAX_ENTRIES = 10_000  # per kind: offers times countries is far less; orders of unknown offers too
 
 
@@ -96,6 +97,7 @@ class PartnerCenterCache:
         self.reading_availabilities: InFlight[AvailabilityRead, list[AvailabilityFacts]] = (
             InFlight()
         )
+        self.reading_agreement_template: InFlight[str, str] = InFlight()
         # Counts what Partner Center called stale: availabilities read in an earlier generation
         # are neither shared with a later read nor remembered.
         self.generation = 0
@@ -128,7 +130,7 @@ class PartnerCenterCache:
         self.generation += 1
 
     def agreement_template(self) -> str | None:
-        return self._agreement_template.get("MicrosoftCustomerAgreement")
+        return self._agreement_template.get(AGREEMENT)
 
     def remember_agreement_template(self, template_id: str) -> None:
-        self._agreement_template.put("MicrosoftCustomerAgreement", template_id)
+        self._agreement_template.put(AGREEMENT, template_id)

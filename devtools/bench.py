@@ -589,6 +589,9 @@ async def burst(
     minimum = served / s.cap_per_minute * 60
     report.add(Figure(section, "workers sharing the cap", s.burst_workers))
     report.add(Figure(section, "Partner Center requests", served))
+    for call, count in sorted(calls.items()):  # where they went (and what a change moved)
+        if not call.startswith(FAULT_PREFIX):
+            print(f"      {count / s.burst:.2f} per order x {call}")
     report.add(Figure(section, "placements the engine answered busy (placed again)", len(busy)))
     if busy:
         print(f"  (busy: {Counter(busy).most_common(3)})", flush=True)

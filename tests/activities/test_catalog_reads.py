@@ -2,7 +2,8 @@
 against the sandbox over HTTP: orders that read one offer at the same moment on one worker (a
 burst on a cold worker) send Partner Center one request, not one each; a SKU read afterwards is
 answered from memory; availabilities are never answered from memory (an order reads them again
-when the remembered ones were refused as stale, maybe on another worker)."""
+when the remembered ones were refused as stale, maybe on another worker). The Microsoft Customer
+Agreement's template is shared and remembered as a SKU is."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from sandbox.admin_client import SandboxAdmin
 OFFER = "CFQ7TTC0LH18:0001"  # Microsoft 365 Business Basic
 SKU = "GET /v1/products/{product_id}/skus/{sku_id}"
 AVAILABILITIES = "GET /v1/products/{product_id}/skus/{sku_id}/availabilities"
+AGREEMENT_TEMPLATE = "GET /v1/agreements"
 
 
 async def test_reads_at_the_same_moment_share_one_request(
@@ -79,3 +81,21 @@ async def test_a_read_after_a_stale_refusal_does_not_join_one_from_before(
     assert (await admin.calls()).get(AVAILABILITIES) == 2
     assert after.items
     assert steps.cache.availabilities("US", OFFER, None) == after.items
+
+
+async def test_agreement_template_reads_at_the_same_moment_share_one_request(
+    pc: PartnerCenterClient, admin: SandboxAdmin
+) -> None:
+    """A burst of new customers on a cold worker: every order began before any template was
+    remembered, so each comes to the read; they send one request, and a later one none."""
+    steps = PartnerCenterActivities(pc, EngineConfig())
+    await admin.clear_calls()
+    templates = await asyncio.gather(
+        *(steps.read_agreement_template(m.NoInput()) for _ in range(20))
+    )
+    assert (await admin.calls()).get(AGREEMENT_TEMPLATE) == 1
+    assert len({t.template_id for t in templates}) == 1 and templates[0].template_id
+    await admin.clear_calls()
+    assert await steps.read_agreement_template(m.NoInput()) == templates[0]
+    assert steps.cache.agreement_template() == templates[0].template_id
+    assert (await admin.calls()).get(AGREEMENT_TEMPLATE) is None
