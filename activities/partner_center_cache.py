@@ -4,9 +4,10 @@ its availabilities) and the Microsoft Customer Agreement's current template.
 They are the same for every order and change seldom, so asking again for each order only spends
 Partner Center's request budget (about 500 requests a minute per partner). Each worker process
 keeps its own copy, written by the activities that read them and read by the order's first step
-(a local activity, which records what it answered in the order's history: a replay never asks
-the cache). An entry older than `max_age` is forgotten; so is an offer's availability list once
-Partner Center refuses one of its ids as stale (400018/400019): the order then reads it again.
+and by the SKU and template reads (activities, which record what they answered in the order's
+history: a replay never asks the cache). An entry older than `max_age` is forgotten; so is an
+offer's availability list once Partner Center refuses one of its ids as stale (400018/400019):
+the order then reads it again.
 """
 
 from __future__ import annotations
